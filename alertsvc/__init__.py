@@ -1,0 +1,7 @@
+"""alertsvc: targeted disaster alert push service for Japanese municipalities."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""The officer CLI (Typer). Thin: parses options, calls services, renders with Rich.
+
+Each command group lives in its own module and is registered here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from alertsvc.cli._common import AppState, emit_json, human, run_command, state_of
+from alertsvc.db import current_revision
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="alertsvc",
+    help="alertsvc: targeted flood alerts for residents needing evacuation support.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML config file (else $ALERTSVC_CONFIG, else ./alertsvc.toml)."
+    ),
+) -> None:
+    ctx.obj = AppState(config_path=config)
+    ctx.call_on_close(ctx.obj.close)
+
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    state = state_of(ctx)
+
+    def body() -> None:
+        rev = current_revision(state.engine)
+        if json_out:
+            emit_json({"revision": rev, "url": _masked_url(state.settings.database.url)})
+        human.print(f"データベースは最新です / schema at revision {rev}")
+
+    run_command(json_out, body)
+
+
+def _masked_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+_registered = False
+
+
+def _register_groups() -> None:
+    """Attach every command group to ``app`` (idempotent)."""
+    import importlib
+
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    for module_name, attr, name in _GROUPS:
+        module = importlib.import_module(f"alertsvc.cli.{module_name}")
+        sub = getattr(module, attr)
+        if name:
+            app.add_typer(sub, name=name)
+        else:
+            module.register(app)
+
+
+# (module, attribute, group name or "" for top-level commands registered by register(app))
+_GROUPS: list[tuple[str, str, str]] = [
+    ("zones", "app", "zones"),
+    ("shelters", "app", "shelters"),
+    ("registry", "app", "registry"),
+    ("alert", "app", "alert"),
+]
+
+
+def main() -> None:
+    _register_groups()
+    app()

@@ -1,0 +1,113 @@
+"""Shared CLI plumbing: the lazily built application state and the output contract.
+
+Output contract: with ``--json`` a command prints exactly one JSON document on stdout;
+everything meant for a person goes to stderr. Exit codes: 0 ok, 1 failure, 2 usage,
+3 invalid input (nothing written).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from alertsvc.config import Settings, load_settings
+from alertsvc.db import ensure_schema, make_engine
+from alertsvc.errors import AlertsvcError, InputError
+
+__all__ = ["AppState", "emit_json", "fail", "human", "run_command", "state_of"]
+
+# Human output goes to stderr so that stdout stays machine-readable.
+human = Console(stderr=True, highlight=False)
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppState:
+    config_path: Path | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine, with the schema upgraded on first use."""
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database.url)
+            ensure_schema(self._engine)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def state_of(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppState):
+        obj = AppState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def emit_json(doc: Any) -> None:
+    """Print one JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    human.print(f"[bold red]エラー / error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def run_command(
+    json_out: bool,
+    body: Callable[[], T],
+    on_error_json: Callable[[AlertsvcError], Any] | None = None,
+) -> T:
+    """Run ``body``; turn an ``AlertsvcError`` into a clear message and its exit code.
+
+    In JSON mode the error is also printed on stdout as a JSON document, so scripts
+    always get one document: ``on_error_json`` shapes it (import commands print their
+    counts with the row errors), else ``{"error": ..., "errors": [...]}``.
+    """
+    try:
+        return body()
+    except AlertsvcError as exc:
+        rows = exc.errors if isinstance(exc, InputError) else []
+        if json_out:
+            emit_json(
+                on_error_json(exc)
+                if on_error_json
+                else {"error": exc.message, "errors": [r.as_dict() for r in rows]}
+            )
+        human.print(f"[bold red]エラー / error:[/] {exc.message}", markup=True)
+        for row in rows[:200]:
+            human.print(f"  - {row}", markup=False)
+        if len(rows) > 200:
+            human.print(f"  … and {len(rows) - 200} more")
+        raise typer.Exit(exc.exit_code) from exc
+
+
+@contextmanager
+def closing_state(state: AppState) -> Iterator[AppState]:
+    try:
+        yield state
+    finally:
+        state.close()

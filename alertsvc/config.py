@@ -1,0 +1,317 @@
+"""Configuration: TOML in, frozen dataclasses out, secrets from the environment.
+
+Lookup order for the file: ``--config`` > ``$ALERTSVC_CONFIG`` > ``./alertsvc.toml`` >
+built-in defaults (the embedded setup: SQLite file, bundled demo data, local provider
+simulator). ``$ALERTSVC_DATABASE_URL``, ``$ALERTSVC_TWILIO_BASE_URL`` and
+``$ALERTSVC_FCM_BASE_URL`` override the matching keys. Secrets are never in the file:
+the file names the environment variable that holds each one.
+
+Every problem raises ``ConfigError`` naming the exact key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from alertsvc.errors import ConfigError
+
+__all__ = [
+    "DatabaseSettings",
+    "DispatchSettings",
+    "ExerciseSettings",
+    "FcmSettings",
+    "MunicipalitySettings",
+    "RateSettings",
+    "Secret",
+    "Settings",
+    "TargetingSettings",
+    "TwilioSettings",
+    "WebhookSettings",
+    "find_config_path",
+    "load_settings",
+]
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value that never shows in a repr or a log line."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret(****)"
+
+    def __str__(self) -> str:
+        return "****"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    # SQLite file by default; PostgreSQL as postgresql+psycopg://user@host/db
+    url: str = "sqlite:///alertsvc.db"
+
+
+@dataclass(frozen=True)
+class MunicipalitySettings:
+    name: str = "直方市"
+    code: str = "402044"
+    # metric CRS for distances and the edge tolerance (JGD2011 plane rectangular II: Fukuoka)
+    metric_crs: str = "EPSG:6670"
+    timezone: str = "Asia/Tokyo"
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    zones_dir: str = "zones"
+    recipients_dir: str = "recipients"
+
+
+@dataclass(frozen=True)
+class TargetingSettings:
+    edge_tolerance_m: float = 30.0
+    # elderly walking pace used for walking minutes to the shelter
+    walking_speed_m_per_min: float = 40.0
+    metres_per_storey: float = 3.0
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    # the embedded default points the real twilio client at the local simulator
+    base_url: str = "http://127.0.0.1:8765"
+    account_sid: str = "AC00000000000000000000000000000000"
+    auth_token_env: str = "ALERTSVC_TWILIO_TOKEN"
+    from_number: str = "+815000000000"
+    messaging_service_sid: str = ""
+    voice: str = "Polly.Mizuki"
+    sms_validity_seconds: int = 3600
+    gather_timeout_seconds: int = 15
+
+
+@dataclass(frozen=True)
+class FcmSettings:
+    base_url: str = "http://127.0.0.1:8765"
+    project_id: str = "alertsvc-demo"
+    # path of a service-account JSON; empty means "generate a throwaway one for the simulator"
+    credentials_file: str = ""
+    credentials_env: str = "ALERTSVC_FCM_CREDENTIALS"
+
+
+@dataclass(frozen=True)
+class RateSettings:
+    sms_per_second: float = 10.0
+    # Twilio places outbound calls at 1 per second by default
+    calls_per_second: float = 1.0
+    push_per_second: float = 500.0
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    max_attempts: int = 6
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 60.0
+    jitter_seconds: float = 1.0
+    max_age_seconds: float = 3600.0
+    lease_seconds: float = 60.0
+    batch_size: int = 100
+    # seconds to wait for an acknowledgement before escalating, per warning level
+    ack_wait_level3_seconds: float = 900.0
+    ack_wait_level4_seconds: float = 600.0
+    ack_wait_level5_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExerciseSettings:
+    # E.164 numbers and push tokens that exercise (【訓練】) alerts may reach
+    allow_list: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    public_url: str = "http://127.0.0.1:8766"
+    host: str = "127.0.0.1"
+    port: int = 8766
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    municipality: MunicipalitySettings = field(default_factory=MunicipalitySettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    targeting: TargetingSettings = field(default_factory=TargetingSettings)
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    fcm: FcmSettings = field(default_factory=FcmSettings)
+    rates: RateSettings = field(default_factory=RateSettings)
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    exercise: ExerciseSettings = field(default_factory=ExerciseSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # where the file came from (None: built-in defaults); relative paths resolve against it
+    source: Path | None = None
+
+    def secret(self, env_name: str, env: Mapping[str, str] | None = None) -> Secret | None:
+        """Read the secret held in environment variable ``env_name``, or None if unset."""
+        value = (os.environ if env is None else env).get(env_name, "")
+        return Secret(value) if value else None
+
+
+# TOML table name -> Settings attribute
+_SECTIONS = {
+    "database": "database",
+    "municipality": "municipality",
+    "data": "data",
+    "targeting": "targeting",
+    "twilio": "twilio",
+    "fcm": "fcm",
+    "rates": "rates",
+    "dispatch": "dispatch",
+    "exercise": "exercise",
+    "webhooks": "webhooks",
+}
+
+T = TypeVar("T")
+
+
+def find_config_path(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """Resolve which config file to read, or None for the built-in defaults."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        return explicit
+    from_env = env.get("ALERTSVC_CONFIG", "")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"$ALERTSVC_CONFIG names a missing file: {path}")
+        return path
+    local = Path("alertsvc.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from ``path`` (or the lookup order above) and the environment.
+
+    Raises ``ConfigError`` naming the key for an unknown key, a wrong type or a bad value.
+    """
+    env = os.environ if env is None else env
+    resolved = find_config_path(path, env)
+    raw: dict[str, Any] = {}
+    if resolved is not None:
+        try:
+            with resolved.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{resolved}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{resolved}: cannot read: {exc}") from exc
+    where = str(resolved) if resolved else "defaults"
+    sections: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{key}] (known: {', '.join(_SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{key}] must be a table")
+        cls = _section_class(_SECTIONS[key])
+        sections[_SECTIONS[key]] = _build(cls, value, f"{where}: {key}")
+    settings = Settings(**sections, source=resolved)
+    settings = _apply_env_overrides(settings, env)
+    _validate(settings, where)
+    return settings
+
+
+def _section_class(attr: str) -> type[Any]:
+    hints = get_type_hints(Settings)
+    cls = hints[attr]
+    assert is_dataclass(cls)
+    return cls  # type: ignore[return-value]
+
+
+def _build(cls: type[T], values: Mapping[str, Any], prefix: str) -> T:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{prefix}.{key}: unknown key (known: {', '.join(sorted(known))})")
+        kwargs[key] = _coerce(hints[key], value, f"{prefix}.{key}")
+    return cls(**kwargs)
+
+
+def _coerce(expected: Any, value: Any, key: str) -> Any:
+    origin = get_origin(expected)
+    if origin is tuple:
+        (item_type, _ellipsis) = get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        return tuple(_coerce(item_type, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        return value
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover
+
+
+def _apply_env_overrides(settings: Settings, env: Mapping[str, str]) -> Settings:
+    from dataclasses import replace
+
+    if env.get("ALERTSVC_DATABASE_URL"):
+        settings = replace(settings, database=DatabaseSettings(url=env["ALERTSVC_DATABASE_URL"]))
+    if env.get("ALERTSVC_TWILIO_BASE_URL"):
+        settings = replace(
+            settings, twilio=replace(settings.twilio, base_url=env["ALERTSVC_TWILIO_BASE_URL"])
+        )
+    if env.get("ALERTSVC_FCM_BASE_URL"):
+        settings = replace(
+            settings, fcm=replace(settings.fcm, base_url=env["ALERTSVC_FCM_BASE_URL"])
+        )
+    return settings
+
+
+def _validate(s: Settings, where: str) -> None:
+    url = s.database.url
+    if not (url.startswith("sqlite") or url.startswith("postgresql")):
+        raise ConfigError(
+            f"{where}: database.url: expected sqlite:/// or postgresql://, got {url!r}"
+        )
+    positive = {
+        "targeting.edge_tolerance_m": s.targeting.edge_tolerance_m,
+        "targeting.walking_speed_m_per_min": s.targeting.walking_speed_m_per_min,
+        "targeting.metres_per_storey": s.targeting.metres_per_storey,
+        "rates.sms_per_second": s.rates.sms_per_second,
+        "rates.calls_per_second": s.rates.calls_per_second,
+        "rates.push_per_second": s.rates.push_per_second,
+        "dispatch.lease_seconds": s.dispatch.lease_seconds,
+        "dispatch.max_attempts": s.dispatch.max_attempts,
+        "dispatch.batch_size": s.dispatch.batch_size,
+    }
+    for key, value in positive.items():
+        if key == "targeting.edge_tolerance_m" and value == 0:
+            continue
+        if value <= 0:
+            raise ConfigError(f"{where}: {key}: must be greater than 0, got {value}")
+    if not s.municipality.metric_crs.upper().startswith("EPSG:"):
+        raise ConfigError(
+            f"{where}: municipality.metric_crs: expected 'EPSG:<code>', got "
+            f"{s.municipality.metric_crs!r}"
+        )
+    for key, base in (("twilio.base_url", s.twilio.base_url), ("fcm.base_url", s.fcm.base_url)):
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: {key}: expected an http(s) URL, got {base!r}")
+    for i, entry in enumerate(s.exercise.allow_list):
+        if not entry:
+            raise ConfigError(f"{where}: exercise.allow_list[{i}]: empty entry")

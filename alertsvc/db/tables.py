@@ -1,0 +1,215 @@
+"""SQLAlchemy 2 typed tables. Same models on SQLite (embedded) and PostgreSQL.
+
+Geometries are WKB blobs with bounding-box columns, so no PostGIS is needed: the
+bounding boxes give a cheap SQL pre-filter and shapely does the exact work.
+Every timestamp is stored in UTC and comes back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Contact",
+    "Resident",
+    "Shelter",
+    "Supporter",
+    "UTCDateTime",
+    "Zone",
+    "ZoneSet",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive values are refused."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ZoneSet(Base):
+    __tablename__ = "zone_sets"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(Text)
+    source_crs: Mapped[str] = mapped_column(String(64))
+    depth_field: Mapped[str | None] = mapped_column(String(100))
+    feature_count: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    zones: Mapped[list[Zone]] = relationship(
+        back_populates="zone_set", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Zone(Base):
+    __tablename__ = "zones"
+
+    # "<set>/<feature index>": stable across re-imports of the same file
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    set_name: Mapped[str] = mapped_column(
+        ForeignKey("zone_sets.name", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    depth_rank: Mapped[int | None] = mapped_column(Integer)
+    depth_m: Mapped[float | None] = mapped_column(Float)
+    name: Mapped[str] = mapped_column(Text, default="")
+    geom_wkb: Mapped[bytes] = mapped_column(LargeBinary)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    zone_set: Mapped[ZoneSet] = relationship(back_populates="zones")
+
+    __table_args__ = (Index("ix_zones_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),)
+
+
+class Shelter(Base):
+    __tablename__ = "shelters"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    name_kana: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    kinds: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    hazards: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    wheelchair: Mapped[bool | None] = mapped_column(Boolean)
+    floors: Mapped[int | None] = mapped_column(Integer)
+    source_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # 名簿番号
+    name: Mapped[str] = mapped_column(Text)
+    kana: Mapped[str] = mapped_column(Text, default="")
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    floor: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(16), default="ja")
+    needs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # explicit preference from the register; empty = derived from contacts and needs
+    channel_pref: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    no_working_channel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # hash of the normalised register row, to report unchanged rows
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="resident",
+        cascade="all, delete-orphan",
+        order_by="Contact.position",
+        passive_deletes=True,
+    )
+    supporters: Mapped[list[Supporter]] = relationship(
+        back_populates="resident",
+        cascade="all, delete-orphan",
+        order_by="Supporter.position",
+        passive_deletes=True,
+    )
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # ContactKind
+    address: Mapped[str] = mapped_column(Text)  # E.164 or push token
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # false once a provider said the address can never work (opted out, dead token)
+    healthy: Mapped[bool] = mapped_column(Boolean, default=True)
+    health_detail: Mapped[str] = mapped_column(Text, default="")
+    health_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    resident: Mapped[Resident] = relationship(back_populates="contacts")
+
+    __table_args__ = (UniqueConstraint("resident_id", "kind", "address", name="uq_contact"),)
+
+
+class Supporter(Base):
+    __tablename__ = "supporters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)  # E.164
+    phone_kind: Mapped[str | None] = mapped_column(String(16))
+
+    resident: Mapped[Resident] = relationship(back_populates="supporters")
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, when, with which arguments, and what came of it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,31 @@
+"""Run the CLI in-process and split stdout (JSON) from stderr (human)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from typer.testing import CliRunner
+
+from alertsvc.cli import _register_groups, app
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(
+    args: list[str], env: Mapping[str, str] | None = None, input: str | None = None
+) -> CliResult:
+    _register_groups()
+    runner = CliRunner()
+    result = runner.invoke(app, args, env=dict(env or {}), input=input, catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
