@@ -284,7 +284,7 @@ def _apply_env_overrides(settings: Settings, env: Mapping[str, str]) -> Settings
 
 def _validate(s: Settings, where: str) -> None:
     url = s.database.url
-    if not (url.startswith("sqlite") or url.startswith("postgresql")):
+    if not (url.startswith(("sqlite", "postgresql"))):
         raise ConfigError(
             f"{where}: database.url: expected sqlite:/// or postgresql://, got {url!r}"
         )

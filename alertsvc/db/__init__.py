@@ -31,7 +31,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain postgresql:// URLs."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
