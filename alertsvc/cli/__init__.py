@@ -86,6 +86,8 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("shelters", "app", "shelters"),
     ("registry", "app", "registry"),
     ("alert", "app", "alert"),
+    ("providers", "register", ""),
+    ("delivery", "register", ""),
 ]
 
 
