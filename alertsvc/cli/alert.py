@@ -1,7 +1,170 @@
-"""CLI group: alert (being built)."""
+"""CLI group ``alert``: preview and send (status/cancel live in cli/delivery.py)."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from alertsvc.audit import record
+from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.db import session_scope
+from alertsvc.errors import ScopeError
+from alertsvc.models import Level
+
+if TYPE_CHECKING:
+    # imported lazily at run time: the CLI must start even while a room is broken
+    from alertsvc.services.preview import Preview
+
+app = typer.Typer(help="Alerts: preview, send, status, cancel.", no_args_is_help=True)
+
+LEVEL_HELP = "警戒レベル: 3 高齢者等避難, 4 避難指示, 5 緊急安全確保"
+
+
+def parse_level(value: int) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise ScopeError(f"--level must be 3, 4 or 5 ({LEVEL_HELP}); got {value}") from None
+
+
+def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
+    """The officer's summary on stderr."""
+    from alertsvc.services.preview import human_duration
+
+    counts = preview.counts()
+    head = f"警戒レベル{int(preview.level)} {preview.level.label_ja}"
+    if preview.exercise:
+        head = "【訓練】" + head
+    human.rule(f"[bold]{head} — プレビュー / preview[/]")
+    human.print(
+        f"対象 / targets: [bold]{counts['targets']}[/] 人 "
+        f"(縁のみ / edge only {counts['edge_only']}, 家屋倒壊 / house collapse "
+        f"{counts['house_collapse']}) · 支援者への通知 / supporter notices {counts['supporters']}"
+    )
+    table = Table(title="内訳 / breakdown", show_lines=False)
+    table.add_column("項目 / item")
+    table.add_column("件数 / count", justify="right")
+    for label, key in (
+        ("浸水ランク / depth rank", "by_depth_rank"),
+        ("行動 / action", "by_action"),
+        ("最初の連絡手段 / first channel", "by_first_channel"),
+        ("言語 / language", "by_language"),
+    ):
+        for value, n in counts[key].items():
+            table.add_row(f"{label}: {value}", str(n))
+    human.print(table)
+    est = counts["estimate_seconds"]
+    if est:
+        parts = ", ".join(
+            f"{ch} {counts['first_messages'][ch]}件 ≈ {human_duration(sec)}"
+            for ch, sec in est.items()
+        )
+        human.print(f"送信所要時間の目安 / time to hand over first messages: {parts}")
+        voice_n = counts["first_messages"].get("voice", 0)
+        if voice_n:
+            human.print(
+                f"[yellow]音声通話は毎秒{preview.rates[_voice()]:g}件のため、{voice_n}件の発信に"
+                f"{human_duration(est['voice'])}かかります / calls are placed at "
+                f"{preview.rates[_voice()]:g} per second: {voice_n} calls take "
+                f"{human_duration(est['voice'])}[/]"
+            )
+    direct = Table(title="[bold red]要直接連絡 / contact directly[/]")
+    for col in ("名簿番号 / id", "氏名 / name", "住所 / address", "理由 / reason"):
+        direct.add_column(col)
+    for plan in preview.unreachable:
+        r = plan.target.resident
+        direct.add_row(r.id, r.name, r.address, plan.unreachable_reason or "")
+    for r in preview.unlocated:
+        direct.add_row(r.id, r.name, r.address, "位置不明 / unlocated")
+    human.print(direct)
+    if not show_contacts:
+        human.print("連絡先は伏せ字です (--show-contacts で表示) / contacts masked")
+    samples = Table(title="文例 / sample messages", show_lines=True)
+    for col in ("手段 / channel", "言語 / lang", "本文 / text", "分割 / segments"):
+        samples.add_column(col)
+    for sample in preview.samples():
+        text = f"{sample['title']}\n{sample['body']}" if sample["title"] else sample["body"]
+        samples.add_row(sample["channel"], sample["language"], text, str(sample["segments"] or ""))
+    human.print(samples)
+
+
+def _voice() -> Any:
+    from alertsvc.models import ChannelName
+
+    return ChannelName.VOICE
+
+
+def load_scope_and_preview(
+    state: Any,
+    *,
+    level: int,
+    zone_sets: list[str],
+    zone_ids: list[str],
+    area: Path | None,
+    exercise: bool,
+) -> Preview:
+    from alertsvc.services.preview import build_preview
+    from alertsvc.services.scope import resolve_scope
+
+    lvl = parse_level(level)
+    with session_scope(state.engine) as session:
+        scope = resolve_scope(session, zone_sets, zone_ids, area)
+        return build_preview(session, state.settings, level=lvl, scope=scope, exercise=exercise)
+
+
+@app.command("preview")
+def preview_cmd(
+    ctx: typer.Context,
+    level: int = typer.Option(..., "--level", help=LEVEL_HELP),
+    zone_set: list[str] = typer.Option([], "--zone-set", help="Zone set name (repeatable)."),
+    zone: list[str] = typer.Option([], "--zone", help="Zone id (repeatable)."),
+    area: Path | None = typer.Option(None, "--area", help="Area polygon file (GeoJSON…)."),
+    exercise: bool = typer.Option(False, "--exercise", help="【訓練】 exercise wording."),
+    json_out: bool = typer.Option(False, "--json", help="Print the preview as JSON on stdout."),
+    map_file: Path | None = typer.Option(None, "--map", help="Write a self-contained HTML map."),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Write the officer's target list."),
+    show_contacts: bool = typer.Option(
+        False, "--show-contacts", help="Show full phone numbers and tokens (audited)."
+    ),
+) -> None:
+    """Show who would be alerted, with which action, shelter, language and channel."""
+    state = state_of(ctx)
+
+    def body() -> None:
+        preview = load_scope_and_preview(
+            state, level=level, zone_sets=zone_set, zone_ids=zone, area=area, exercise=exercise
+        )
+        if map_file is not None:
+            from alertsvc.reports.map_html import write_map
+
+            write_map(preview, map_file)
+        if csv_file is not None:
+            from alertsvc.reports.target_csv import write_target_csv
+
+            write_target_csv(preview, csv_file, show_contacts=show_contacts)
+        if show_contacts:
+            # disclosing full contacts is recorded, with what was disclosed and where
+            with session_scope(state.engine) as session:
+                record(
+                    session,
+                    "alert.preview.show_contacts",
+                    {
+                        "level": level,
+                        "scope": preview.scope.as_dict(),
+                        "csv": str(csv_file) if csv_file else None,
+                        "json": json_out,
+                    },
+                    {"targets": len(preview.plans)},
+                )
+        if json_out:
+            emit_json(preview.as_json(show_contacts=show_contacts))
+        render_preview_human(preview, show_contacts=show_contacts)
+        if map_file is not None:
+            human.print(f"地図を書き出しました / map written: {map_file}")
+        if csv_file is not None:
+            human.print(f"対象者一覧を書き出しました / target list written: {csv_file}")
+
+    run_command(json_out, body)

@@ -1,0 +1,3 @@
+"""Officer-facing files: the preview map (HTML) and the target list (CSV)."""
+
+from __future__ import annotations

@@ -1,0 +1,108 @@
+"""An alert's scope: zone sets, zone ids and/or an area polygon from a file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
+
+from alertsvc.errors import RowError, ScopeError
+from alertsvc.models import ZoneInfo
+
+__all__ = ["Scope", "load_area", "resolve_scope"]
+
+# Japan's extent in lon/lat: a coordinate outside is a swapped or wrong CRS
+_JAPAN = (122.0, 20.0, 154.0, 46.0)
+
+
+@dataclass(frozen=True)
+class Scope:
+    zone_sets: tuple[str, ...] = ()
+    zone_ids: tuple[str, ...] = ()
+    area_file: str | None = None
+    zones: tuple[ZoneInfo, ...] = field(default=(), repr=False)
+    area: BaseGeometry | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What is stored with the alert and in the audit log."""
+        return {
+            "zone_sets": list(self.zone_sets),
+            "zone_ids": list(self.zone_ids),
+            "area_file": self.area_file,
+            "area_wkt": self.area.wkt if self.area is not None else None,
+        }
+
+
+def load_area(path: Path) -> BaseGeometry:
+    """Read an area polygon (GeoJSON or any format geopandas reads) as one EPSG:4326 shape.
+
+    Raises ScopeError when the file is unreadable, has no CRS, no polygon, or lies
+    outside Japan.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if not path.is_file():
+        raise ScopeError(f"{path}: area file not found")
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several unrelated types for bad files
+        raise ScopeError(f"{path}: cannot read area file: {exc}") from exc
+    if frame.empty:
+        raise ScopeError(f"{path}: the area file has no features")
+    if frame.crs is None:
+        raise ScopeError(f"{path}: the area file has no CRS; give it one (EPSG:4326 for lon/lat)")
+    frame = frame.to_crs(4326)
+    errors: list[RowError] = []
+    polys = []
+    for index, geom in enumerate(frame.geometry):
+        if geom is None or geom.is_empty:
+            errors.append(RowError(index, "geometry", "empty geometry"))
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            errors.append(RowError(index, "geometry", f"expected a polygon, got {geom.geom_type}"))
+            continue
+        minx, miny, maxx, maxy = geom.bounds
+        if minx < _JAPAN[0] or miny < _JAPAN[1] or maxx > _JAPAN[2] or maxy > _JAPAN[3]:
+            errors.append(
+                RowError(
+                    index, "geometry", "coordinates outside Japan (swapped axes or wrong CRS?)"
+                )
+            )
+            continue
+        polys.append(shapely.make_valid(geom))
+    if errors:
+        raise ScopeError(f"{path}: the area file is invalid", errors)
+    return shapely.union_all(polys)
+
+
+def resolve_scope(
+    session: Session,
+    zone_sets: Sequence[str] = (),
+    zone_ids: Sequence[str] = (),
+    area_file: Path | None = None,
+) -> Scope:
+    """Load the zones and area a scope names. Raises ScopeError if it names nothing."""
+    from alertsvc.geo.zone_store import load_zones
+
+    if not zone_sets and not zone_ids and area_file is None:
+        raise ScopeError(
+            "範囲が指定されていません / no scope: give --zone-set, --zone or --area (repeatable)"
+        )
+    zones: list[ZoneInfo] = []
+    if zone_sets or zone_ids:
+        zones = load_zones(session, set_names=tuple(zone_sets), zone_ids=tuple(zone_ids))
+    area = load_area(area_file) if area_file is not None else None
+    if not zones and area is None:
+        raise ScopeError("the scope contains no zones")
+    return Scope(
+        zone_sets=tuple(zone_sets),
+        zone_ids=tuple(zone_ids),
+        area_file=str(area_file) if area_file else None,
+        zones=tuple(zones),
+        area=area,
+    )
