@@ -1,0 +1,157 @@
+"""Jinja2 rendering of the per-person, supporter and cancellation messages (pure).
+
+Templates live in ``alertsvc/templates/<language>/<name>.j2``. The environment uses
+``StrictUndefined`` (a missing variable is a bug, not an empty string) and no autoescape:
+every output is plain text, and escaping for TwiML is the voice adapter's job.
+
+Template lines are stripped and joined (``language.JOINERS``: nothing in Japanese and
+Chinese, one space elsewhere), so templates can put each sentence on its own line and
+wrap optional parts in ``{% if %}`` blocks. In exercise mode ``【訓練】`` is put in front of
+every title and body here, in code, so no template can forget it.
+
+SMS follow the loudspeaker order (level and action first, then where and why) and must fit
+``MAX_SEGMENTS`` parts; when a text is longer, optional tail parts are dropped in the order
+of ``SMS_SHORTENING`` until it fits. The head is never cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from alertsvc.models import ChannelName
+from alertsvc.planning.language import JOINERS, VOICE_LANGUAGES, pick_language
+from alertsvc.planning.sms import MAX_SEGMENTS, sms_segments
+
+__all__ = [
+    "EXERCISE_PREFIX",
+    "SMS_SHORTENING",
+    "RenderedMessage",
+    "render_cancellation",
+    "render_message",
+    "render_text",
+]
+
+EXERCISE_PREFIX = "【訓練】"
+
+# optional parts, all on first; each step turns one more off (address, why, walk, reply)
+SMS_SHORTENING: tuple[dict[str, bool], ...] = (
+    {"with_address": True, "with_why": True, "with_walk": True, "with_reply": True},
+    {"with_address": False, "with_why": True, "with_walk": True, "with_reply": True},
+    {"with_address": False, "with_why": False, "with_walk": True, "with_reply": True},
+    {"with_address": False, "with_why": False, "with_walk": False, "with_reply": True},
+    {"with_address": False, "with_why": False, "with_walk": False, "with_reply": False},
+)
+_ALL_ON = SMS_SHORTENING[0]
+
+_ENV = Environment(
+    loader=PackageLoader("alertsvc", "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """One message for one channel, ready for the outbox."""
+
+    channel: ChannelName
+    language: str
+    title: str  # push only; "" for SMS and voice
+    body: str  # push body, SMS text or voice script (plain text; the adapter reads it twice)
+    data: tuple[tuple[str, str], ...] = ()  # push data payload, all strings
+    segments: int | None = None  # SMS only
+    encoding: str | None = None  # SMS only: "GSM-7" | "UCS-2"
+    voice_language: str = "ja-JP"
+
+
+def render_text(language: str, name: str, context: Mapping[str, Any]) -> str:
+    """Render ``templates/<language>/<name>.j2`` and join its stripped non-empty lines.
+
+    Raises ``jinja2.TemplateNotFound`` for a missing file and ``jinja2.UndefinedError``
+    for a variable the context lacks (both are programming errors).
+    """
+    raw = _ENV.get_template(f"{language}/{name}.j2").render(**context)
+    lines = (line.strip() for line in raw.splitlines())
+    return JOINERS.get(language, " ").join(line for line in lines if line)
+
+
+def _prefixed(text: str, exercise: bool) -> str:
+    return f"{EXERCISE_PREFIX}{text}" if exercise and text else text
+
+
+def _render_sms(language: str, name: str, context: Mapping[str, Any]) -> tuple[str, int, str]:
+    text = ""
+    count, encoding = 0, ""
+    for flags in SMS_SHORTENING:
+        text = _prefixed(render_text(language, name, {**context, **flags}), context["exercise"])
+        count, encoding = sms_segments(text)
+        if count <= MAX_SEGMENTS:
+            break
+    return text, count, encoding
+
+
+def render_message(
+    channel: ChannelName,
+    language: str,
+    context: Mapping[str, Any],
+    *,
+    prefix: str = "",
+    data: tuple[tuple[str, str], ...] = (),
+) -> RenderedMessage:
+    """Render the message for ``channel`` from the ``<prefix>push_title`` / ``push_body`` /
+    ``sms`` / ``voice`` templates of ``language`` (``prefix="supporter_"`` for supporters).
+
+    ``context`` must hold ``exercise`` plus whatever the templates use. An SMS that still
+    has more than ``MAX_SEGMENTS`` parts after every shortening step is returned as is;
+    the caller sees it in ``segments`` and must warn.
+    """
+    exercise = bool(context["exercise"])
+    voice_language = VOICE_LANGUAGES.get(language, "ja-JP")
+    if channel is ChannelName.SMS:
+        body, count, encoding = _render_sms(language, f"{prefix}sms", context)
+        return RenderedMessage(
+            channel, language, "", body, (), count, encoding, voice_language=voice_language
+        )
+    full = {**context, **_ALL_ON}
+    if channel is ChannelName.PUSH:
+        title = _prefixed(render_text(language, f"{prefix}push_title", full), exercise)
+        body = _prefixed(render_text(language, f"{prefix}push_body", full), exercise)
+        return RenderedMessage(channel, language, title, body, data, voice_language=voice_language)
+    body = _prefixed(render_text(language, f"{prefix}voice", full), exercise)
+    return RenderedMessage(channel, language, "", body, (), voice_language=voice_language)
+
+
+def render_cancellation(
+    channel: ChannelName, language: str, *, municipality: str, exercise: bool, reason: str = ""
+) -> tuple[str, str]:
+    """(title, body) of the 取消し message for ``channel`` in ``language``.
+
+    The title is "" for SMS and voice. ``reason`` is the officer's free text, shown as
+    given; for SMS it is dropped when it would push the text past ``MAX_SEGMENTS`` parts.
+    An unknown language falls back like a resident's (ja-easy, then ja).
+    """
+    language = pick_language(language)
+    context: dict[str, Any] = {
+        "exercise": exercise,
+        "municipality": municipality,
+        "reason": reason.strip(),
+    }
+    if channel is ChannelName.PUSH:
+        title = render_text(language, "cancel_push_title", context)
+        body = render_text(language, "cancel_push_body", context)
+        return _prefixed(title, exercise), _prefixed(body, exercise)
+    if channel is ChannelName.SMS:
+        body = _prefixed(render_text(language, "cancel_sms", context), exercise)
+        if sms_segments(body)[0] > MAX_SEGMENTS:
+            body = _prefixed(
+                render_text(language, "cancel_sms", {**context, "reason": ""}), exercise
+            )
+        return "", body
+    return "", _prefixed(render_text(language, "cancel_voice", context), exercise)

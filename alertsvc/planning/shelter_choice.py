@@ -1,0 +1,133 @@
+"""Shelter choice: the nearest flood-suitable shelter a person can use (pure, vectorised).
+
+Candidates are shelters with ``"flood"`` in their hazards (the GSI 洪水 flag or the imported
+suitability) that do not lie inside or on the boundary of any active zone. Then, per person:
+
+* a wheelchair user gets only shelters marked wheelchair-accessible; when there is none, the
+  nearest candidate with the note 車いす対応不明 (access unknown) rather than nothing;
+* a person who is bedridden, uses a wheelchair or has a cognitive need gets the nearest
+  福祉避難所 among those, else the nearest general shelter with a note;
+* a shelter that is *only* a 福祉避難所 is not offered to anybody else (it is opened for
+  people who need care, not for the general public).
+
+Distance is the great-circle straight line (直線距離) in metres, and the walking time is
+``ceil(distance / walking speed)`` at an elderly pace — not a route, which messages say.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from alertsvc.models import Need, ResidentInfo, ShelterInfo, ZoneInfo
+
+__all__ = ["WELFARE", "ShelterChoice", "ShelterIndex", "haversine_m"]
+
+WELFARE = "福祉避難所"
+_EARTH_RADIUS_M = 6_371_008.8
+WELFARE_NEEDS = frozenset({Need.BEDRIDDEN, Need.WHEELCHAIR, Need.COGNITIVE})
+
+NOTE_NO_SHELTER = "洪水に対応した利用可能な避難所なし / no usable flood shelter"
+NOTE_WHEELCHAIR_UNKNOWN = "車いす対応不明 / wheelchair access unknown"
+NOTE_NO_WELFARE = "福祉避難所なし、一般の避難所を案内 / no suitable welfare shelter, general one"
+NOTE_UNLOCATED = "位置不明のため避難所を選べない / no coordinates, no shelter chosen"
+
+
+@dataclass(frozen=True, slots=True)
+class ShelterChoice:
+    """The chosen shelter and how far it is."""
+
+    shelter: ShelterInfo
+    distance_m: float  # straight line (直線距離), not a route
+    walk_minutes: int  # ceil(distance / walking speed)
+    wheelchair_ok: bool | None  # the shelter's flag, None when unknown
+    welfare: bool  # it is a 福祉避難所
+
+
+def haversine_m(
+    lat: float, lon: float, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Great-circle distances in metres from one point to many (degrees in, metres out)."""
+    p1, l1 = math.radians(lat), math.radians(lon)
+    p2, l2 = np.radians(lats), np.radians(lons)
+    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+    out: npt.NDArray[np.float64] = 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    return out
+
+
+class ShelterIndex:
+    """Flood-suitable shelters outside every active zone, ready for many nearest queries.
+
+    Build it once per alert; ``choose`` is then a few numpy operations per person.
+    """
+
+    def __init__(
+        self,
+        shelters: Sequence[ShelterInfo],
+        active_zones: Sequence[ZoneInfo],
+        *,
+        walking_speed_m_per_min: float = 40.0,
+    ) -> None:
+        if walking_speed_m_per_min <= 0:
+            raise ValueError("walking_speed_m_per_min must be positive")
+        self.walking_speed = walking_speed_m_per_min
+        flood = [s for s in shelters if "flood" in s.hazards]
+        if flood and active_zones:
+            points = shapely.points([s.lon for s in flood], [s.lat for s in flood])
+            danger = shapely.union_all([z.geometry for z in active_zones])
+            # intersects: a shelter on a zone boundary counts as inside (boundary inclusive)
+            inside = shapely.intersects(danger, points)
+            flood = [s for s, hit in zip(flood, inside, strict=True) if not hit]
+        self.candidates: tuple[ShelterInfo, ...] = tuple(flood)
+        self._lats = np.array([s.lat for s in flood], dtype=np.float64)
+        self._lons = np.array([s.lon for s in flood], dtype=np.float64)
+        self._wheelchair = np.array([s.wheelchair is True for s in flood], dtype=bool)
+        self._welfare = np.array([WELFARE in s.kinds for s in flood], dtype=bool)
+        self._welfare_only = np.array([s.kinds == {WELFARE} for s in flood], dtype=bool)
+
+    def choose(self, resident: ResidentInfo) -> tuple[ShelterChoice | None, tuple[str, ...]]:
+        """(choice or None, officer-facing notes) for one resident; never raises."""
+        if resident.lat is None or resident.lon is None:
+            return None, (NOTE_UNLOCATED,)
+        if not self.candidates:
+            return None, (NOTE_NO_SHELTER,)
+        notes: list[str] = []
+        needs = resident.needs
+        wants_welfare = bool(needs & WELFARE_NEEDS)
+        usable = np.ones(len(self.candidates), dtype=bool)
+        if not wants_welfare:
+            usable &= ~self._welfare_only
+        if Need.WHEELCHAIR in needs:
+            accessible = usable & self._wheelchair
+            if accessible.any():
+                usable = accessible
+            else:
+                notes.append(NOTE_WHEELCHAIR_UNKNOWN)
+        if wants_welfare:
+            welfare = usable & self._welfare
+            if welfare.any():
+                usable = welfare
+            else:
+                notes.append(NOTE_NO_WELFARE)
+        if not usable.any():
+            return None, (*notes, NOTE_NO_SHELTER)
+        distances = haversine_m(resident.lat, resident.lon, self._lats, self._lons)
+        masked = np.where(usable, distances, np.inf)
+        # argmin takes the first of equal distances: input order breaks ties deterministically
+        best = int(np.argmin(masked))
+        shelter = self.candidates[best]
+        distance = float(distances[best])
+        walk = max(1, math.ceil(distance / self.walking_speed))
+        choice = ShelterChoice(
+            shelter=shelter,
+            distance_m=distance,
+            walk_minutes=walk,
+            wheelchair_ok=shelter.wheelchair,
+            welfare=bool(self._welfare[best]),
+        )
+        return choice, tuple(notes)
