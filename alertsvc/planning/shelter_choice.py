@@ -3,10 +3,13 @@
 Candidates are shelters with ``"flood"`` in their hazards (the GSI 洪水 flag or the imported
 suitability) that do not lie inside or on the boundary of any active zone. Then, per person:
 
-* a wheelchair user gets only shelters marked wheelchair-accessible; when there is none, the
+* a wheelchair user gets shelters marked wheelchair-accessible; when there is none, the
   nearest candidate with the note 車いす対応不明 (access unknown) rather than nothing;
 * a person who is bedridden, uses a wheelchair or has a cognitive need gets the nearest
   福祉避難所 among those, else the nearest general shelter with a note;
+* a preference (accessible, welfare) never sends anybody far away in a flood: it holds only
+  while the preferred shelter is at most ``PREFERRED_MAX_DETOUR_M`` farther than the nearest
+  usable one; beyond that the nearest is chosen and the officer gets a note;
 * a shelter that is *only* a 福祉避難所 is not offered to anybody else (it is opened for
   people who need care, not for the general public).
 
@@ -36,6 +39,11 @@ NOTE_NO_SHELTER = "洪水に対応した利用可能な避難所なし / no usab
 NOTE_WHEELCHAIR_UNKNOWN = "車いす対応不明 / wheelchair access unknown"
 NOTE_NO_WELFARE = "福祉避難所なし、一般の避難所を案内 / no suitable welfare shelter, general one"
 NOTE_UNLOCATED = "位置不明のため避難所を選べない / no coordinates, no shelter chosen"
+NOTE_TOO_FAR = (
+    "{what}は{extra}m遠いため最寄りの避難所を案内 / {what_en} is {extra} m farther: nearest"
+)
+# how much farther a welfare / accessible shelter may be before the nearest one wins
+PREFERRED_MAX_DETOUR_M = 1500.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +110,27 @@ class ShelterIndex:
         usable = np.ones(len(self.candidates), dtype=bool)
         if not wants_welfare:
             usable &= ~self._welfare_only
-        if Need.WHEELCHAIR in needs:
-            accessible = usable & self._wheelchair
-            if accessible.any():
-                usable = accessible
-            else:
-                notes.append(NOTE_WHEELCHAIR_UNKNOWN)
-        if wants_welfare:
-            welfare = usable & self._welfare
-            if welfare.any():
-                usable = welfare
-            else:
-                notes.append(NOTE_NO_WELFARE)
         if not usable.any():
-            return None, (*notes, NOTE_NO_SHELTER)
+            return None, (NOTE_NO_SHELTER,)
         distances = haversine_m(resident.lat, resident.lon, self._lats, self._lons)
+        if Need.WHEELCHAIR in needs:
+            usable = self._prefer(
+                usable,
+                usable & self._wheelchair,
+                distances,
+                notes,
+                NOTE_WHEELCHAIR_UNKNOWN,
+                ("車いす対応の避難所", "a wheelchair-accessible shelter"),
+            )
+        if wants_welfare:
+            usable = self._prefer(
+                usable,
+                usable & self._welfare,
+                distances,
+                notes,
+                NOTE_NO_WELFARE,
+                ("福祉避難所", "the welfare shelter"),
+            )
         masked = np.where(usable, distances, np.inf)
         # argmin takes the first of equal distances: input order breaks ties deterministically
         best = int(np.argmin(masked))
@@ -131,3 +145,24 @@ class ShelterIndex:
             welfare=bool(self._welfare[best]),
         )
         return choice, tuple(notes)
+
+    @staticmethod
+    def _prefer(
+        usable: npt.NDArray[np.bool_],
+        preferred: npt.NDArray[np.bool_],
+        distances: npt.NDArray[np.float64],
+        notes: list[str],
+        none_note: str,
+        what: tuple[str, str],
+    ) -> npt.NDArray[np.bool_]:
+        """Narrow ``usable`` to ``preferred`` unless that means a long detour (or nothing)."""
+        if not preferred.any():
+            notes.append(none_note)
+            return usable
+        nearest_any = float(np.min(np.where(usable, distances, np.inf)))
+        nearest_preferred = float(np.min(np.where(preferred, distances, np.inf)))
+        extra = nearest_preferred - nearest_any
+        if extra > PREFERRED_MAX_DETOUR_M:
+            notes.append(NOTE_TOO_FAR.format(what=what[0], what_en=what[1], extra=round(extra)))
+            return usable
+        return preferred

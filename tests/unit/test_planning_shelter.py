@@ -14,6 +14,7 @@ from alertsvc.planning.shelter_choice import (
     NOTE_NO_WELFARE,
     NOTE_UNLOCATED,
     NOTE_WHEELCHAIR_UNKNOWN,
+    PREFERRED_MAX_DETOUR_M,
     ShelterIndex,
     haversine_m,
 )
@@ -109,13 +110,23 @@ def test_wheelchair_without_any_accessible_shelter_gets_nearest_with_note() -> N
 @pytest.mark.parametrize("need", [Need.BEDRIDDEN, Need.COGNITIVE])
 def test_welfare_needs_prefer_welfare_shelter(need: Need) -> None:
     general = shelter("G", 100)
-    welfare = shelter("W", 2000, kinds=WELFARE)
+    welfare = shelter("W", 1500, kinds=WELFARE)
     welfare_no_flood = shelter("X", 50, kinds=WELFARE, hazards=frozenset())
     choice, notes = ShelterIndex([general, welfare, welfare_no_flood], []).choose(resident(need))
     assert choice is not None and choice.shelter.id == "W" and choice.welfare
     assert notes == ()
     choice, notes = ShelterIndex([general, welfare_no_flood], []).choose(resident(need))
     assert choice is not None and choice.shelter.id == "G" and notes == (NOTE_NO_WELFARE,)
+
+
+@pytest.mark.parametrize("need", [Need.BEDRIDDEN, Need.WHEELCHAIR])
+def test_a_preferred_shelter_never_means_a_long_detour(need: Need) -> None:
+    # in a flood the nearest safe place wins over a welfare / accessible one far away
+    general = shelter("G", 100)
+    far_welfare = shelter("W", 100 + PREFERRED_MAX_DETOUR_M + 500, kinds=WELFARE, wheelchair=True)
+    choice, notes = ShelterIndex([general, far_welfare], []).choose(resident(need))
+    assert choice is not None and choice.shelter.id == "G"
+    assert any("遠いため最寄りの避難所" in n for n in notes), notes
 
 
 def test_welfare_only_shelter_not_offered_to_general_public() -> None:
