@@ -1,7 +1,204 @@
-"""CLI group: registry (being built)."""
+"""CLI group: registry — import and list the 避難行動要支援者名簿 (support register).
+
+``alertsvc registry import PATH [--dry-run] [--encoding auto|utf-8|cp932] [--skip-invalid]``
+prints ``ImportReport.as_dict()`` with ``--json``. Exit 3 (nothing written) on any invalid
+row unless ``--skip-invalid``; then the good rows are written, the bad ones reported, and
+the exit code is 0. ``alertsvc registry list`` shows residents with contacts masked.
+"""
 
 from __future__ import annotations
 
-import typer
+import enum
+from pathlib import Path
+from typing import Any
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from alertsvc import audit
+from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.db import session_scope
+from alertsvc.errors import AlertsvcError, InputError
+from alertsvc.models import ContactKind, ImportReport
+from alertsvc.planning.channel_order import channel_order
+from alertsvc.registry import (
+    RegisterEntry,
+    RegisterImportFailed,
+    import_register,
+    list_register,
+    mask_phone,
+    mask_token,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, help="避難行動要支援者名簿 / the support register.")
+
+
+class Encoding(enum.StrEnum):
+    AUTO = "auto"
+    UTF8 = "utf-8"
+    CP932 = "cp932"
+
+
+def _error_report(exc: AlertsvcError) -> dict[str, object]:
+    if isinstance(exc, RegisterImportFailed):
+        return exc.report.as_dict()
+    errors = exc.errors if isinstance(exc, InputError) else []
+    doc = ImportReport(errors=list(errors)).as_dict()
+    doc["error"] = exc.message
+    return doc
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Register CSV (UTF-8, UTF-8 with BOM or CP932)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and count; write nothing."),
+    encoding: Encoding = typer.Option(Encoding.AUTO, "--encoding", help="File encoding."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Write the good rows and report the bad ones."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Import (upsert) a register CSV; residents missing from it are deactivated."""
+    state = state_of(ctx)
+
+    def body() -> None:
+        report = import_register(
+            state.engine,
+            path,
+            encoding=encoding.value,
+            dry_run=dry_run,
+            skip_invalid=skip_invalid,
+            actor=audit.current_actor(),
+        )
+        if json_out:
+            emit_json(report.as_dict())
+        _print_report(report)
+
+    run_command(json_out, body, on_error_json=_error_report)
+
+
+def _print_report(report: ImportReport) -> None:
+    counts = (
+        f"追加 added {report.added}, 変更 changed {report.changed}, "
+        f"無効化 removed {report.removed}, 変更なし unchanged {report.unchanged}"
+    )
+    if report.dry_run:
+        human.print(f"検証のみ（書き込みなし） / dry run, nothing written: {counts}")
+    else:
+        human.print(f"取り込み完了 / imported: {counts}")
+    for warning in report.warnings[:50]:
+        human.print(f"  [yellow]注意 / warning[/] {warning}", markup=True)
+    if len(report.warnings) > 50:
+        human.print(f"  … and {len(report.warnings) - 50} more warnings")
+    if report.errors:
+        human.print(
+            f"[bold red]{len(report.errors)} 件の不正な行を除外 / invalid rows skipped:[/]",
+            markup=True,
+        )
+        for error in report.errors:
+            human.print(f"  - {error}", markup=False)
+
+
+def _contact_doc(kind: ContactKind, address: str, healthy: bool, unmasked: bool) -> dict[str, Any]:
+    if unmasked:
+        shown = address
+    else:
+        shown = mask_token(address) if kind == ContactKind.PUSH else mask_phone(address)
+    return {"kind": kind.value, "address": shown, "healthy": healthy}
+
+
+def _entry_doc(entry: RegisterEntry, unmasked: bool) -> dict[str, Any]:
+    r = entry.resident
+    order = channel_order(r.needs, r.contacts, r.channel_pref)
+    return {
+        "id": r.id,
+        "name": r.name,
+        "address": r.address,
+        "located": r.located,
+        "lat": r.lat,
+        "lon": r.lon,
+        "floor": r.floor,
+        "language": r.language,
+        "needs": sorted(n.value for n in r.needs),
+        "channels": [c.value for c in order.channels],
+        "no_working_channel": entry.no_working_channel,
+        "unreachable_reason": order.unreachable_reason,
+        "contacts": [_contact_doc(c.kind, c.address, c.healthy, unmasked) for c in r.contacts],
+        "supporters": [
+            {
+                "name": s.name,
+                "phone": (s.phone if unmasked else mask_phone(s.phone)) if s.phone else None,
+            }
+            for s in r.supporters
+        ],
+        "consent": r.consent,
+        "active": entry.active,
+        "deactivated_at": entry.deactivated_at.isoformat() if entry.deactivated_at else None,
+    }
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    active_only: bool = typer.Option(False, "--active-only", help="Hide deactivated residents."),
+    unmasked: bool = typer.Option(
+        False, "--unmasked", help="Show full phone numbers and tokens (authorised officers)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List residents: location or 位置不明, channels, active; contacts masked by default."""
+    state = state_of(ctx)
+
+    def body() -> None:
+        with session_scope(state.engine) as session:
+            entries = list_register(session, active_only=active_only)
+        docs = [_entry_doc(e, unmasked) for e in entries]
+        if json_out:
+            emit_json(docs)
+        _print_table(docs)
+
+    run_command(json_out, body)
+
+
+def _print_table(docs: list[dict[str, Any]]) -> None:
+    table = Table(title="避難行動要支援者名簿 / support register")
+    for column in (
+        "名簿番号 id",
+        "氏名 name",
+        "位置 location",
+        "連絡手段 channels",
+        "連絡先 contacts",
+    ):
+        table.add_column(column)
+    table.add_column("状態 state")
+    unlocated = unreachable = inactive = 0
+    for doc in docs:
+        if doc["located"]:
+            where = f"{doc['lat']:.5f}, {doc['lon']:.5f}"
+        else:
+            where = "[bold yellow]位置不明 / unlocated[/]"
+            unlocated += 1
+        if doc["no_working_channel"]:
+            channels = "[bold red]連絡手段なし / no working channel[/]"
+            unreachable += 1
+        else:
+            channels = ", ".join(doc["channels"])
+        contacts = " ".join(f"{c['kind']}:{c['address']}" for c in doc["contacts"]) or "—"
+        state = "有効 active" if doc["active"] else "[dim]無効 inactive[/]"
+        inactive += 0 if doc["active"] else 1
+        table.add_row(doc["id"], _escape(doc["name"]), where, channels, contacts, state)
+    human.print(table)
+    human.print(
+        f"{len(docs)} 人 / residents; 位置不明 unlocated {unlocated}; "
+        f"連絡手段なし no working channel {unreachable}; 無効 inactive {inactive}"
+    )
+
+
+def _escape(text: str) -> str:
+    # names are data: a "[" in a name must not be read as Rich markup
+    from rich.markup import escape
+
+    return escape(text)

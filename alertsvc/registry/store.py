@@ -1,0 +1,143 @@
+"""Reading the register back for targeting and planning, and contact health.
+
+``load_residents`` is what targeting builds on: every (active) resident as an
+``alertsvc.models.ResidentInfo`` with contacts (health included) and supporters.
+Unlocated residents are returned like everyone else (``lat``/``lon`` None): targeting
+reports them, it never drops them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from alertsvc.db.tables import Contact, Resident, utcnow
+from alertsvc.models import (
+    ChannelName,
+    ContactInfo,
+    ContactKind,
+    Need,
+    ResidentInfo,
+    SupporterInfo,
+)
+from alertsvc.planning.channel_order import channel_order
+
+__all__ = [
+    "RegisterEntry",
+    "list_register",
+    "load_residents",
+    "mark_contact_unhealthy",
+    "resident_info",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterEntry:
+    """A resident as the officer's list shows it: the record plus register state."""
+
+    resident: ResidentInfo
+    active: bool
+    no_working_channel: bool
+    deactivated_at: dt.datetime | None
+
+
+def resident_info(row: Resident) -> ResidentInfo:
+    """Convert a ``Resident`` row (with contacts and supporters loaded) to ``ResidentInfo``.
+
+    Unknown enum values in stored JSON (written by a newer version) are skipped rather than
+    raised on, so that one odd row never stops an alert from being planned.
+    """
+    needs = frozenset(Need(n) for n in row.needs if n in Need._value2member_map_)
+    prefs = tuple(ChannelName(c) for c in row.channel_pref if c in ChannelName._value2member_map_)
+    return ResidentInfo(
+        id=row.id,
+        name=row.name,
+        address=row.address,
+        lat=row.lat,
+        lon=row.lon,
+        language=row.language,
+        kana=row.kana,
+        floor=row.floor,
+        needs=needs,
+        channel_pref=prefs,
+        contacts=tuple(
+            ContactInfo(ContactKind(c.kind), c.address, c.healthy) for c in row.contacts
+        ),
+        supporters=tuple(
+            SupporterInfo(
+                id=s.id,
+                name=s.name,
+                phone=s.phone,
+                phone_kind=ContactKind(s.phone_kind) if s.phone_kind else None,
+            )
+            for s in row.supporters
+        ),
+        consent=row.consent,
+        birth_date=row.birth_date,
+    )
+
+
+def _query(active_only: bool, ids: Sequence[str] | None = None) -> Select[Resident]:
+    stmt = (
+        select(Resident)
+        .options(selectinload(Resident.contacts), selectinload(Resident.supporters))
+        .order_by(Resident.id)
+    )
+    if active_only:
+        stmt = stmt.where(Resident.active.is_(True))
+    if ids is not None:
+        stmt = stmt.where(Resident.id.in_(list(ids)))
+    return stmt
+
+
+def load_residents(
+    session: Session, *, active_only: bool = True, ids: Sequence[str] | None = None
+) -> list[ResidentInfo]:
+    """All residents (active ones by default; only ``ids`` if given), ordered by id.
+
+    Never raises for data reasons; database errors propagate as SQLAlchemy errors.
+    """
+    return [resident_info(row) for row in session.scalars(_query(active_only, ids))]
+
+
+def list_register(session: Session, *, active_only: bool = False) -> list[RegisterEntry]:
+    """Every resident with its register state, for ``alertsvc registry list``."""
+    return [
+        RegisterEntry(resident_info(row), row.active, row.no_working_channel, row.deactivated_at)
+        for row in session.scalars(_query(active_only))
+    ]
+
+
+def mark_contact_unhealthy(
+    session: Session, address: str, detail: str, *, now: dt.datetime | None = None
+) -> int:
+    """Mark every contact with ``address`` (E.164 number or push token) as unusable.
+
+    Called when a provider says the address can never work (opted out, unregistered
+    token). Recomputes ``no_working_channel`` of the residents concerned, so that a
+    resident whose last working contact died shows up as unreachable. Returns the number
+    of contacts changed (0 when unknown or already unhealthy); never raises for that.
+    """
+    now = now or utcnow()
+    contacts = list(
+        session.scalars(
+            select(Contact).where(Contact.address == address, Contact.healthy.is_(True))
+        )
+    )
+    residents: set[str] = set()
+    for contact in contacts:
+        contact.healthy = False
+        contact.health_detail = detail
+        contact.health_changed_at = now
+        residents.add(contact.resident_id)
+    session.flush()
+    for row in session.scalars(_query(False, sorted(residents))):
+        info = resident_info(row)
+        order = channel_order(info.needs, info.contacts, info.channel_pref)
+        row.no_working_channel = not order.reachable
+        row.updated_at = now
+    return len(contacts)
