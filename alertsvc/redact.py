@@ -6,18 +6,24 @@ __all__ = ["mask_address", "mask_phone", "mask_token"]
 
 
 def mask_phone(number: str) -> str:
-    """'+819012345678' -> '+81…5678'. Short or odd input is masked whole."""
-    digits = number.strip()
-    if len(digits) < 8:
-        return "…"
-    head = digits[:3] if digits.startswith("+") else digits[:2]
-    return f"{head}…{digits[-4:]}"
+    """``"+819012345678"`` → ``"+81…5678"``: country code and last four digits only.
+
+    A national number keeps its first digit (``"0…5678"``); short input keeps at most
+    its last two characters.
+    """
+    number = number.strip()
+    if len(number) <= 6:
+        return "…" + number[-2:] if len(number) > 2 else "…"
+    head = number[:3] if number.startswith("+") else number[:1]
+    return f"{head}…{number[-4:]}"
 
 
 def mask_token(token: str) -> str:
-    """A push token shows only its first 4 characters."""
+    """A push token shown as its first 4 and last 4 characters (nothing if short)."""
     token = token.strip()
-    return f"{token[:4]}…" if len(token) > 8 else "…"
+    if len(token) <= 12:
+        return "…"
+    return f"{token[:4]}…{token[-4:]}"
 
 
 def mask_address(address: str) -> str:

@@ -15,6 +15,7 @@ import unicodedata
 import phonenumbers
 
 from alertsvc.models import ContactKind
+from alertsvc.redact import mask_phone, mask_token
 
 __all__ = ["PhoneError", "mask_phone", "mask_token", "normalise_phone", "normalise_token"]
 
@@ -84,18 +85,3 @@ def normalise_token(text: str) -> str:
             f"(expected {_TOKEN_MIN}–{_TOKEN_MAX})"
         )
     return token
-
-
-def mask_phone(number: str) -> str:
-    """``"+819012345678"`` → ``"+81…5678"``: country code and last four digits only."""
-    if len(number) <= 6:
-        return "…" + number[-2:] if len(number) > 2 else "…"
-    head = number[:3] if number.startswith("+") else number[:1]
-    return f"{head}…{number[-4:]}"
-
-
-def mask_token(token: str) -> str:
-    """A push token shown as its first 4 and last 4 characters."""
-    if len(token) <= 12:
-        return "…"
-    return f"{token[:4]}…{token[-4:]}"
