@@ -135,6 +135,8 @@ class WebhookSettings:
     public_url: str = "http://127.0.0.1:8766"
     host: str = "127.0.0.1"
     port: int = 8766
+    # env var holding the HMAC secret for app acknowledgements (push data carries the token)
+    ack_secret_env: str = "ALERTSVC_ACK_SECRET"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""Acknowledgement tokens and SMS reply parsing (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import replace
+
+import pytest
+
+from alertsvc.config import Settings
+from alertsvc.errors import ConfigError
+from alertsvc.web.acks import (
+    SIMULATOR_ACK_SECRET,
+    TOKEN_LENGTH,
+    ack_secret,
+    ack_token,
+    verify_ack_token,
+)
+from alertsvc.web.app import parse_reply
+
+SECRET = b"unit-test-secret"
+
+
+def test_ack_token_is_truncated_hmac_sha256_of_the_key() -> None:
+    key = "A20261123200000ab12:7"
+    expected = hmac.new(SECRET, key.encode(), hashlib.sha256).hexdigest()[:32]
+    assert ack_token(SECRET, key) == expected
+    assert len(ack_token(SECRET, key)) == TOKEN_LENGTH == 32
+
+
+def test_token_depends_on_key_and_secret() -> None:
+    assert ack_token(SECRET, "A1:1") != ack_token(SECRET, "A1:2")
+    assert ack_token(SECRET, "A1:1") != ack_token(b"other", "A1:1")
+
+
+def test_verify_accepts_only_the_right_token() -> None:
+    token = ack_token(SECRET, "A1:1")
+    assert verify_ack_token(SECRET, "A1:1", token)
+    assert not verify_ack_token(SECRET, "A1:2", token)
+    assert not verify_ack_token(b"other", "A1:1", token)
+    assert not verify_ack_token(SECRET, "A1:1", token[:-1])
+    assert not verify_ack_token(SECRET, "A1:1", token.upper())
+    assert not verify_ack_token(SECRET, "A1:1", "")
+    assert not verify_ack_token(SECRET, "A1:1", "é" * TOKEN_LENGTH)
+    assert not verify_ack_token(b"", "A1:1", token)
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        ack_token(b"", "A1:1")
+
+
+def test_ack_secret_from_environment() -> None:
+    settings = Settings()
+    assert ack_secret(settings, {"ALERTSVC_ACK_SECRET": "s3cret"}) == b"s3cret"
+
+
+def test_ack_secret_fallback_only_on_loopback() -> None:
+    loopback = Settings()
+    assert ack_secret(loopback, {}) == SIMULATOR_ACK_SECRET
+    public = replace(
+        loopback, webhooks=replace(loopback.webhooks, public_url="https://alerts.example.jp")
+    )
+    with pytest.raises(ConfigError, match="ALERTSVC_ACK_SECRET"):
+        ack_secret(public, {})
+    assert ack_secret(public, {"ALERTSVC_ACK_SECRET": "x"}) == b"x"
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ("1", "safe"),
+        ("１", "safe"),
+        (" 1\n", "safe"),
+        ("無事", "safe"),
+        ("無事。", "safe"),
+        ("ぶじ", "safe"),
+        ("safe", "safe"),
+        ("OK", "safe"),
+        ("ok", "safe"),
+        ("ＯＫ", "safe"),
+        ("2", "need_help"),
+        ("２", "need_help"),
+        ("助けて", "need_help"),
+        ("たすけて！", "need_help"),
+        ("help", "need_help"),
+        ("HELP", "need_help"),
+        ("", None),
+        ("3", None),
+        ("12", None),
+        ("無事ではない", None),
+        ("STOP", None),
+    ],
+)
+def test_parse_reply(body: str, answer: str | None) -> None:
+    assert parse_reply(body) == answer
