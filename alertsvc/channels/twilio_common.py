@@ -1,0 +1,377 @@
+"""Shared Twilio plumbing: webhook signatures, client construction, outcome tables.
+
+Public surface used outside the channels package:
+
+* ``twilio_signature(auth_token, url, params)`` and
+  ``is_valid_twilio_signature(auth_token, url, params, signature)``: the
+  ``X-Twilio-Signature`` scheme (HMAC-SHA1 over the full URL plus the sorted POST
+  parameters, base64), computed by twilio's own ``RequestValidator``. The webhook app
+  validates with these; the provider simulator signs with them.
+* ``twilio_auth_token(settings)``: the one place that decides which auth token the
+  client, the simulator and the webhook app share.
+* ``callback_outcome(...)``: what a status callback means for a delivery.
+
+Outcome tables are plain dicts (``TWILIO_ERROR_CODES``, ``SMS_CALLBACK_ERRORS``,
+``CALL_STATUS_OUTCOMES``) so tests iterate them and a reader sees the retry semantics
+on one screen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from alertsvc.config import Settings
+from alertsvc.errors import ChannelMisconfigured
+from alertsvc.models import DeliveryResult, Outcome
+from alertsvc.redact import mask_address, mask_phone, mask_token
+
+__all__ = [
+    "CALL_STATUS_OUTCOMES",
+    "SIGNATURE_HEADER",
+    "SIMULATOR_AUTH_TOKEN",
+    "SMS_CALLBACK_ERRORS",
+    "TWILIO_ERROR_CODES",
+    "TWILIO_MISCONFIGURED_CODES",
+    "TwilioCall",
+    "callback_outcome",
+    "classify_transport_error",
+    "classify_twilio_error",
+    "classify_twilio_exception",
+    "is_loopback_url",
+    "is_valid_twilio_signature",
+    "make_twilio_client",
+    "mask_address",
+    "mask_phone",
+    "mask_token",
+    "parse_retry_after",
+    "result_for_exception",
+    "twilio_auth_token",
+    "twilio_signature",
+]
+
+# Used only when no token is configured AND the base URL is the loopback simulator:
+# the client, the simulator and the webhook app then agree on this value.
+SIMULATOR_AUTH_TOKEN = "alertsvc-simulator-auth-token"
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+Params = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]] | str | None
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+class _MultiParams:
+    """Form parameters with repeated names, in the shape RequestValidator reads (getlist)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+
+    def __iter__(self) -> Any:
+        return iter({k for k, _ in self._pairs})
+
+    def __bool__(self) -> bool:
+        return bool(self._pairs)
+
+    def getlist(self, name: str) -> list[str]:
+        return [v for k, v in self._pairs if k == name]
+
+
+def _normalise(params: Params) -> Any:
+    """Turn dicts, multi-dicts (Starlette FormData) and pair lists into one shape."""
+    if params is None:
+        return {}
+    if isinstance(params, str):
+        return params  # raw JSON body, checked through ?bodySHA256=
+    if hasattr(params, "getlist") or hasattr(params, "getall"):
+        return params
+    pairs: list[tuple[str, str]] = []
+    if isinstance(params, Mapping):
+        for key, value in params.items():
+            if isinstance(value, str):
+                pairs.append((str(key), value))
+            else:
+                pairs.extend((str(key), str(v)) for v in value)
+    else:
+        pairs.extend((str(k), str(v)) for k, v in params)
+    return _MultiParams(pairs)
+
+
+def twilio_signature(auth_token: str, url: str, params: Params) -> str:
+    """The ``X-Twilio-Signature`` Twilio would send for a POST of ``params`` to ``url``.
+
+    ``url`` is the full URL including the query string, exactly as the request line and
+    Host header give it. ``params`` may be a dict of str, a dict of lists (repeated
+    names), a multi-dict with ``getlist`` or a list of pairs. Never raises for odd input.
+    """
+    return str(RequestValidator(auth_token).compute_signature(url, _normalise(params)))
+
+
+def is_valid_twilio_signature(
+    auth_token: str, url: str, params: Params, signature: str | None
+) -> bool:
+    """True when ``signature`` is Twilio's signature of ``url`` + ``params``.
+
+    Accepts the URL with or without the default port, as twilio's validator does. A
+    missing or empty signature, or an empty auth token, is simply invalid (False).
+    """
+    if not signature or not auth_token:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, _normalise(params), signature))
+
+
+# --------------------------------------------------------------------------- client
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on 127.0.0.1 / localhost / ::1 (the provider simulator)."""
+    host = (urlparse(url).hostname or "").lower()
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
+def twilio_auth_token(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """The Twilio auth token: ``$<twilio.auth_token_env>``, else the simulator's token.
+
+    Raises ``ChannelMisconfigured`` when no token is set and the base URL is not the
+    loopback simulator (a real Twilio account always needs one).
+    """
+    secret = settings.secret(settings.twilio.auth_token_env, env)
+    if secret is not None:
+        return secret.value
+    if is_loopback_url(settings.twilio.base_url):
+        return SIMULATOR_AUTH_TOKEN
+    raise ChannelMisconfigured(
+        f"Twilio の認証トークンがありません / no Twilio auth token: set "
+        f"${settings.twilio.auth_token_env} (twilio.base_url is {settings.twilio.base_url})"
+    )
+
+
+class _RetryAfterHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
+    """TwilioHttpClient that remembers, per thread, the last response's Retry-After.
+
+    ``TwilioRestException`` carries no headers, so a 429's Retry-After would be lost;
+    adapters read it back with ``last_retry_after()`` right after a failed create.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self._local.retry_after = None
+        response: Response = super().request(*args, **kwargs)
+        self._local.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return response
+
+    def last_retry_after(self) -> float | None:
+        value = getattr(self._local, "retry_after", None)
+        return value if isinstance(value, float) else None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import datetime as dt
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class TwilioCall:
+    """A ready Twilio client plus what adapters need around it."""
+
+    client: Client
+    http: _RetryAfterHttpClient
+    account_sid: str
+
+    def last_retry_after(self) -> float | None:
+        return self.http.last_retry_after()
+
+
+def make_twilio_client(
+    settings: Settings, *, timeout: float = 10.0, env: Mapping[str, str] | None = None
+) -> TwilioCall:
+    """Build the real ``twilio.rest.Client`` aimed at ``settings.twilio.base_url``.
+
+    ``client.api.base_url`` is the seam: in twilio 9.13 every Messages/Calls URL is
+    ``Domain.absolute_url`` = base_url + path, and with no edge/region configured
+    ``get_hostname`` leaves it untouched. Raises ``ChannelMisconfigured`` for a missing
+    token or account SID.
+    """
+    tw = settings.twilio
+    if not tw.account_sid.startswith("AC"):
+        raise ChannelMisconfigured(
+            f"twilio.account_sid は AC で始まる必要があります / must start with AC, "
+            f"got {tw.account_sid[:4]!r}…"
+        )
+    if timeout <= 0:
+        raise ChannelMisconfigured(f"Twilio timeout must be > 0, got {timeout}")
+    http = _RetryAfterHttpClient(timeout=timeout)
+    client = Client(tw.account_sid, twilio_auth_token(settings, env), http_client=http)
+    client.api.base_url = tw.base_url.rstrip("/")
+    return TwilioCall(client=client, http=http, account_sid=tw.account_sid)
+
+
+# --------------------------------------------------------------------------- outcome tables
+
+# Twilio error code -> (outcome, short reason). Codes checked against
+# https://www.twilio.com/docs/api/errors. Anything else: 429/5xx DEFERRED, other 4xx REJECTED.
+TWILIO_ERROR_CODES: dict[int, tuple[Outcome, str]] = {
+    20429: (Outcome.DEFERRED, "too many requests"),
+    21211: (Outcome.REJECTED, "invalid To number"),
+    21214: (Outcome.REJECTED, "To number cannot be reached"),
+    21215: (Outcome.REJECTED, "geo permissions do not allow this number"),
+    21216: (Outcome.REJECTED, "number blocked for calls"),
+    21217: (Outcome.REJECTED, "number does not appear valid"),
+    21408: (Outcome.REJECTED, "SMS not enabled for this region"),
+    21610: (Outcome.REJECTED, "opted out (STOP)"),
+    21612: (Outcome.REJECTED, "To number not reachable by SMS"),
+    21614: (Outcome.REJECTED, "To number is not a mobile number"),
+}
+
+# Codes that mean OUR setup is wrong (credentials, sender): no recipient is at fault, so
+# the adapter raises ChannelMisconfigured instead of marking a contact unhealthy.
+TWILIO_MISCONFIGURED_CODES: dict[int, str] = {
+    20003: "authentication failed (account SID / auth token)",
+    20404: "account or resource not found",
+    21212: "invalid From number",
+    21606: "From number cannot send SMS",
+    21659: "From is not a Twilio number",
+    21210: "caller ID From number not verified",
+}
+
+# Asynchronous SMS failures (status callback ErrorCode on undelivered/failed).
+SMS_CALLBACK_ERRORS: dict[int, tuple[Outcome, str]] = {
+    30003: (Outcome.DEFERRED, "unreachable handset (off or out of coverage)"),
+    30004: (Outcome.REJECTED, "message blocked by recipient"),
+    30005: (Outcome.REJECTED, "unknown destination handset"),
+    30006: (Outcome.REJECTED, "landline or unreachable carrier"),
+    30007: (Outcome.REJECTED, "filtered by carrier"),
+    30008: (Outcome.DEFERRED, "unknown carrier error"),
+}
+
+# Final CallStatus -> outcome of the call attempt (non-final statuses map to None).
+CALL_STATUS_OUTCOMES: dict[str, Outcome | None] = {
+    "queued": None,
+    "initiated": None,
+    "ringing": None,
+    "in-progress": None,
+    "completed": Outcome.DELIVERED,
+    "busy": Outcome.DEFERRED,
+    "no-answer": Outcome.DEFERRED,
+    "failed": Outcome.REJECTED,
+    "canceled": Outcome.DEFERRED,
+}
+
+
+def classify_twilio_error(
+    status: int, code: int | None, retry_after: float | None = None
+) -> tuple[Outcome, str, float | None]:
+    """Map an HTTP status and Twilio error code to (outcome, detail, retry_after).
+
+    Raises ``ChannelMisconfigured`` for a 401 or a code in ``TWILIO_MISCONFIGURED_CODES``.
+    """
+    if status == 401 or (code is not None and code in TWILIO_MISCONFIGURED_CODES):
+        reason = TWILIO_MISCONFIGURED_CODES.get(code or 0, "authentication failed")
+        raise ChannelMisconfigured(
+            f"Twilio の設定が正しくありません / Twilio misconfigured: {code} {reason}"
+        )
+    if code is not None and code in TWILIO_ERROR_CODES:
+        outcome, reason = TWILIO_ERROR_CODES[code]
+        return (
+            outcome,
+            f"twilio {code}: {reason}",
+            retry_after if outcome is Outcome.DEFERRED else None,
+        )
+    if status == 429 or status >= 500:
+        return Outcome.DEFERRED, f"twilio http {status} (code {code})", retry_after
+    return Outcome.REJECTED, f"twilio http {status} code {code}", None
+
+
+def classify_twilio_exception(
+    exc: TwilioRestException | TwilioServiceException, retry_after: float | None = None
+) -> tuple[Outcome, str, float | None]:
+    """``classify_twilio_error`` for the exception the twilio client raised."""
+    code = exc.code if isinstance(exc.code, int) else None
+    return classify_twilio_error(int(exc.status), code, retry_after)
+
+
+def classify_transport_error(exc: requests.RequestException) -> tuple[Outcome, str]:
+    """Map a ``requests`` failure (twilio's HttpClient lets them through) to an outcome.
+
+    Connect failures (refused, DNS, connect timeout) mean nothing reached the provider:
+    DEFERRED. A read timeout or a connection dropped after the request was written may
+    have been processed: UNKNOWN. Anything else unexpected is UNKNOWN too (fail safe:
+    never assume an ambiguous send did not happen).
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return Outcome.DEFERRED, "connect timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return Outcome.UNKNOWN, "read timeout after sending"
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc.args[0]) if exc.args else ""
+        # urllib3 wraps connect-phase failures in NewConnectionError / NameResolutionError
+        if "NewConnectionError" in text or "NameResolutionError" in text:
+            return Outcome.DEFERRED, "connection refused"
+        return Outcome.UNKNOWN, "connection dropped after sending"
+    return Outcome.UNKNOWN, f"transport error {type(exc).__name__}"
+
+
+def callback_outcome(
+    *, message_status: str | None = None, call_status: str | None = None, error_code: int | None
+) -> Outcome | None:
+    """What a status callback says about a delivery; None while it is still in flight.
+
+    SMS: delivered -> DELIVERED; undelivered/failed -> per ``SMS_CALLBACK_ERRORS``
+    (unknown codes REJECTED). Voice: per ``CALL_STATUS_OUTCOMES``.
+    """
+    if message_status is not None:
+        if message_status in {"delivered", "read"}:
+            return Outcome.DELIVERED
+        if message_status in {"undelivered", "failed"}:
+            if error_code is not None and error_code in SMS_CALLBACK_ERRORS:
+                return SMS_CALLBACK_ERRORS[error_code][0]
+            return Outcome.REJECTED
+        return None
+    if call_status is not None:
+        return CALL_STATUS_OUTCOMES.get(call_status)
+    return None
+
+
+def result_for_exception(
+    exc: Exception, channel: str, twilio: TwilioCall, who: str
+) -> DeliveryResult | None:
+    """The DeliveryResult for an exception from ``messages.create`` / ``calls.create``.
+
+    Returns None for exceptions that are not provider or transport failures (the caller
+    re-raises those: they are our bugs). ``who`` is the already-masked address.
+    """
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        outcome, detail, retry = classify_twilio_exception(exc, twilio.last_retry_after())
+        return DeliveryResult(outcome, channel, None, f"{detail} ({who})", retry)
+    if isinstance(exc, requests.RequestException):
+        outcome, detail = classify_transport_error(exc)
+        return DeliveryResult(outcome, channel, None, f"{detail} ({who})")
+    return None

@@ -1,0 +1,119 @@
+"""SMS through Twilio Messages (the real ``twilio`` client).
+
+Each message is one ``messages.create`` call with a status callback URL carrying the
+outbox key (``?key=``) and a ``validity_period``, so Twilio drops a message it could
+not hand to the carrier in time instead of delivering a stale alert hours late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+from urllib.parse import urlencode
+
+from alertsvc.channels.twilio_common import (
+    TwilioCall,
+    make_twilio_client,
+    mask_phone,
+    result_for_exception,
+)
+from alertsvc.config import Settings
+from alertsvc.errors import ChannelMisconfigured
+from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+
+__all__ = ["TwilioSms"]
+
+log = logging.getLogger(__name__)
+
+# Twilio accepts ValidityPeriod between 1 and 36000 seconds (10 hours)
+_VALIDITY_RANGE = (1, 36000)
+
+
+class TwilioSms:
+    """The SMS channel. ``send_many`` never raises for a recipient problem.
+
+    Outcomes: DELIVERED when Twilio accepted the message (provider_ref = the SM sid;
+    the carrier's verdict arrives later through the status callback); REJECTED for
+    permanent recipient problems (21610 opted out, 21614 not a mobile, 21211 invalid,
+    …); DEFERRED for 429/5xx/connection refused (``retry_after`` from Retry-After);
+    UNKNOWN for a read timeout. Raises ``ChannelMisconfigured`` for bad credentials or
+    sender (401, 21212, 21606, …).
+    """
+
+    name: ClassVar[ChannelName] = ChannelName.SMS
+    max_batch: ClassVar[int] = 1
+    # one stand-alone Japanese SMS segment (UCS-2)
+    max_chars: ClassVar[int] = 70
+
+    def __init__(
+        self,
+        twilio: TwilioCall,
+        *,
+        public_url: str,
+        from_number: str = "",
+        messaging_service_sid: str = "",
+        validity_seconds: int = 3600,
+    ) -> None:
+        if not from_number and not messaging_service_sid:
+            raise ChannelMisconfigured(
+                "SMS の送信元がありません / SMS needs twilio.from_number or "
+                "twilio.messaging_service_sid"
+            )
+        low, high = _VALIDITY_RANGE
+        if not low <= validity_seconds <= high:
+            raise ChannelMisconfigured(
+                f"twilio.sms_validity_seconds must be {low}..{high}, got {validity_seconds}"
+            )
+        self._twilio = twilio
+        self._status_url = public_url.rstrip("/") + "/twilio/sms/status"
+        self._from = from_number
+        self._service = messaging_service_sid
+        self._validity = validity_seconds
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, timeout: float = 10.0, env: Mapping[str, str] | None = None
+    ) -> TwilioSms:
+        """Build the channel from settings (client aimed at ``twilio.base_url``)."""
+        tw = settings.twilio
+        return cls(
+            make_twilio_client(settings, timeout=timeout, env=env),
+            public_url=settings.webhooks.public_url,
+            from_number=tw.from_number,
+            messaging_service_sid=tw.messaging_service_sid,
+            validity_seconds=tw.sms_validity_seconds,
+        )
+
+    def status_callback_url(self, key: str) -> str:
+        """The status callback URL for outbox row ``key`` (the webhook finds the row by it)."""
+        return f"{self._status_url}?{urlencode({'key': key})}"
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
+        """One result per message, in order (see the class docstring)."""
+        return [self.send(m) for m in messages]
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        if message.channel is not ChannelName.SMS:
+            raise ValueError(f"TwilioSms cannot send a {message.channel} message")
+        who = mask_phone(message.address)
+        sender: dict[str, str] = (
+            {"messaging_service_sid": self._service} if self._service else {"from_": self._from}
+        )
+        try:
+            created = self._twilio.client.messages.create(
+                to=message.address,
+                body=message.body,
+                status_callback=self.status_callback_url(message.key),
+                validity_period=self._validity,
+                **sender,
+            )
+        except Exception as exc:
+            result = result_for_exception(exc, self.name, self._twilio, who)
+            if result is None:
+                raise
+            log.info("sms %s to %s: %s", result.outcome, who, result.detail)
+            return result
+        sid = str(created.sid)
+        log.info("sms accepted to %s as %s", who, sid)
+        return DeliveryResult(Outcome.DELIVERED, self.name, sid, f"twilio {created.status}")

@@ -1,0 +1,158 @@
+"""Voice calls through Twilio Calls with inline TwiML (the real ``twilio`` client).
+
+The call reads the message twice inside ``<Gather numDigits="1">`` (a long timeout
+for elderly listeners) whose action URL carries the outbox key, so a keypress of
+1 (safe) or 2 (need help) reaches the webhook; a closing ``<Say>`` follows when nobody
+presses anything. Progress arrives through the status callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from alertsvc.channels.twilio_common import (
+    TwilioCall,
+    make_twilio_client,
+    mask_phone,
+    result_for_exception,
+)
+from alertsvc.config import Settings
+from alertsvc.errors import ChannelMisconfigured
+from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+
+__all__ = ["CLOSING_TEXT", "STATUS_EVENTS", "TwilioVoice", "build_twiml"]
+
+log = logging.getLogger(__name__)
+
+STATUS_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
+
+# Said after the Gather times out without a keypress (by <Say> language).
+CLOSING_TEXT: dict[str, str] = {
+    "ja-JP": "入力が確認できませんでした。身の安全を確保してください。",
+    "en-US": "No key was pressed. Please keep yourself safe.",
+}
+
+
+def build_twiml(
+    body: str,
+    *,
+    language: str,
+    voice: str,
+    gather_action: str,
+    gather_timeout: int,
+) -> str:
+    """Inline TwiML for one alert call (no XML declaration; Twilio accepts either).
+
+    ``voice`` (e.g. ``Polly.Mizuki``) is only applied to ``ja-*`` languages: a Japanese
+    voice cannot read another language, so other languages use Twilio's default voice.
+    """
+    say_voice = voice if voice and language.lower().startswith("ja") else None
+    response = VoiceResponse()
+    gather = response.gather(
+        action=gather_action, method="POST", num_digits=1, timeout=gather_timeout
+    )
+    gather.say(body, language=language, voice=say_voice)
+    gather.pause(length=2)
+    gather.say(body, language=language, voice=say_voice)
+    closing = CLOSING_TEXT.get(language, CLOSING_TEXT["en-US"])
+    response.say(closing, language=language, voice=say_voice)
+    return str(response.to_xml(xml_declaration=False))
+
+
+class TwilioVoice:
+    """The voice channel. ``send_many`` never raises for a recipient problem.
+
+    DELIVERED means Twilio queued the call (provider_ref = the CA sid); whether it was
+    answered arrives by status callback. Other outcomes as for SMS (see
+    ``twilio_common.TWILIO_ERROR_CODES``). Raises ``ChannelMisconfigured`` for bad
+    credentials or caller ID.
+    """
+
+    name: ClassVar[ChannelName] = ChannelName.VOICE
+    max_batch: ClassVar[int] = 1
+    max_chars: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        twilio: TwilioCall,
+        *,
+        public_url: str,
+        from_number: str,
+        voice: str = "Polly.Mizuki",
+        gather_timeout_seconds: int = 15,
+    ) -> None:
+        if not from_number:
+            raise ChannelMisconfigured("通話の発信元がありません / voice needs twilio.from_number")
+        if gather_timeout_seconds <= 0:
+            raise ChannelMisconfigured(
+                f"twilio.gather_timeout_seconds must be > 0, got {gather_timeout_seconds}"
+            )
+        self._twilio = twilio
+        base = public_url.rstrip("/")
+        self._status_url = base + "/twilio/voice/status"
+        self._gather_url = base + "/twilio/voice/gather"
+        self._from = from_number
+        self._voice = voice
+        self._gather_timeout = gather_timeout_seconds
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, timeout: float = 10.0, env: Mapping[str, str] | None = None
+    ) -> TwilioVoice:
+        """Build the channel from settings (client aimed at ``twilio.base_url``)."""
+        tw = settings.twilio
+        return cls(
+            make_twilio_client(settings, timeout=timeout, env=env),
+            public_url=settings.webhooks.public_url,
+            from_number=tw.from_number,
+            voice=tw.voice,
+            gather_timeout_seconds=tw.gather_timeout_seconds,
+        )
+
+    def status_callback_url(self, key: str) -> str:
+        return f"{self._status_url}?{urlencode({'key': key})}"
+
+    def gather_url(self, key: str) -> str:
+        return f"{self._gather_url}?{urlencode({'key': key})}"
+
+    def twiml(self, message: OutgoingMessage) -> str:
+        """The TwiML this channel sends for ``message``."""
+        return build_twiml(
+            message.body,
+            language=message.voice_language,
+            voice=self._voice,
+            gather_action=self.gather_url(message.key),
+            gather_timeout=self._gather_timeout,
+        )
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
+        """One result per message, in order. Callers pace calls (Twilio: 1 per second)."""
+        return [self.send(m) for m in messages]
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        if message.channel is not ChannelName.VOICE:
+            raise ValueError(f"TwilioVoice cannot send a {message.channel} message")
+        who = mask_phone(message.address)
+        try:
+            created = self._twilio.client.calls.create(
+                to=message.address,
+                from_=self._from,
+                twiml=self.twiml(message),
+                status_callback=self.status_callback_url(message.key),
+                status_callback_event=list(STATUS_EVENTS),
+                status_callback_method="POST",
+            )
+        except Exception as exc:
+            result = result_for_exception(exc, self.name, self._twilio, who)
+            if result is None:
+                raise
+            log.info("call %s to %s: %s", result.outcome, who, result.detail)
+            return result
+        sid = str(created.sid)
+        log.info("call queued to %s as %s", who, sid)
+        return DeliveryResult(Outcome.DELIVERED, self.name, sid, f"twilio {created.status}")
