@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from urllib.parse import urlparse
 
 from alertsvc.errors import ConfigError
 
@@ -33,8 +34,15 @@ __all__ = [
     "TwilioSettings",
     "WebhookSettings",
     "find_config_path",
+    "is_loopback_url",
     "load_settings",
 ]
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on 127.0.0.1 / localhost / ::1 (the provider simulator)."""
+    host = (urlparse(url).hostname or "").lower()
+    return host in {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)

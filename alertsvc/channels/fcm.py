@@ -29,6 +29,7 @@ from firebase_admin import credentials, exceptions, messaging
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from alertsvc.acks import ack_secret, ack_token
 from alertsvc.channels.twilio_common import (
     classify_transport_error,
     is_loopback_url,
@@ -116,6 +117,20 @@ def simulator_service_account(base_url: str, project_id: str) -> dict[str, str]:
     }
 
 
+def _skip_access_boundary_lookup(cred: credentials.Certificate) -> None:
+    """Keep a simulator run on this machine.
+
+    After each token refresh google-auth looks up a "regional access boundary" at
+    iamcredentials.googleapis.com. Seeding the credential with Google's no-op boundary
+    ("0x0", the value for "no restriction") and a far expiry means it never does; the
+    hook is the one google-auth keeps stable for the gcloud CLI.
+    """
+    google_cred = cred.get_credential()
+    # google-auth compares against its own naive-UTC clock
+    far = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=36500)
+    google_cred._set_regional_access_boundary({"encodedLocations": "0x0", "expiry": far})
+
+
 def _service_account(settings: Settings, env: Mapping[str, str] | None) -> dict[str, Any]:
     fcm = settings.fcm
     info: dict[str, Any] | None = None
@@ -165,8 +180,17 @@ class FcmPush:
     max_batch: ClassVar[int] = MAX_BATCH
     max_chars: ClassVar[int | None] = None
 
-    def __init__(self, app: firebase_admin.App, *, base_url: str, ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        app: firebase_admin.App,
+        *,
+        base_url: str,
+        ttl_seconds: float,
+        ack_secret: bytes | None = None,
+    ) -> None:
         self._app = app
+        # signs the app's "safe / need help" answer (the push data carries key and token)
+        self._ack_secret = ack_secret
         project = app.project_id
         if not project:
             raise ChannelMisconfigured("fcm.project_id is empty")
@@ -205,13 +229,18 @@ class FcmPush:
             cred = credentials.Certificate(_service_account(settings, env))
         except ValueError as exc:
             raise ChannelMisconfigured(f"FCM service account rejected: {exc}") from exc
+        if is_loopback_url(settings.fcm.base_url):
+            _skip_access_boundary_lookup(cred)
         app = firebase_admin.initialize_app(
             cred,
             {"projectId": settings.fcm.project_id, "httpTimeout": timeout},
             name=f"alertsvc-fcm-{uuid.uuid4().hex}",
         )
         return cls(
-            app, base_url=settings.fcm.base_url, ttl_seconds=settings.dispatch.max_age_seconds
+            app,
+            base_url=settings.fcm.base_url,
+            ttl_seconds=settings.dispatch.max_age_seconds,
+            ack_secret=ack_secret(settings, env),
         )
 
     def close(self) -> None:
@@ -222,6 +251,8 @@ class FcmPush:
         """The firebase ``Message`` for one outgoing push (``fid``: ``token`` is deprecated)."""
         data = dict(message.data)
         data.setdefault("key", message.key)
+        if self._ack_secret:
+            data.setdefault("token", ack_token(self._ack_secret, message.key))
         collapse = message.collapse_key or None
         apns_headers = {"apns-priority": "10", "apns-push-type": "alert"}
         if collapse:

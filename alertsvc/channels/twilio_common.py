@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -32,7 +31,7 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from alertsvc.config import Settings
+from alertsvc.config import Settings, is_loopback_url
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import DeliveryResult, Outcome
 from alertsvc.redact import mask_address, mask_phone, mask_token
@@ -133,12 +132,6 @@ def is_valid_twilio_signature(
 
 
 # --------------------------------------------------------------------------- client
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for http(s) URLs on 127.0.0.1 / localhost / ::1 (the provider simulator)."""
-    host = (urlparse(url).hostname or "").lower()
-    return host in {"127.0.0.1", "localhost", "::1"}
 
 
 def twilio_auth_token(settings: Settings, env: Mapping[str, str] | None = None) -> str:

@@ -6,7 +6,7 @@ background thread (worker, demo, tests); ``ack_token`` signs the app's acknowled
 
 from __future__ import annotations
 
-from alertsvc.web.acks import ack_secret, ack_token, verify_ack_token
+from alertsvc.acks import ack_secret, ack_token, verify_ack_token
 from alertsvc.web.app import create_app
 from alertsvc.web.server import WebhookServer
 

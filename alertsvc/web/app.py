@@ -38,13 +38,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from alertsvc.acks import verify_ack_token
 from alertsvc.channels.twilio_common import SIGNATURE_HEADER, is_valid_twilio_signature
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Delivery
 from alertsvc.dispatch.outbox import record_acknowledgement, record_provider_status
 from alertsvc.redact import mask_phone
-from alertsvc.web.acks import verify_ack_token
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -142,7 +142,7 @@ def create_app(
 
     ``auth_token`` is the Twilio auth token the signatures are checked with (see
     ``alertsvc.channels.twilio_common.twilio_auth_token``); ``ack_secret`` keys the app
-    acknowledgement tokens (``alertsvc.web.acks``). ``app.state.public_url`` is the base
+    acknowledgement tokens (``alertsvc.acks``). ``app.state.public_url`` is the base
     URL Twilio calls; it starts as ``settings.webhooks.public_url`` and, when that is
     empty, the request's own URL is trusted (``WebhookServer`` fills in its bound URL).
     Raises ``ValueError`` for an empty auth token or secret: every request would fail.

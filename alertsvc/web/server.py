@@ -18,9 +18,9 @@ import uvicorn
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from alertsvc.acks import ack_secret as settings_ack_secret
 from alertsvc.channels.twilio_common import twilio_auth_token
 from alertsvc.config import Settings
-from alertsvc.web.acks import ack_secret as settings_ack_secret
 from alertsvc.web.app import create_app
 
 __all__ = ["WebhookServer"]

@@ -209,6 +209,7 @@ def test_firebase_admin_request_matches_the_discovery_schema(
         "title": "【警戒レベル3】高齢者等避難",
         "body": "洪水の危険。避難所: 直方市中央公民館",
     }
+    assert message["data"].pop("token")  # the app's ack token (checked below)
     assert message["data"] == {"alert_id": "17", "level": "3", "key": "k-9"}
     android = message["android"]
     assert android["priority"] == "high"
@@ -227,3 +228,46 @@ def test_schema_checker_catches_a_bad_body() -> None:
     bad = {"message": {"token": "t", "data": {"n": 1}, "android": {"priority": "urgent"}}}
     problems = _check(bad, schemas["SendMessageRequest"], schemas, "request")
     assert len(problems) == 2
+
+
+def test_push_data_carries_a_token_the_ack_endpoint_accepts(
+    sim: ProviderSimulator, push: FcmPush
+) -> None:
+    from alertsvc.acks import ack_secret, verify_ack_token
+
+    [result] = push.send_many([msg("A1:7", "tok-" + "a" * 40)])
+    assert result.outcome == Outcome.DELIVERED
+    data = sim.requests[-1].body["message"]["data"]
+    secret = ack_secret(settings_for(sim.url), env={})
+    assert data["key"] == "A1:7"
+    assert verify_ack_token(secret, "A1:7", data["token"])
+    assert not verify_ack_token(secret, "A1:8", data["token"])
+
+
+def test_a_simulator_run_resolves_no_host_off_this_machine(
+    sim: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """google-auth must not look anything up at Google (regional access boundary)."""
+    import socket
+    import threading
+
+    looked_up: list[str] = []
+    real = socket.getaddrinfo
+
+    def spy(host: Any, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(str(host))
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    channel = FcmPush.from_settings(settings_for(sim.url), timeout=5.0, env={})
+    try:
+        for i in range(3):
+            [result] = channel.send_many([msg(f"k-{i}", TOKEN)])
+            assert result.outcome == Outcome.DELIVERED
+        # the boundary lookup runs in a background thread: let any such thread finish
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join(timeout=2)
+    finally:
+        channel.close()
+    assert looked_up and set(looked_up) <= {"127.0.0.1", "localhost", "::1"}, looked_up

@@ -26,7 +26,7 @@ from alertsvc.dispatch.outbox import PlannedDelivery, PlannedTarget, create_aler
 from alertsvc.dispatch.worker import run_worker
 from alertsvc.models import ChannelName
 from alertsvc.testing.fakes import fake_channels
-from alertsvc.web.acks import ack_token
+from alertsvc.acks import ack_token
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; httpx (what we ship) still works.

@@ -10,7 +10,7 @@ import pytest
 
 from alertsvc.config import Settings
 from alertsvc.errors import ConfigError
-from alertsvc.web.acks import (
+from alertsvc.acks import (
     SIMULATOR_ACK_SECRET,
     TOKEN_LENGTH,
     ack_secret,

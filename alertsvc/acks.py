@@ -12,8 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from alertsvc.channels.twilio_common import is_loopback_url
-from alertsvc.config import Settings
+from alertsvc.config import Settings, is_loopback_url
 from alertsvc.errors import ConfigError
 
 __all__ = [
