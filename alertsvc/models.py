@@ -138,7 +138,10 @@ class ShelterInfo:
 class ContactInfo:
     kind: ContactKind
     address: str  # E.164 number or push token
-    healthy: bool = True
+    healthy: bool = True  # False: no channel works on this address any more
+    # channels a provider refused for good on this address (an opted-out number still
+    # takes calls; a landline typed as a mobile cannot take SMS)
+    blocked: frozenset[ChannelName] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

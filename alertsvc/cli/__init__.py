@@ -89,6 +89,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("providers", "register", ""),
     ("delivery", "register", ""),
     ("web", "register", ""),
+    ("demo", "register", ""),
 ]
 
 

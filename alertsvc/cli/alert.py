@@ -168,3 +168,72 @@ def preview_cmd(
             human.print(f"対象者一覧を書き出しました / target list written: {csv_file}")
 
     run_command(json_out, body)
+
+
+def confirmation_phrase(level: Level, exercise: bool) -> str:
+    """What the officer must type to send (unless --yes)."""
+    return f"{'訓練' if exercise else '送信'} レベル{int(level)}"
+
+
+def _accepted(typed: str, level: Level, exercise: bool) -> bool:
+    import unicodedata
+
+    norm = " ".join(unicodedata.normalize("NFKC", typed).split()).lower()
+    english = f"{'exercise' if exercise else 'send'} level {int(level)}"
+    return norm in (confirmation_phrase(level, exercise), english)
+
+
+@app.command("send")
+def send_cmd(
+    ctx: typer.Context,
+    level: int = typer.Option(..., "--level", help=LEVEL_HELP),
+    zone_set: list[str] = typer.Option([], "--zone-set", help="Zone set name (repeatable)."),
+    zone: list[str] = typer.Option([], "--zone", help="Zone id (repeatable)."),
+    area: Path | None = typer.Option(None, "--area", help="Area polygon file (GeoJSON…)."),
+    exercise: bool = typer.Option(
+        False, "--exercise", help="【訓練】: only addresses on the exercise allow-list."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Skip the typed confirmation."),
+    json_out: bool = typer.Option(False, "--json", help="Print {alert_id, deliveries}."),
+) -> None:
+    """Send an alert: preview, typed confirmation, then one outbox row per message.
+
+    Exit 1 when the confirmation is not given (nothing is written).
+    """
+    state = state_of(ctx)
+
+    def body() -> None:
+        from alertsvc.services.send import send_preview
+
+        preview = load_scope_and_preview(
+            state, level=level, zone_sets=zone_set, zone_ids=zone, area=area, exercise=exercise
+        )
+        render_preview_human(preview, show_contacts=False)
+        if not yes:
+            phrase = confirmation_phrase(preview.level, exercise)
+            human.print(
+                f"[bold]送信するには「{phrase}」と入力してください / to send, type "
+                f"'{'exercise' if exercise else 'send'} level {int(preview.level)}':[/]"
+            )
+            try:
+                typed = input("> ")
+            except EOFError:
+                typed = ""
+            if not _accepted(typed, preview.level, exercise):
+                if json_out:
+                    emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
+                human.print(
+                    "[red]確認されなかったため送信しません / not confirmed: nothing sent[/]"
+                )
+                raise typer.Exit(1)
+        with session_scope(state.engine) as session:
+            result = send_preview(session, state.settings, preview)
+        if json_out:
+            emit_json({"alert_id": result.alert_id, "deliveries": result.deliveries})
+        human.print(
+            f"[bold green]送信を受け付けました / alert queued:[/] {result.alert_id} "
+            f"({result.deliveries} 件 / deliveries, {result.targets} 人 / people). "
+            "`alertsvc worker` が送信します / `alertsvc worker` sends them."
+        )
+
+    run_command(json_out, body)

@@ -1,9 +1,294 @@
-"""CLI top-level commands: delivery (being built)."""
+"""CLI delivery commands: ``worker``, ``alert status``, ``alert cancel``.
+
+``worker`` runs dispatcher workers against the outbox until SIGTERM / Ctrl-C (finishing
+the in-flight batch and releasing claimed rows) or, with ``--until-idle``, until nothing
+is due or waiting. ``alert status`` shows counts per channel and the people not yet
+reached; ``alert cancel`` stops unsent messages and sends a 取消し to exactly the people
+the alert reached.
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
 import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import select
+
+from alertsvc.audit import current_actor
+from alertsvc.audit import record as audit_record
+from alertsvc.channels import Channel
+from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.config import Settings
+from alertsvc.db import session_scope
+from alertsvc.db.tables import Resident
+from alertsvc.dispatch.outbox import STATUS_KEYS, AlertStatus, alert_status, cancel_alert
+from alertsvc.dispatch.worker import default_worker_id, run_worker
+from alertsvc.errors import InputError
+from alertsvc.models import ChannelName
+
+__all__ = ["channel_factory", "register"]
+
+# Composition-root hook: tests (and the demo) may set this to build fake channels;
+# None means the real adapters from alertsvc.channels.build_channels.
+channel_factory: Callable[[Settings], Mapping[ChannelName, Channel]] | None = None
+
+_REASONS_JA = {
+    "unlocated": "位置不明 / unlocated",
+    "no_channel": "連絡手段なし / no working channel",
+    "in_progress": "送信中 / in progress",
+    "failed": "不達 / failed",
+    "unknown": "不明 / unknown",
+    "not_confirmed": "未確認 / not confirmed",
+    "cancelled": "取消し / cancelled",
+}
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's top-level commands to app."""
+    """Attach ``worker`` to the root app and ``status`` / ``cancel`` to the alert group."""
+    from alertsvc.cli.alert import app as alert_app
+
+    app.command("worker")(worker)
+    alert_app.command("status")(status)
+    alert_app.command("cancel")(cancel)
+
+
+def _build_channels(settings: Settings, only: list[str] | None) -> dict[ChannelName, Channel]:
+    wanted = [ChannelName(c) for c in only] if only else list(ChannelName)
+    if channel_factory is not None:
+        built = dict(channel_factory(settings))
+        return {c: built[c] for c in wanted if c in built}
+    from alertsvc.channels import build_channels
+
+    return build_channels(settings, only=wanted)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM / SIGINT set ``stop`` (main thread only); previous handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        human.print(f"停止します / stopping on signal {signum}: finishing the current batch")
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(
+        1, "--concurrency", min=1, max=64, help="Worker threads in this process."
+    ),
+    until_idle: bool = typer.Option(
+        False, "--until-idle", help="Exit when nothing is due, in flight, deferred or held."
+    ),
+    channel: list[str] | None = typer.Option(
+        None, "--channel", help="Serve only this channel (push, sms, voice); repeatable."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run dispatcher workers: claim due deliveries, send them, record the outcomes.
+
+    Stops cleanly on SIGTERM / Ctrl-C. On SQLite run one worker process (threads are
+    fine); on PostgreSQL run as many processes as needed — the configured rates apply
+    per process.
+    """
+    state = state_of(ctx)
+
+    def body() -> None:
+        bad = [c for c in channel or [] if c not in {n.value for n in ChannelName}]
+        if bad:
+            raise InputError(
+                f"--channel: push, sms または voice / expected push, sms or voice, got {bad}"
+            )
+        settings = state.settings
+        engine = state.engine
+        channels = _build_channels(settings, channel)
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+            # twilio's client logs every request's headers at INFO: noise, not news
+            logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+        stop = threading.Event()
+        worker_id = default_worker_id()
+        human.print(
+            f"配信ワーカー開始 / worker {worker_id} started: "
+            f"{', '.join(str(c) for c in channels)} × {concurrency}"
+        )
+        started = time.monotonic()
+        with _stop_on_signals(stop):
+            stats = run_worker(
+                engine,
+                channels,
+                settings,
+                worker_id=worker_id,
+                until_idle=until_idle,
+                stop_event=stop,
+                concurrency=concurrency,
+            )
+        reason = "signal" if stop.is_set() else "idle"
+        result: dict[str, Any] = {
+            "worker_id": worker_id,
+            "stopped": reason,
+            "seconds": round(time.monotonic() - started, 3),
+            "channels": [str(c) for c in channels],
+            "concurrency": concurrency,
+            **stats.as_dict(),
+        }
+        with session_scope(engine) as s:
+            audit_record(s, "worker.run", {"concurrency": concurrency,
+                                           "until_idle": until_idle}, result)  # fmt: skip
+        if json_out:
+            emit_json(result)
+        human.print(
+            f"配信ワーカー終了 / worker stopped ({reason}): 送信 sent {stats.sent}, "
+            f"再試行 retried {stats.retried}, 不達 failed {stats.failed}, "
+            f"不明 unknown {stats.unknown}"
+        )
+        if stats.unknown or stats.recovered_unknown:
+            human.print(
+                "[yellow]不明な送信があります(再送していません)。`alertsvc alert status` で確認"
+                "してください / some sends are unknown (may have gone out); not resent.[/]"
+            )
+
+    run_command(json_out, body)
+
+
+def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
+    head = f"アラート / alert {st.alert_id} — 警戒レベル{st.level}"
+    if st.exercise:
+        head = "【訓練】" + head
+    if st.kind == "cancellation":
+        head += f" (取消し通知 / cancellation of {st.parent_id})"
+    table = Table(title=f"{head} · 状態 / state: {st.state}")
+    table.add_column("チャネル / channel")
+    keys = [*STATUS_KEYS, "held", "cancelled", "skipped"]
+    for k in keys:
+        table.add_column(k, justify="right")
+    for ch, counts in st.by_channel.items():
+        table.add_row(ch, *(str(counts.get(k, 0)) for k in keys))
+    table.add_row("[bold]計 / total[/]", *(f"[bold]{st.counts.get(k, 0)}[/]" for k in keys))
+    parts: list[Any] = [table]
+    if st.unreached:
+        un = Table(title=f"未到達 / not yet reached: {len(st.unreached)} / {st.targets}")
+        un.add_column("名簿番号 / id")
+        un.add_column("氏名 / name")
+        un.add_column("優先度 / priority", justify="right")
+        un.add_column("理由 / reason")
+        for u in st.unreached[:50]:
+            un.add_row(
+                u.resident_id,
+                names.get(u.resident_id, ""),
+                f"{u.priority:.1f}",
+                _REASONS_JA.get(u.reason, u.reason),
+            )
+        if len(st.unreached) > 50:
+            un.add_row("…", f"+{len(st.unreached) - 50}", "", "")
+        parts.append(un)
+    if st.unknown:
+        parts.append(
+            f"[yellow]不明 / unknown (may have gone out, not resent): {len(st.unknown)}[/]"
+        )
+    if st.needs_help:
+        ids = ", ".join(h["resident_id"] for h in st.needs_help)
+        parts.append(f"[bold red]支援要請 / need help: {ids}[/]")
+    if st.cancellation_ids:
+        parts.append(f"取消し通知 / cancellation: {', '.join(st.cancellation_ids)}")
+    return Group(*parts)
+
+
+def _load_status(state_engine: Any, alert_id: str) -> tuple[AlertStatus, dict[str, str]]:
+    with session_scope(state_engine) as s:
+        st = alert_status(s, alert_id)
+        ids = [u.resident_id for u in st.unreached[:50]]
+        names = dict(
+            s.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids))).all()
+        )
+    return st, names
+
+
+def status(
+    ctx: typer.Context,
+    alert_id: str = typer.Argument(..., help="Alert id (A…)."),
+    watch: bool = typer.Option(False, "--watch", help="Refresh until nothing is in flight."),
+    interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between refreshes."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Delivery status of one alert: counts per channel, people not yet reached, unknowns."""
+    state = state_of(ctx)
+
+    def body() -> None:
+        engine = state.engine
+        st, names = _load_status(engine, alert_id)
+        if watch and st.in_flight:
+            with Live(_status_renderable(st, names), console=human, refresh_per_second=4) as live:
+                while st.in_flight:
+                    time.sleep(interval)
+                    st, names = _load_status(engine, alert_id)
+                    live.update(_status_renderable(st, names))
+        else:
+            human.print(_status_renderable(st, names))
+        if json_out:
+            emit_json(st.as_dict())
+
+    run_command(json_out, body)
+
+
+def cancel(
+    ctx: typer.Context,
+    alert_id: str = typer.Argument(..., help="Alert id (A…) to cancel."),
+    reason: str = typer.Option(..., "--reason", help="Why (shown to officers and in the notice)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Stop every unsent message of the alert and send a 取消し to exactly its recipients."""
+    state = state_of(ctx)
+
+    def body() -> None:
+        from alertsvc.planning.render import render_cancellation
+
+        settings = state.settings
+        with session_scope(state.engine) as s:
+            from alertsvc.db.tables import Alert
+
+            alert = s.get(Alert, alert_id)
+            exercise = bool(alert.exercise) if alert is not None else False
+
+            def render(channel: ChannelName, language: str) -> tuple[str, str]:
+                return render_cancellation(
+                    channel,
+                    language,
+                    municipality=settings.municipality.name,
+                    exercise=exercise,
+                    reason=reason,
+                )
+
+            result = cancel_alert(s, alert_id, reason=reason, actor=current_actor(), render=render)
+        if json_out:
+            emit_json(result.as_dict())
+        human.print(
+            f"取消し完了 / cancelled {alert_id}: 未送信停止 stopped {result.cancelled}, "
+            f"取消し通知 notices queued {result.notified}"
+            + (f" ({result.cancellation_alert_id})" if result.cancellation_alert_id else "")
+        )
+        if result.notified:
+            human.print(
+                "`alertsvc worker` が取消し通知を最優先で送ります / workers send these first"
+            )
+
+    run_command(json_out, body)

@@ -202,3 +202,66 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+@app.command("health")
+def health_cmd(
+    ctx: typer.Context,
+    unmasked: bool = typer.Option(False, "--unmasked", help="Show full numbers and tokens."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Contact-health report: contacts a provider refused, and who lost their last channel."""
+    from alertsvc.redact import mask_address
+    from alertsvc.registry.store import contact_health
+
+    state = state_of(ctx)
+
+    def body() -> None:
+        with session_scope(state.engine) as session:
+            items = contact_health(session)
+        docs = [
+            {
+                "resident_id": h.resident_id,
+                "kind": h.kind,
+                "address": h.address if unmasked else mask_address(h.address),
+                "healthy": h.healthy,
+                "blocked": list(h.blocked),
+                "detail": h.detail,
+                "changed_at": h.changed_at.isoformat() if h.changed_at else None,
+                "resident_reachable": h.resident_reachable,
+            }
+            for h in items
+        ]
+        if json_out:
+            emit_json(docs)
+        table = Table(title=f"連絡先の状態 / contact health ({len(docs)})")
+        for col in (
+            "名簿番号 / id",
+            "氏名 / name",
+            "種別 / kind",
+            "連絡先 / contact",
+            "停止 / blocked",
+            "理由 / detail",
+            "到達可能 / reachable",
+        ):
+            table.add_column(col)
+        for h, doc in zip(items, docs, strict=True):
+            table.add_row(
+                h.resident_id,
+                _escape(h.resident_name),
+                h.kind,
+                str(doc["address"]),
+                "全て / all" if not h.healthy else ", ".join(h.blocked),
+                _escape(h.detail),
+                "はい / yes" if h.resident_reachable else "[bold red]いいえ / NO[/]",
+            )
+        human.print(table)
+        lost = sum(1 for h in items if not h.resident_reachable)
+        if lost:
+            human.print(
+                f"[bold red]{lost} 件は連絡手段が残っていません。直接連絡してください / "
+                f"{lost} contacts belong to residents with no working channel left: contact "
+                "them directly[/]"
+            )
+
+    run_command(json_out, body)

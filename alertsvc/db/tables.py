@@ -29,9 +29,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "Acknowledgement",
+    "Alert",
+    "AlertTarget",
     "AuditEntry",
     "Base",
     "Contact",
+    "Delivery",
     "Resident",
     "Shelter",
     "Supporter",
@@ -179,6 +183,8 @@ class Contact(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     # false once a provider said the address can never work (opted out, dead token)
     healthy: Mapped[bool] = mapped_column(Boolean, default=True)
+    # channels refused for good on this address ("sms" after 21610 opt-out, …)
+    blocked_channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
     health_detail: Mapped[str] = mapped_column(Text, default="")
     health_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -213,3 +219,121 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100), index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- outbox (migration 0002): alerts, the people they concern, one row per message ---
+
+
+class Alert(Base):
+    """One alert (or cancellation) as sent. Its deliveries are the durable outbox."""
+
+    __tablename__ = "alerts"
+
+    # "A" + UTC yyyymmddHHMMSS + 4 hex: short, unique, readable over the phone
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="alert")  # alert | cancellation
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False)
+    # active | cancelled (the per-row states say how far sending got)
+    state: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertTarget(Base):
+    """Every person an alert concerns, including those with no delivery at all."""
+
+    __tablename__ = "alert_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    # no FK to residents: the outbox must outlive register re-imports
+    resident_id: Mapped[str] = mapped_column(String(64), index=True)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    located: Mapped[bool] = mapped_column(Boolean, default=True)
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    ack_answer: Mapped[str | None] = mapped_column(String(16))  # safe | need_help
+    ack_via: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("alert_id", "resident_id", name="uq_alert_target"),)
+
+
+class Delivery(Base):
+    """One message to one address on one channel: the outbox row and its state machine.
+
+    States (see alertsvc/dispatch/README-state-machine.md): held, queued, claimed,
+    sending, sent, delivered, acknowledged, failed, unknown, cancelled, skipped.
+    ``supporter_id`` is 0 for the resident's own rows: a NULL would make the UNIQUE
+    constraint below ineffective (NULLs are distinct on both SQLite and PostgreSQL).
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # "<alert id>:<row number>": travels to providers and back in webhooks
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(16))  # resident | supporter
+    resident_id: Mapped[str] = mapped_column(String(64))
+    supporter_id: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="ja")
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    # copied from the alert so that claiming needs no join
+    level: Mapped[int] = mapped_column(Integer)
+    is_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_basis: Mapped[str] = mapped_column(String(32), default="")
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    provider_ref: Mapped[str | None] = mapped_column(String(100), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "alert_id",
+            "recipient",
+            "resident_id",
+            "supporter_id",
+            "channel",
+            "address",
+            name="uq_delivery",
+        ),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_alert_person", "alert_id", "resident_id", "step"),
+    )
+
+
+class Acknowledgement(Base):
+    """Append-only log of answers (safe / need help) from residents and supporters."""
+
+    __tablename__ = "acknowledgements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[str] = mapped_column(String(64))
+    delivery_key: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(16))  # safe | need_help
+    via: Mapped[str] = mapped_column(String(32))  # sms | voice | push | web | officer
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

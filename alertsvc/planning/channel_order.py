@@ -5,7 +5,8 @@ residents with no working channel) and by planning (to order the escalation):
 
 * a push token gives ``push``; a mobile number gives ``sms`` and ``voice``; a landline
   or an 050 IP phone gives ``voice`` only (SMS to them does not arrive);
-* contacts a provider has marked unhealthy (opted out, dead token) are not used;
+* contacts a provider has marked unhealthy (dead token, invalid number) are not used, nor
+  a channel a provider refused for good on an address (SMS to an opted-out number);
 * a hearing-impaired person is never reached by voice alone: voice is kept only as a
   last resort behind a text channel, and with voice as the only option they have no
   working channel;
@@ -68,6 +69,8 @@ def _available(contacts: Iterable[ContactInfo]) -> dict[ChannelName, list[str]]:
         if not contact.healthy:
             continue
         for channel in _GIVES[contact.kind]:
+            if channel in contact.blocked:
+                continue
             addresses = found.setdefault(channel, [])
             if contact.address not in addresses:
                 addresses.append(contact.address)

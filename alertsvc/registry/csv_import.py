@@ -39,6 +39,7 @@ from alertsvc.errors import RegisterDataError, RowError
 from alertsvc.models import LANGUAGES, ChannelName, ContactInfo, ContactKind, ImportReport, Need
 from alertsvc.planning.channel_order import channel_order, preference_problems
 from alertsvc.registry.phones import PhoneError, normalise_phone, normalise_token
+from alertsvc.registry.store import contact_info
 from alertsvc.registry.wareki import parse_date
 
 __all__ = [
@@ -860,7 +861,7 @@ def _fill(row: Resident, record: ResidentRecord, fingerprint: str, now: dt.datet
         target.phone_kind = sup.phone_kind.value if sup.phone_kind else None
     row.supporters = supporters[: len(record.supporters)]
 
-    infos = [ContactInfo(ContactKind(c.kind), c.address, c.healthy) for c in contacts]
+    infos = [contact_info(c) for c in contacts]
     order = channel_order(frozenset(record.needs), infos, record.channel_pref)
     row.no_working_channel = not order.reachable
 

@@ -27,7 +27,11 @@ from alertsvc.models import (
 from alertsvc.planning.channel_order import channel_order
 
 __all__ = [
+    "ContactHealth",
     "RegisterEntry",
+    "block_contact",
+    "contact_health",
+    "contact_info",
     "list_register",
     "load_residents",
     "mark_contact_unhealthy",
@@ -43,6 +47,14 @@ class RegisterEntry:
     active: bool
     no_working_channel: bool
     deactivated_at: dt.datetime | None
+
+
+def contact_info(row: Contact) -> ContactInfo:
+    """Convert a ``Contact`` row to ``ContactInfo`` (unknown blocked channels skipped)."""
+    blocked = frozenset(
+        ChannelName(c) for c in (row.blocked_channels or []) if c in ChannelName._value2member_map_
+    )
+    return ContactInfo(ContactKind(row.kind), row.address, row.healthy, blocked)
 
 
 def resident_info(row: Resident) -> ResidentInfo:
@@ -64,9 +76,7 @@ def resident_info(row: Resident) -> ResidentInfo:
         floor=row.floor,
         needs=needs,
         channel_pref=prefs,
-        contacts=tuple(
-            ContactInfo(ContactKind(c.kind), c.address, c.healthy) for c in row.contacts
-        ),
+        contacts=tuple(contact_info(c) for c in row.contacts),
         supporters=tuple(
             SupporterInfo(
                 id=s.id,
@@ -134,10 +144,105 @@ def mark_contact_unhealthy(
         contact.health_detail = detail
         contact.health_changed_at = now
         residents.add(contact.resident_id)
+    _recompute_reachability(session, residents, now)
+    return len(contacts)
+
+
+# channels each kind of contact can carry (a push token only push, a mobile sms and voice)
+_CONTACT_CHANNELS: dict[ContactKind, frozenset[ChannelName]] = {
+    ContactKind.PUSH: frozenset({ChannelName.PUSH}),
+    ContactKind.MOBILE: frozenset({ChannelName.SMS, ChannelName.VOICE}),
+    ContactKind.LANDLINE: frozenset({ChannelName.VOICE}),
+    ContactKind.IP_PHONE: frozenset({ChannelName.VOICE}),
+}
+
+
+def block_contact(
+    session: Session,
+    channel: ChannelName,
+    address: str,
+    detail: str,
+    *,
+    whole_address: bool = False,
+    now: dt.datetime | None = None,
+) -> int:
+    """Stop using ``channel`` on ``address`` after a provider refused it for good.
+
+    An opted-out number (Twilio 21610) keeps taking calls: only ``sms`` is blocked. With
+    ``whole_address`` (an invalid number, an unregistered push token), or once every
+    channel the contact carries is blocked, the contact is marked unhealthy. Residents
+    left with no working channel are flagged. Returns the number of contacts changed.
+    """
+    if whole_address:
+        return mark_contact_unhealthy(session, address, detail, now=now)
+    now = now or utcnow()
+    changed = 0
+    residents: set[str] = set()
+    for contact in session.scalars(
+        select(Contact).where(Contact.address == address, Contact.healthy.is_(True))
+    ):
+        blocked = set(contact.blocked_channels or [])
+        if channel.value in blocked:
+            continue
+        blocked.add(channel.value)
+        contact.blocked_channels = sorted(blocked)
+        if {c.value for c in _CONTACT_CHANNELS[ContactKind(contact.kind)]} <= blocked:
+            contact.healthy = False
+        contact.health_detail = f"{channel.value}: {detail}"
+        contact.health_changed_at = now
+        residents.add(contact.resident_id)
+        changed += 1
+    _recompute_reachability(session, residents, now)
+    return changed
+
+
+def _recompute_reachability(session: Session, residents: set[str], now: dt.datetime) -> None:
     session.flush()
     for row in session.scalars(_query(False, sorted(residents))):
         info = resident_info(row)
         order = channel_order(info.needs, info.contacts, info.channel_pref)
         row.no_working_channel = not order.reachable
         row.updated_at = now
-    return len(contacts)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHealth:
+    """One contact a provider has refused (the contact-health report)."""
+
+    resident_id: str
+    resident_name: str
+    kind: str
+    address: str
+    healthy: bool
+    blocked: tuple[str, ...]
+    detail: str
+    changed_at: dt.datetime | None
+    resident_reachable: bool
+
+
+def contact_health(session: Session) -> list[ContactHealth]:
+    """Every contact marked unhealthy or with a blocked channel, newest first."""
+    rows = session.execute(
+        select(Contact, Resident)
+        .join(Resident, Resident.id == Contact.resident_id)
+        .where(Resident.active.is_(True))
+        .order_by(Contact.health_changed_at.desc(), Contact.id)
+    ).all()
+    out: list[ContactHealth] = []
+    for contact, resident in rows:
+        if contact.healthy and not contact.blocked_channels:
+            continue
+        out.append(
+            ContactHealth(
+                resident_id=resident.id,
+                resident_name=resident.name,
+                kind=contact.kind,
+                address=contact.address,
+                healthy=contact.healthy,
+                blocked=tuple(contact.blocked_channels or ()),
+                detail=contact.health_detail,
+                changed_at=contact.health_changed_at,
+                resident_reachable=not resident.no_working_channel,
+            )
+        )
+    return out

@@ -519,6 +519,8 @@ def _make_handler(sim: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "alertsvc-provider-simulator"
         protocol_version = "HTTP/1.1"
+        # headers and body are separate writes: without this, delayed ACK stalls each reply 40 ms
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the simulator keeps its own structured log

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from starlette.exceptions import StarletteDeprecationWarning
 
+from alertsvc.acks import ack_token
 from alertsvc.channels.twilio_common import SIGNATURE_HEADER, twilio_signature
 from alertsvc.config import Settings, WebhookSettings
 from alertsvc.db import session_scope
@@ -26,7 +27,6 @@ from alertsvc.dispatch.outbox import PlannedDelivery, PlannedTarget, create_aler
 from alertsvc.dispatch.worker import run_worker
 from alertsvc.models import ChannelName
 from alertsvc.testing.fakes import fake_channels
-from alertsvc.acks import ack_token
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; httpx (what we ship) still works.

@@ -83,3 +83,11 @@ def test_impossible_preferences(needs, contacts, pref, fragment) -> None:
 
 def test_workable_preference_has_no_problem() -> None:
     assert preference_problems(frozenset({Need.HEARING}), (MOBILE, PUSH), (C.PUSH, C.SMS)) == []
+
+
+def test_a_blocked_channel_is_skipped_but_the_address_still_works() -> None:
+    opted_out = ContactInfo(ContactKind.MOBILE, "+819012345678", blocked=frozenset({C.SMS}))
+    order = channel_order(frozenset(), (opted_out,))
+    assert order.entries == ((C.VOICE, "+819012345678"),)
+    # a hearing-impaired person whose SMS is blocked is left with voice alone: unreachable
+    assert not channel_order(frozenset({Need.HEARING}), (opted_out,)).reachable

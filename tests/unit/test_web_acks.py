@@ -8,8 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from alertsvc.config import Settings
-from alertsvc.errors import ConfigError
 from alertsvc.acks import (
     SIMULATOR_ACK_SECRET,
     TOKEN_LENGTH,
@@ -17,6 +15,8 @@ from alertsvc.acks import (
     ack_token,
     verify_ack_token,
 )
+from alertsvc.config import Settings
+from alertsvc.errors import ConfigError
 from alertsvc.web.app import parse_reply
 
 SECRET = b"unit-test-secret"

@@ -1,0 +1,154 @@
+"""``alertsvc demo``: the whole path on the embedded default, with a live status display."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from alertsvc.cli._common import emit_json, human, run_command, state_of
+
+if TYPE_CHECKING:
+    from alertsvc.dispatch.outbox import AlertStatus
+    from alertsvc.models import ResidentInfo
+
+STATE_LABELS = {
+    "queued": "待機 queued",
+    "sending": "送信中 sending",
+    "sent": "送信済 sent",
+    "delivered": "配信済 delivered",
+    "failed": "失敗 failed",
+    "unknown": "不明 unknown",
+    "acknowledged": "応答あり acknowledged",
+}
+REASONS = {
+    "unlocated": "位置不明 / unlocated",
+    "no_channel": "連絡手段なし / no working channel",
+    "in_progress": "送信中 / in progress",
+    "failed": "全手段失敗 / every channel failed",
+    "unknown": "送達不明 / may not have arrived",
+    "not_confirmed": "応答なし / no answer",
+    "cancelled": "取消し / cancelled",
+}
+
+
+def status_table(status: AlertStatus) -> Table:
+    """Per-channel counts of one alert."""
+    table = Table(title=f"アラート / alert {status.alert_id} — {status.state}")
+    table.add_column("手段 / channel")
+    for key in STATE_LABELS:
+        table.add_column(STATE_LABELS[key], justify="right")
+    for channel, counts in sorted(status.by_channel.items()):
+        table.add_row(channel, *(str(counts.get(k, 0)) for k in STATE_LABELS))
+    table.add_row(
+        "[bold]計 / total[/]", *(f"[bold]{status.counts.get(k, 0)}[/]" for k in STATE_LABELS)
+    )
+    return table
+
+
+def follow_up_table(status: AlertStatus, residents: dict[str, ResidentInfo]) -> Table:
+    """Everybody not reached, highest priority first: the door-knock list."""
+    table = Table(title=f"[bold red]戸別訪問リスト / follow-up list ({len(status.unreached)})[/]")
+    for col in (
+        "優先度 / priority",
+        "名簿番号 / id",
+        "氏名 / name",
+        "住所 / address",
+        "理由 / reason",
+    ):
+        table.add_column(col)
+    for person in status.unreached:
+        r = residents.get(person.resident_id)
+        table.add_row(
+            f"{person.priority:g}",
+            person.resident_id,
+            r.name if r else "?",
+            r.address if r else "?",
+            REASONS.get(person.reason, person.reason),
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``demo`` to ``app``."""
+
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+        ack_wait: float = typer.Option(
+            4.0, "--ack-wait", help="Seconds without an answer before the next channel."
+        ),
+        speed: float = typer.Option(10.0, "--speed", help="Multiply provider rates by this."),
+        error_rate: float = typer.Option(
+            0.1, "--error-rate", help="Fraction of provider requests answered 429/5xx."
+        ),
+        seed: int = typer.Option(7, "--seed", help="Seed of the scripted provider behaviour."),
+    ) -> None:
+        """Import the demo data, send a level-4 alert through the simulator, show the outcome."""
+        from alertsvc.services.demo import DemoOptions, run_demo
+
+        state = state_of(ctx)
+
+        def body() -> None:
+            if ack_wait < 0 or speed <= 0 or not 0 <= error_rate < 1:
+                raise typer.BadParameter("--ack-wait >= 0, --speed > 0, 0 <= --error-rate < 1")
+            human.rule("[bold]alertsvc デモ / demo — 直方市・遠賀川 (synthetic zones)[/]")
+            human.print(
+                "河川水位監視は未実装のため、氾濫危険水位を超えた想定で担当者が警戒レベル4を"
+                "発令するところから始めます / the river watcher is not built yet: the demo "
+                "starts where an officer sends level 4 for the flooded zones."
+            )
+            options = DemoOptions(
+                ack_wait_seconds=ack_wait, speed=speed, error_rate=error_rate, seed=seed
+            )
+            live = Live(console=human, refresh_per_second=4, transient=True)
+            with live:
+                result = run_demo(
+                    state.settings,
+                    state.engine,
+                    options=options,
+                    step=lambda text: human.print(f"[green]✓[/] {text}"),
+                    on_status=lambda s: live.update(status_table(s)),
+                )
+            counts: dict[str, Any] = result.preview_counts
+            human.print(
+                f"対象 / targets {counts['targets']} 人 · 要直接連絡 / contact directly "
+                f"{counts['unreachable'] + counts['unlocated']} 人 · 支援者 / supporter notices "
+                f"{counts['supporters']}"
+            )
+            human.print(status_table(result.status))
+            if result.status.needs_help:
+                help_table = Table(title="[bold red]助けが必要 / need help[/]")
+                help_table.add_column("名簿番号 / id")
+                help_table.add_column("氏名 / name")
+                help_table.add_column("住所 / address")
+                for item in result.status.needs_help:
+                    r = result.residents.get(item["resident_id"])
+                    help_table.add_row(
+                        item["resident_id"], r.name if r else "?", r.address if r else "?"
+                    )
+                human.print(help_table)
+            human.print(follow_up_table(result.status, result.residents))
+            human.print(
+                "プロバイダ要求 / provider requests (HTTP status: count): "
+                + "; ".join(f"{p} {c}" for p, c in result.provider_requests.items())
+            )
+            human.print(
+                f"次の操作 / next: alertsvc alert status {result.alert_id} · "
+                f"alertsvc alert cancel {result.alert_id} --reason ..."
+            )
+            if json_out:
+                emit_json(
+                    {
+                        "alert_id": result.alert_id,
+                        "status": result.status.as_dict(),
+                        "preview_counts": counts,
+                        "provider_requests": result.provider_requests,
+                        "scripted": result.scripted,
+                    }
+                )
+
+        run_command(json_out, body)

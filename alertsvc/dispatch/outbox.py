@@ -1,0 +1,767 @@
+"""The durable outbox: creating alerts, cancelling them, status, and state updates.
+
+Every message is a ``Delivery`` row before anything is sent. ``create_alert`` writes the
+alert, every person it concerns and every planned delivery in the caller's transaction
+(use ``alertsvc.db.session_scope``): either all of it is written or none of it.
+The functions here never commit; the caller's transaction does, together with the audit
+entry each of them adds.
+
+Status updates from providers and acknowledgements from people (``record_provider_status``
+and ``record_acknowledgement``) are guarded updates: they apply a transition of
+``alertsvc.dispatch.states`` only when the row is in a state where it applies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from alertsvc.audit import record as audit_record
+from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery, utcnow
+from alertsvc.dispatch._sql import rowcount
+from alertsvc.dispatch.states import (
+    ACTIVE_STATES,
+    REACHED_STATES,
+    DeliveryState,
+    Event,
+    sources,
+)
+from alertsvc.errors import InputError, NotFound, RowError
+from alertsvc.models import ChannelName
+
+__all__ = [
+    "EXERCISE_PREFIX",
+    "AlertStatus",
+    "CancelResult",
+    "PlannedDelivery",
+    "PlannedTarget",
+    "UnknownDelivery",
+    "UnreachedPerson",
+    "alert_status",
+    "cancel_alert",
+    "create_alert",
+    "mask_address",
+    "new_alert_id",
+    "record_acknowledgement",
+    "record_provider_status",
+]
+
+S = DeliveryState
+EXERCISE_PREFIX = "【訓練】"
+SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
+# status counts reported to officers; 'claimed' is in a worker's hands, so it counts as sending
+STATUS_KEYS = ("queued", "sending", "sent", "delivered", "failed", "unknown", "acknowledged")
+_COUNT_KEY: dict[str, str] = {
+    "held": "held",
+    "queued": "queued",
+    "claimed": "sending",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "acknowledged": "acknowledged",
+    "failed": "failed",
+    "unknown": "unknown",
+    "cancelled": "cancelled",
+    "skipped": "skipped",
+}
+
+Recipient = Literal["resident", "supporter"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """One message the planning glue wants sent: one per (person, channel, address)."""
+
+    resident_id: str
+    recipient: Recipient
+    supporter_id: int | None
+    step: int  # position in the resident's escalation order (0 first); supporters: 0
+    channel: ChannelName
+    address: str  # E.164 or FCM token
+    language: str
+    title: str
+    body: str
+    data: tuple[tuple[str, str], ...]
+    priority: float  # higher = reach first
+    legal_basis: str = ""  # supporters: "consent" | "disaster_exception_49_11"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTarget:
+    """Every person the alert concerns, even those with no delivery at all."""
+
+    resident_id: str
+    priority: float
+    located: bool
+    reachable: bool  # False: no working channel -> goes straight to the follow-up list
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    alert_id: str
+    cancelled: int  # unsent rows stopped
+    cancellation_alert_id: str | None  # None when the alert had reached nobody yet
+    notified: int  # cancellation messages queued
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "alert_id": self.alert_id,
+            "cancelled": self.cancelled,
+            "cancellation_alert_id": self.cancellation_alert_id,
+            "notified": self.notified,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnreachedPerson:
+    resident_id: str
+    priority: float
+    # unlocated | no_channel | in_progress | failed | unknown | not_confirmed | cancelled
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownDelivery:
+    key: str
+    resident_id: str
+    recipient: str
+    channel: str
+    address: str  # masked
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    """What an officer needs to see about one alert. ``as_dict`` is the CLI JSON contract."""
+
+    alert_id: str
+    kind: str
+    level: int
+    exercise: bool
+    state: str  # sending | waiting (escalations pending) | complete | cancelled
+    counts: dict[str, int]
+    by_channel: dict[str, dict[str, int]]
+    unreached: list[UnreachedPerson]
+    unknown: list[UnknownDelivery]
+    needs_help: list[dict[str, str]]
+    targets: int
+    parent_id: str | None = None
+    cancellation_ids: list[str] = field(default_factory=list)
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in ("sending", "waiting")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "kind": self.kind,
+            "level": self.level,
+            "exercise": self.exercise,
+            "state": self.state,
+            "counts": self.counts,
+            "by_channel": self.by_channel,
+            "targets": self.targets,
+            "unreached": [
+                {"resident_id": u.resident_id, "priority": u.priority, "reason": u.reason}
+                for u in self.unreached
+            ],
+            "unknown": [
+                {
+                    "key": u.key,
+                    "resident_id": u.resident_id,
+                    "recipient": u.recipient,
+                    "channel": u.channel,
+                    "address": u.address,
+                    "detail": u.detail,
+                }
+                for u in self.unknown
+            ],
+            "needs_help": self.needs_help,
+            "parent_id": self.parent_id,
+            "cancellation_ids": self.cancellation_ids,
+        }
+
+
+def mask_address(address: str) -> str:
+    """``+819012345678`` -> ``+819…5678``; push tokens keep their first 6 characters."""
+    if address.startswith("+") and len(address) > 8:
+        return f"{address[:4]}…{address[-4:]}"
+    if len(address) > 10:
+        return f"{address[:6]}…"
+    return "…"
+
+
+def new_alert_id(now: dt.datetime | None = None) -> str:
+    """ "A" + UTC yyyymmddHHMMSS + 4 random hex digits: short, unique, readable."""
+    at = (now or utcnow()).astimezone(dt.UTC)
+    return f"A{at:%Y%m%d%H%M%S}{secrets.token_hex(2)}"
+
+
+def _unique_tuple(d: PlannedDelivery) -> tuple[str, str, int, str, str]:
+    return (d.recipient, d.resident_id, d.supporter_id or 0, str(d.channel), d.address)
+
+
+def _validate(
+    *,
+    level: int,
+    exercise: bool,
+    targets: Sequence[PlannedTarget],
+    deliveries: Sequence[PlannedDelivery],
+    allow_list: Collection[str],
+) -> None:
+    errors: list[RowError] = []
+    if level not in (3, 4, 5):
+        errors.append(RowError(-1, "level", f"expected 3, 4 or 5, got {level!r}"))
+    if not targets:
+        errors.append(RowError(-1, "targets", "an alert must concern at least one person"))
+    target_ids: set[str] = set()
+    for i, t in enumerate(targets):
+        if t.resident_id in target_ids:
+            errors.append(RowError(i, "resident_id", f"target {t.resident_id} listed twice"))
+        target_ids.add(t.resident_id)
+    allowed = set(allow_list)
+    seen: dict[tuple[str, str, int, str, str], int] = {}
+    for i, d in enumerate(deliveries):
+        where = f"delivery {i} ({d.recipient} {d.resident_id}, {d.channel})"
+        if d.resident_id not in target_ids:
+            errors.append(RowError(i, "resident_id", f"{where}: resident is not among the targets"))
+        try:
+            ChannelName(d.channel)
+        except ValueError:
+            errors.append(RowError(i, "channel", f"{where}: unknown channel {d.channel!r}"))
+        if not d.address:
+            errors.append(RowError(i, "address", f"{where}: empty address"))
+        if not d.body.strip():
+            errors.append(RowError(i, "body", f"{where}: empty message body"))
+        if d.recipient == "supporter":
+            if not d.supporter_id:
+                errors.append(RowError(i, "supporter_id", f"{where}: supporter id missing"))
+            if d.legal_basis not in SUPPORTER_LEGAL_BASES:
+                errors.append(
+                    RowError(
+                        i,
+                        "legal_basis",
+                        f"{where}: a message about a resident to a supporter needs a legal "
+                        f"basis (consent or disaster_exception_49_11), got {d.legal_basis!r}",
+                    )
+                )
+        elif d.recipient != "resident":
+            errors.append(RowError(i, "recipient", f"{where}: expected resident or supporter"))
+        if d.step < 0:
+            errors.append(RowError(i, "step", f"{where}: step must be >= 0"))
+        key = _unique_tuple(d)
+        if key in seen:
+            errors.append(
+                RowError(i, "address", f"{where}: same message planned twice (see {seen[key]})")
+            )
+        seen.setdefault(key, i)
+        if exercise:
+            # two locks: the allow-list, and the 【訓練】 prefix the renderer must have added
+            if d.address not in allowed:
+                errors.append(
+                    RowError(
+                        i,
+                        "address",
+                        f"{where}: exercise may not reach {mask_address(d.address)} "
+                        "(not on exercise.allow_list)",
+                    )
+                )
+            if not d.body.startswith(EXERCISE_PREFIX):
+                errors.append(
+                    RowError(i, "body", f"{where}: exercise body must start with {EXERCISE_PREFIX}")
+                )
+    if errors:
+        raise InputError(
+            f"アラートを作成できません / alert not created: {len(errors)} problem(s)", errors
+        )
+
+
+def create_alert(
+    session: Session,
+    *,
+    level: int,
+    scope: Mapping[str, Any],
+    exercise: bool,
+    targets: Sequence[PlannedTarget],
+    deliveries: Sequence[PlannedDelivery],
+    actor: str,
+    kind: str = "alert",
+    parent_id: str | None = None,
+    allow_list: Collection[str] = (),
+    now: dt.datetime | None = None,
+) -> str:
+    """Write the alert, its targets and one delivery row per planned message; return its id.
+
+    Step 0 rows and supporter rows are queued at once; later escalation steps are held,
+    except at level 5, where every step is queued at once. Nothing is committed here:
+    the caller's transaction commits the alert together with its audit entry.
+
+    Raises ``InputError`` listing every problem (unknown level, delivery for a person not
+    among the targets, the same message planned twice, a supporter message without legal
+    basis, and in exercise mode every address off ``allow_list`` — masked — and every
+    body not starting with 【訓練】) before anything is written.
+    """
+    _validate(
+        level=level, exercise=exercise, targets=targets, deliveries=deliveries,
+        allow_list=allow_list,
+    )  # fmt: skip
+    now = now or utcnow()
+    alert_id = new_alert_id(now)
+    is_cancellation = kind == "cancellation"
+    session.add(
+        Alert(
+            id=alert_id,
+            kind=kind,
+            parent_id=parent_id,
+            level=level,
+            scope=dict(scope),
+            exercise=exercise,
+            state="active",
+            created_by=actor,
+            created_at=now,
+        )
+    )
+    session.flush()  # the alert row must exist before the rows that reference it
+    if targets:
+        session.execute(
+            insert(AlertTarget),
+            [
+                {
+                    "alert_id": alert_id,
+                    "resident_id": t.resident_id,
+                    "priority": t.priority,
+                    "located": t.located,
+                    "reachable": t.reachable,
+                }
+                for t in targets
+            ],
+        )
+    rows: list[dict[str, Any]] = []
+    states: Counter[str] = Counter()
+    for n, d in enumerate(deliveries, start=1):
+        queued = d.step == 0 or level == 5 or d.recipient == "supporter"
+        state = DeliveryState.QUEUED if queued else DeliveryState.HELD
+        states[state.value] += 1
+        rows.append(
+            {
+                "key": f"{alert_id}:{n}",
+                "alert_id": alert_id,
+                "recipient": d.recipient,
+                "resident_id": d.resident_id,
+                "supporter_id": d.supporter_id or 0,
+                "step": d.step,
+                "channel": str(d.channel),
+                "address": d.address,
+                "language": d.language,
+                "title": d.title,
+                "body": d.body,
+                "data": [list(p) for p in d.data],
+                "priority": d.priority,
+                "level": level,
+                "is_cancellation": is_cancellation,
+                "legal_basis": d.legal_basis,
+                "state": state.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "detail": "",
+                "created_at": now,
+                "queued_at": now if queued else None,
+                "updated_at": now,
+            }
+        )
+    if rows:
+        session.execute(insert(Delivery), rows)
+    audit_record(
+        session,
+        "alert.cancel_notice" if is_cancellation else "alert.create",
+        {"level": level, "exercise": exercise, "kind": kind, "parent_id": parent_id},
+        {
+            "alert_id": alert_id,
+            "targets": len(targets),
+            "deliveries": len(rows),
+            "by_state": dict(states),
+            "unreachable": sum(1 for t in targets if not t.reachable),
+            "unlocated": sum(1 for t in targets if not t.located),
+        },
+        actor=actor,
+    )
+    return alert_id
+
+
+def _load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
+    stmt = select(Alert).where(Alert.id == alert_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    alert = session.scalars(stmt).one_or_none()
+    if alert is None:
+        raise NotFound(f"アラートがありません / no such alert: {alert_id}")
+    return alert
+
+
+def cancel_alert(
+    session: Session,
+    alert_id: str,
+    *,
+    reason: str,
+    actor: str,
+    render: Callable[[ChannelName, str], tuple[str, str]],
+    now: dt.datetime | None = None,
+) -> CancelResult:
+    """Stop every unsent message of ``alert_id`` and queue a cancellation (取消し).
+
+    Held, queued and claimed rows become 'cancelled' at once (a worker's guarded
+    'claimed -> sending' update then finds nothing to send). The cancellation goes to
+    exactly the addresses the alert reached or may have reached (sent, delivered,
+    acknowledged, unknown, and rows in flight right now), one per (person, channel,
+    address), and workers claim cancellation rows before any other queued work.
+    ``render(channel, language)`` returns the (title, body) of the cancellation.
+
+    Raises ``NotFound`` for an unknown id and ``InputError`` when the alert is itself a
+    cancellation or was already cancelled (a second cancel would message people twice).
+    """
+    now = now or utcnow()
+    if not reason.strip():
+        raise InputError("取消しの理由が必要です / a reason is required", [])
+    alert = _load_alert(session, alert_id, lock=True)
+    if alert.kind == "cancellation":
+        raise InputError(f"{alert_id} は取消し通知です / {alert_id} is itself a cancellation")
+    if alert.state == "cancelled":
+        raise InputError(f"{alert_id} は取消し済みです / {alert_id} was already cancelled")
+    stopped = rowcount(session.execute(
+        update(Delivery)
+        .where(
+            Delivery.alert_id == alert_id,
+            Delivery.state.in_([s.value for s in sources(Event.CANCEL) - {DeliveryState.SENDING}]),
+        )
+        .values(state=DeliveryState.CANCELLED.value, finished_at=now, updated_at=now,
+                detail=f"cancelled by {actor}")
+        .execution_options(synchronize_session=False)
+    ))  # fmt: skip
+    alert.state = "cancelled"
+    alert.cancelled_at = now
+    alert.cancelled_by = actor
+    alert.cancel_reason = reason
+    reached = session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.alert_id == alert_id,
+            Delivery.state.in_([s.value for s in REACHED_STATES]),
+        )
+        .order_by(Delivery.id)
+    ).all()
+    targets = {
+        t.resident_id: t
+        for t in session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id))
+    }
+    planned: list[PlannedDelivery] = []
+    seen: set[tuple[str, str, int, str, str]] = set()
+    rendered: dict[tuple[str, str], tuple[str, str]] = {}
+    for row in reached:
+        ident = (row.recipient, row.resident_id, row.supporter_id, row.channel, row.address)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        channel = ChannelName(row.channel)
+        if (row.channel, row.language) not in rendered:
+            rendered[(row.channel, row.language)] = render(channel, row.language)
+        title, body = rendered[(row.channel, row.language)]
+        planned.append(
+            PlannedDelivery(
+                resident_id=row.resident_id,
+                recipient="supporter" if row.recipient == "supporter" else "resident",
+                supporter_id=row.supporter_id or None,
+                step=0,
+                channel=channel,
+                address=row.address,
+                language=row.language,
+                title=title,
+                body=body,
+                data=(("kind", "cancellation"), ("cancels", alert_id)),
+                priority=row.priority,
+                legal_basis=row.legal_basis,
+            )
+        )
+    notice_targets = [
+        PlannedTarget(
+            resident_id=rid,
+            priority=targets[rid].priority if rid in targets else 0.0,
+            located=targets[rid].located if rid in targets else True,
+            reachable=True,
+        )
+        for rid in dict.fromkeys(p.resident_id for p in planned)
+    ]
+    notice_id: str | None = None
+    if planned:
+        # addresses were vetted against the allow-list when the alert was created
+        notice_id = create_alert(
+            session,
+            level=alert.level,
+            scope={"cancels": alert_id, "reason": reason},
+            exercise=alert.exercise,
+            targets=notice_targets,
+            deliveries=planned,
+            actor=actor,
+            kind="cancellation",
+            parent_id=alert_id,
+            allow_list={p.address for p in planned},
+            now=now,
+        )
+    result = CancelResult(
+        alert_id=alert_id,
+        cancelled=stopped,
+        cancellation_alert_id=notice_id,
+        notified=len(planned),
+    )
+    audit_record(session, "alert.cancel", {"alert_id": alert_id, "reason": reason},
+                 result.as_dict(), actor=actor)  # fmt: skip
+    return result
+
+
+def alert_status(session: Session, alert_id: str) -> AlertStatus:
+    """Counts per channel and overall, who is not yet reached, unknown rows, help requests.
+
+    "Reached" means the person answered or a provider confirmed delivery of one of their
+    own messages; everyone else is listed in ``unreached``, highest priority first,
+    with the reason (unlocated, no_channel, in_progress, failed, unknown, not_confirmed).
+    Raises ``NotFound`` for an unknown id.
+    """
+    alert = _load_alert(session, alert_id)
+    # aggregated in SQL: an alert can have 100,000 rows and --watch polls this every second
+    grouped = session.execute(
+        select(Delivery.channel, Delivery.state, func.count())
+        .where(Delivery.alert_id == alert_id)
+        .group_by(Delivery.channel, Delivery.state)
+    ).all()
+    counts: dict[str, int] = dict.fromkeys(STATUS_KEYS, 0)
+    counts.update(held=0, cancelled=0, skipped=0)
+    by_channel: dict[str, dict[str, int]] = {}
+    present: set[str] = set()
+    for channel, state, n in grouped:
+        present.add(state)
+        bucket = _COUNT_KEY.get(state, state)
+        counts[bucket] = counts.get(bucket, 0) + n
+        per = by_channel.setdefault(channel, dict.fromkeys(counts, 0))
+        per[bucket] = per.get(bucket, 0) + n
+    own: dict[str, set[str]] = defaultdict(set)
+    for resident_id, state in session.execute(
+        select(Delivery.resident_id, Delivery.state)
+        .where(Delivery.alert_id == alert_id, Delivery.recipient == "resident")
+        .distinct()
+    ):
+        own[resident_id].add(state)
+    unknown = [
+        UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
+                        r.detail)
+        for r in session.execute(
+            select(Delivery.key, Delivery.resident_id, Delivery.recipient, Delivery.channel,
+                   Delivery.address, Delivery.detail)
+            .where(Delivery.alert_id == alert_id, Delivery.state == S.UNKNOWN.value)
+            .order_by(Delivery.id)
+        )
+    ]  # fmt: skip
+    targets = session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id)).all()
+    unreached: list[UnreachedPerson] = []
+    for t in targets:
+        states = own.get(t.resident_id, set())
+        if t.acknowledged_at is not None or states & {"delivered", "acknowledged"}:
+            continue
+        unreached.append(UnreachedPerson(t.resident_id, t.priority, _unreached_reason(t, states)))
+    unreached.sort(key=lambda u: (-u.priority, u.resident_id))
+    needs_help = [
+        {"resident_id": a.resident_id, "via": a.via, "at": a.at.isoformat(), "key": a.delivery_key}
+        for a in session.scalars(
+            select(Acknowledgement)
+            .where(Acknowledgement.alert_id == alert_id, Acknowledgement.answer == "need_help")
+            .order_by(Acknowledgement.at)
+        )
+    ]
+    active = {s.value for s in ACTIVE_STATES}
+    if alert.state == "cancelled":
+        state = "cancelled"
+    elif present & active:
+        state = "sending"
+    elif counts["held"]:
+        state = "waiting"
+    else:
+        state = "complete"
+    children = list(
+        session.scalars(select(Alert.id).where(Alert.parent_id == alert_id).order_by(Alert.id))
+    )
+    return AlertStatus(
+        alert_id=alert.id,
+        kind=alert.kind,
+        level=alert.level,
+        exercise=alert.exercise,
+        state=state,
+        counts=counts,
+        by_channel=dict(sorted(by_channel.items())),
+        unreached=unreached,
+        unknown=unknown,
+        needs_help=needs_help,
+        targets=len(targets),
+        parent_id=alert.parent_id,
+        cancellation_ids=children,
+    )
+
+
+def _unreached_reason(target: AlertTarget, states: set[str]) -> str:
+    if not target.located:
+        return "unlocated"
+    if not states:
+        return "no_channel"
+    if states & {"queued", "claimed", "sending", "held"}:
+        return "in_progress"
+    if "unknown" in states:
+        return "unknown"
+    if "sent" in states:
+        return "not_confirmed"
+    if states <= {"cancelled", "skipped"}:
+        return "cancelled"
+    return "failed"
+
+
+# Twilio message and call statuses -> our events; anything else (queued, ringing, …) is progress
+_PROVIDER_STATUS: dict[str, Event] = {
+    "delivered": Event.STATUS_DELIVERED,
+    "completed": Event.STATUS_DELIVERED,
+    "read": Event.STATUS_DELIVERED,
+    "undelivered": Event.STATUS_FAILED,
+    "failed": Event.STATUS_FAILED,
+    "busy": Event.STATUS_FAILED,
+    "no-answer": Event.STATUS_FAILED,
+    "canceled": Event.STATUS_FAILED,
+}
+
+
+def record_provider_status(
+    session: Session,
+    *,
+    provider_ref: str | None,
+    key: str | None,
+    status: str,
+    error_code: int | None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Apply a provider status callback to the row named by ``key`` or ``provider_ref``.
+
+    delivered/completed move a sending, sent or unknown row to 'delivered';
+    undelivered/failed/busy/no-answer/canceled move it to 'failed' (which lets the next
+    escalation step go). Intermediate statuses only refresh ``updated_at``. Returns True
+    when a row matched (whether or not its state changed), False when no row has that
+    key or provider reference — the webhook should log that, not fail.
+    """
+    now = now or utcnow()
+    row: Delivery | None = None
+    if key:
+        row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
+    if row is None and provider_ref:
+        row = session.scalars(
+            select(Delivery).where(Delivery.provider_ref == provider_ref).limit(1)
+        ).one_or_none()
+    if row is None:
+        return False
+    event = _PROVIDER_STATUS.get(status.strip().lower())
+    values: dict[str, Any] = {"updated_at": now}
+    if provider_ref and not row.provider_ref:
+        values["provider_ref"] = provider_ref
+    if event is not None:
+        allowed = [s.value for s in sources(event)]
+        target = (
+            DeliveryState.DELIVERED if event is Event.STATUS_DELIVERED else DeliveryState.FAILED
+        )
+        values.update(state=target.value, detail=f"status {status}"[:200], error_code=error_code)
+        values["finished_at"] = row.finished_at or now
+        if target is DeliveryState.DELIVERED:
+            values["delivered_at"] = now
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == row.id, Delivery.state.in_(allowed))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == row.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    return True
+
+
+def record_acknowledgement(
+    session: Session,
+    *,
+    key: str,
+    answer: Literal["safe", "need_help"],
+    via: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Record that the person who received delivery ``key`` answered ``answer``.
+
+    Every answer is logged (``acknowledgements``). The row becomes 'acknowledged'; for a
+    resident's own message the person counts as reached, and their remaining held or
+    queued rows of this alert are skipped (nobody is called after they answered).
+    'need_help' is sticky: a later 'safe' does not hide it from the officer. Returns
+    False when no delivery has that key.
+    """
+    if answer not in ("safe", "need_help"):
+        raise InputError(f"unknown answer {answer!r} (expected safe or need_help)")
+    now = now or utcnow()
+    row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
+    if row is None:
+        return False
+    session.add(
+        Acknowledgement(
+            alert_id=row.alert_id,
+            resident_id=row.resident_id,
+            delivery_key=key,
+            answer=answer,
+            via=via,
+            at=now,
+        )
+    )
+    # answering proves the message arrived, whatever state the row was in
+    ack_from = [s.value for s in sources(Event.ACK)] + [
+        DeliveryState.QUEUED.value,
+        DeliveryState.CLAIMED.value,
+    ]
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == row.id, Delivery.state.in_(ack_from))
+        .values(state=DeliveryState.ACKNOWLEDGED.value, acknowledged_at=now, updated_at=now,
+                finished_at=row.finished_at or now)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if row.recipient == "resident":
+        target = session.scalars(
+            select(AlertTarget).where(
+                AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == row.resident_id
+            )
+        ).one_or_none()
+        if target is not None:
+            if target.ack_answer != "need_help":
+                target.ack_answer = answer
+            target.ack_via = via
+            target.acknowledged_at = target.acknowledged_at or now
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.alert_id == row.alert_id,
+                Delivery.resident_id == row.resident_id,
+                Delivery.recipient == "resident",
+                Delivery.state.in_([S.HELD.value, S.QUEUED.value, S.CLAIMED.value]),
+            )
+            .values(state=DeliveryState.SKIPPED.value, finished_at=now, updated_at=now,
+                    detail=f"answered via {via}")
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    return True

@@ -1,0 +1,137 @@
+"""The delivery state machine, as data.
+
+Every outbox row (``alertsvc.db.tables.Delivery``) is in exactly one ``DeliveryState``;
+``transition(state, event)`` is the only way the dispatcher, the webhooks and the officer
+commands decide the next state. The SQL updates that apply a transition are always guarded
+by the expected current state, so two processes racing on one row cannot both win.
+
+See ``README-state-machine.md`` in this package for the diagram and the reasons.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "ACTIVE_STATES",
+    "REACHED_STATES",
+    "SETTLED_STATES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "DeliveryState",
+    "Event",
+    "InvalidTransition",
+    "transition",
+]
+
+
+class DeliveryState(enum.StrEnum):
+    HELD = "held"  # a later escalation step, waiting for the earlier one to fail or time out
+    QUEUED = "queued"  # due at next_attempt_at (new, or a deferred retry)
+    CLAIMED = "claimed"  # leased by a worker; the provider has NOT been called
+    SENDING = "sending"  # committed before the provider call: it may be going out right now
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # status callback: delivered / completed
+    ACKNOWLEDGED = "acknowledged"  # the person answered (1/2 key, SMS reply, app or web)
+    FAILED = "failed"  # permanent: rejected, undelivered/no-answer/busy, retries exhausted
+    UNKNOWN = "unknown"  # may have gone out; never resent automatically (SMS/voice)
+    CANCELLED = "cancelled"  # the alert was cancelled before this row was sent
+    SKIPPED = "skipped"  # no longer needed: the person already answered
+
+
+class Event(enum.StrEnum):
+    RELEASE = "release"  # escalation: the earlier step failed or was not acknowledged in time
+    CLAIM = "claim"  # a worker leased the row
+    LEASE_EXPIRED = "lease_expired"  # the worker holding the lease died or stalled
+    RELEASE_CLAIM = "release_claim"  # clean shutdown: give an unsent claimed row back
+    CALL_PROVIDER = "call_provider"  # committed right before the provider call
+    ACCEPTED = "accepted"  # Outcome.DELIVERED from the adapter
+    RETRY = "retry"  # DEFERRED (or push UNKNOWN) and the retry policy allows another attempt
+    GIVE_UP = "give_up"  # REJECTED, or the retry policy is exhausted
+    OUTCOME_UNKNOWN = "outcome_unknown"  # UNKNOWN for SMS/voice (or push with retries spent)
+    STATUS_DELIVERED = "status_delivered"  # provider callback: delivered / completed
+    STATUS_FAILED = "status_failed"  # provider callback: undelivered / failed / busy / no-answer
+    ACK = "ack"  # the person answered
+    CANCEL = "cancel"  # the officer cancelled the alert
+    SKIP = "skip"  # the person answered on another row; this one is no longer needed
+
+
+class InvalidTransition(ValueError):
+    """``event`` is not allowed in ``state`` (a stale update; the caller must not apply it)."""
+
+
+S = DeliveryState
+E = Event
+
+TRANSITIONS: dict[tuple[DeliveryState, Event], DeliveryState] = {
+    (S.HELD, E.RELEASE): S.QUEUED,
+    (S.HELD, E.CANCEL): S.CANCELLED,
+    (S.HELD, E.SKIP): S.SKIPPED,
+    (S.QUEUED, E.CLAIM): S.CLAIMED,
+    (S.QUEUED, E.CANCEL): S.CANCELLED,
+    (S.QUEUED, E.SKIP): S.SKIPPED,
+    (S.CLAIMED, E.CALL_PROVIDER): S.SENDING,
+    # the provider was never called, so handing the row back cannot duplicate anything
+    (S.CLAIMED, E.LEASE_EXPIRED): S.QUEUED,
+    (S.CLAIMED, E.RELEASE_CLAIM): S.QUEUED,
+    (S.CLAIMED, E.CANCEL): S.CANCELLED,
+    (S.CLAIMED, E.SKIP): S.SKIPPED,
+    (S.SENDING, E.ACCEPTED): S.SENT,
+    (S.SENDING, E.RETRY): S.QUEUED,
+    (S.SENDING, E.GIVE_UP): S.FAILED,
+    (S.SENDING, E.OUTCOME_UNKNOWN): S.UNKNOWN,
+    # the worker died during the provider call: it may have gone out
+    (S.SENDING, E.LEASE_EXPIRED): S.UNKNOWN,
+    (S.SENDING, E.CANCEL): S.CANCELLED,  # only when the worker reports DEFERRED after a cancel
+    # a status callback can overtake the worker's own commit
+    (S.SENDING, E.STATUS_DELIVERED): S.DELIVERED,
+    (S.SENDING, E.STATUS_FAILED): S.FAILED,
+    (S.SENDING, E.ACK): S.ACKNOWLEDGED,
+    (S.SENT, E.STATUS_DELIVERED): S.DELIVERED,
+    (S.SENT, E.STATUS_FAILED): S.FAILED,
+    (S.SENT, E.ACK): S.ACKNOWLEDGED,
+    (S.DELIVERED, E.ACK): S.ACKNOWLEDGED,
+    # an 'unknown' row is resolved by whatever evidence arrives later, never by a resend
+    (S.UNKNOWN, E.ACCEPTED): S.SENT,
+    (S.UNKNOWN, E.RETRY): S.QUEUED,
+    (S.UNKNOWN, E.GIVE_UP): S.FAILED,
+    (S.UNKNOWN, E.OUTCOME_UNKNOWN): S.UNKNOWN,
+    (S.UNKNOWN, E.STATUS_DELIVERED): S.DELIVERED,
+    (S.UNKNOWN, E.STATUS_FAILED): S.FAILED,
+    (S.UNKNOWN, E.ACK): S.ACKNOWLEDGED,
+    (S.FAILED, E.ACK): S.ACKNOWLEDGED,  # e.g. a call marked no-answer that was answered after all
+}
+
+# rows a worker or a provider still has in hand
+ACTIVE_STATES: frozenset[DeliveryState] = frozenset({S.QUEUED, S.CLAIMED, S.SENDING})
+# a step is settled when none of its rows is held or active
+SETTLED_STATES: frozenset[DeliveryState] = frozenset(
+    {S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.FAILED, S.UNKNOWN, S.CANCELLED, S.SKIPPED}
+)
+# no event except a late acknowledgement or callback changes these
+TERMINAL_STATES: frozenset[DeliveryState] = frozenset(
+    {S.DELIVERED, S.ACKNOWLEDGED, S.FAILED, S.CANCELLED, S.SKIPPED}
+)
+# the message reached, or may have reached, the address: a cancellation goes to these
+REACHED_STATES: frozenset[DeliveryState] = frozenset(
+    {S.SENDING, S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.UNKNOWN}
+)
+
+
+def transition(state: DeliveryState | str, event: Event) -> DeliveryState:
+    """The state after ``event`` in ``state``.
+
+    Raises ``InvalidTransition`` when the event does not apply (for example a late
+    'delivered' callback for a row that was already acknowledged); callers treat that
+    as "leave the row alone", never as an error to retry.
+    """
+    current = DeliveryState(state)
+    try:
+        return TRANSITIONS[(current, event)]
+    except KeyError:
+        raise InvalidTransition(f"{event.value} is not allowed in state {current.value}") from None
+
+
+def sources(event: Event) -> frozenset[DeliveryState]:
+    """Every state in which ``event`` applies: the guard of the SQL update that applies it."""
+    return frozenset(s for (s, e) in TRANSITIONS if e is event)

@@ -1,0 +1,772 @@
+"""Dispatcher workers: claim due rows, call the providers, record what happened.
+
+One pass (``Dispatcher.step``), per channel:
+
+1. take tokens from the channel's bucket; claim at most that many due 'queued' rows,
+   cancellations first, then by alert level and person priority (PostgreSQL:
+   ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE`` serialises claims, so SQLite
+   means one worker process) and lease them (commit);
+2. move the claimed rows to 'sending' (commit) — only rows still claimed by us;
+3. call ``channel.send_many`` in chunks of ``max_batch``;
+4. record every result with the retry policy (commit), guarded by our lease.
+
+Maintenance (``recover_expired_leases``, ``release_due_escalations``) runs in the same
+loop, so escalations survive restarts: they are a query, not a timer. A claimed row whose
+lease expired goes back to the queue (the provider was never called); a 'sending' row
+whose lease expired becomes 'unknown' — it may have gone out and is never resent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from alertsvc.channels import Channel
+from alertsvc.config import DispatchSettings, RateSettings, Settings
+from alertsvc.db.tables import Alert, Delivery, utcnow
+from alertsvc.dispatch._sql import deliveries_table, rowcount
+from alertsvc.dispatch.ratelimit import TokenBucket
+from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
+from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
+from alertsvc.errors import ChannelMisconfigured
+from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+
+__all__ = [
+    "Clock",
+    "Dispatcher",
+    "WorkerStats",
+    "buckets_from_settings",
+    "has_pending_work",
+    "recover_expired_leases",
+    "release_due_escalations",
+    "run_worker",
+]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+S = DeliveryState
+_VOICE_LANGUAGE = {
+    "ja": "ja-JP",
+    "ja-easy": "ja-JP",
+    "en": "en-US",
+    "zh": "cmn-CN",
+    "ko": "ko-KR",
+    "vi": "vi-VN",
+    "pt": "pt-BR",
+    "tl": "fil-PH",
+}
+CLAIM_CALLS = 20
+LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
+
+
+@dataclass
+class WorkerStats:
+    """What a worker did; ``as_dict`` is the ``worker --json`` contract."""
+
+    claimed: int = 0
+    sent: int = 0  # accepted by the provider
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    refused: int = 0  # exercise rows to addresses off the allow-list
+    released: int = 0  # escalation steps released
+    recovered_claims: int = 0
+    recovered_unknown: int = 0
+
+    def add(self, other: WorkerStats) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    key: str
+    alert_id: str
+    channel: str
+    address: str
+    language: str
+    title: str
+    body: str
+    data: tuple[tuple[str, str], ...]
+    attempts: int
+    queued_at: dt.datetime
+    exercise: bool
+
+
+def buckets_from_settings(
+    rates: RateSettings, clock: Callable[[], float] = time.monotonic
+) -> dict[ChannelName, TokenBucket]:
+    """One token bucket per channel, from ``[rates]`` (per process)."""
+    return {
+        ChannelName.PUSH: TokenBucket(rates.push_per_second, clock=clock),
+        ChannelName.SMS: TokenBucket(rates.sms_per_second, clock=clock),
+        ChannelName.VOICE: TokenBucket(rates.calls_per_second, clock=clock),
+    }
+
+
+def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int]:
+    """Handle rows whose worker died or stalled; returns (requeued, marked unknown).
+
+    'claimed' rows go back to 'queued': the provider was never called. 'sending' rows
+    become 'unknown': the provider may have acted, so they are never resent automatically.
+    The lease owner is kept on unknown rows so that a stalled (not dead) worker can still
+    record the real outcome when its provider call returns.
+    """
+    requeued = rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.state == S.CLAIMED.value, Delivery.lease_expires_at < now)
+            .values(state=S.QUEUED.value, lease_owner=None, lease_expires_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    lost = rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.state == S.SENDING.value, Delivery.lease_expires_at < now)
+            .values(state=S.UNKNOWN.value, detail=LOST_DETAIL, finished_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if requeued or lost:
+        log.warning("expired leases: %d requeued, %d marked unknown", requeued, lost)
+    return requeued, lost
+
+
+def _ack_wait(settings: DispatchSettings, level: int) -> float:
+    if level >= 5:
+        return settings.ack_wait_level5_seconds
+    if level == 4:
+        return settings.ack_wait_level4_seconds
+    return settings.ack_wait_level3_seconds
+
+
+def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:
+    """Queue the next held step of every person whose current step is done with.
+
+    A person's next step is released when all their earlier rows are settled and either
+    every one of them failed (permanently), or the acknowledgement wait for the alert's
+    level has passed since the last of them settled. 'unknown' counts as "not
+    acknowledged": the wait applies. Returns the number of rows queued.
+    """
+    pairs = session.execute(
+        select(Delivery.alert_id, Delivery.resident_id, func.min(Delivery.step), Alert.level)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(
+            Delivery.state == S.HELD.value,
+            Delivery.recipient == "resident",
+            Alert.state == "active",
+        )
+        .group_by(Delivery.alert_id, Delivery.resident_id, Alert.level)
+    ).all()
+    if not pairs:
+        return 0
+    earlier: dict[tuple[str, str], list[tuple[int, str, dt.datetime | None]]] = defaultdict(list)
+    keys = [(a, r) for a, r, _s, _l in pairs]
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        for alert_id, resident_id, step, state, finished_at in session.execute(
+            select(
+                Delivery.alert_id,
+                Delivery.resident_id,
+                Delivery.step,
+                Delivery.state,
+                Delivery.finished_at,
+            ).where(
+                tuple_(Delivery.alert_id, Delivery.resident_id).in_(chunk),
+                Delivery.recipient == "resident",
+                Delivery.state != S.HELD.value,
+            )
+        ):
+            earlier[(alert_id, resident_id)].append((step, state, finished_at))
+    active = {s.value for s in ACTIVE_STATES}
+    to_release: list[dict[str, Any]] = []
+    for alert_id, resident_id, next_step, level in pairs:
+        rows = [r for r in earlier[(alert_id, resident_id)] if r[0] < next_step]
+        if any(state in active for _s, state, _f in rows):
+            continue
+        if any(state == S.ACKNOWLEDGED.value for _s, state, _f in rows):
+            continue  # record_acknowledgement skips held rows; nothing to escalate
+        if rows and not all(state == S.FAILED.value for _s, state, _f in rows):
+            last = max((f for _s, _st, f in rows if f is not None), default=None)
+            if last is not None and last + dt.timedelta(seconds=_ack_wait(settings, level)) > now:
+                continue
+        to_release.append({"b_alert": alert_id, "b_resident": resident_id, "b_step": next_step})
+    if not to_release:
+        return 0
+    t = deliveries_table()
+    result = session.execute(
+        t.update()
+        .where(
+            t.c.alert_id == bindparam("b_alert"),
+            t.c.resident_id == bindparam("b_resident"),
+            t.c.step == bindparam("b_step"),
+            t.c.recipient == "resident",
+            t.c.state == S.HELD.value,
+        )
+        .values(state=S.QUEUED.value, queued_at=now, next_attempt_at=now, updated_at=now),
+        to_release,
+    )
+    log.info("escalation: next step released for %d people", len(to_release))
+    return rowcount(result) or len(to_release)
+
+
+def has_pending_work(session: Session, channels: Iterable[str] | None = None) -> bool:
+    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live alert.
+
+    Deferred rows count (they are queued for later); so do held rows, which the
+    escalation query will release or an acknowledgement will skip.
+    """
+    active = [s.value for s in ACTIVE_STATES]
+    cond = [Delivery.state.in_(active)]
+    held = [Delivery.state == S.HELD.value, Alert.state == "active"]
+    if channels is not None:
+        names = list(channels)
+        cond.append(Delivery.channel.in_(names))
+        held.append(Delivery.channel.in_(names))
+    busy = session.scalar(select(exists().where(*cond)))
+    if busy:
+        return True
+    return bool(session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))))
+
+
+class Dispatcher:
+    """One worker thread's view: claims, sends and records for the given channels.
+
+    Thread-confined; several dispatchers (threads or processes) may work on one database.
+    ``clock`` gives aware UTC datetimes (tests inject one that jumps); ``buckets`` may be
+    shared between the dispatchers of one process.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        channels: Mapping[ChannelName, Channel],
+        settings: Settings,
+        *,
+        worker_id: str,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        buckets: Mapping[ChannelName, TokenBucket] | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.engine = engine
+        self.channels = dict(channels)
+        self.settings = settings
+        self.dispatch = settings.dispatch
+        self.worker_id = worker_id
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.buckets = (
+            dict(buckets) if buckets is not None else buckets_from_settings(settings.rates)
+        )
+        self.stop_event = stop_event or threading.Event()
+        self.stats = WorkerStats()
+        self.policies: dict[str, RetryPolicy] = {
+            str(c): policy_for(c, settings.dispatch) for c in ChannelName
+        }
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._pg = engine.dialect.name == "postgresql"
+        self._allow = frozenset(settings.exercise.allow_list)
+
+    # -- maintenance ---------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """Recover expired leases and release due escalation steps (one transaction)."""
+        now = self.clock()
+        with self._sessions.begin() as s:
+            requeued, lost = recover_expired_leases(s, now)
+            released = release_due_escalations(s, self.dispatch, now)
+        self.stats.recovered_claims += requeued
+        self.stats.recovered_unknown += lost
+        self.stats.released += released
+
+    def pending(self) -> bool:
+        with self._sessions.begin() as s:
+            return has_pending_work(s, [str(c) for c in self.channels])
+
+    # -- one pass ------------------------------------------------------------------
+
+    def step(self) -> int:
+        """Claim, send and record one batch per channel; returns rows handed to providers."""
+        handled = 0
+        for name, channel in self.channels.items():
+            if self.stop_event.is_set():
+                break
+            bucket = self.buckets[ChannelName(name)]
+            # at most CLAIM_CALLS provider calls per claim: for one-message-per-request
+            # channels (Twilio) that keeps the 'sending' window short and lets other
+            # workers share the queue instead of one worker taking a whole batch
+            limit = min(self.dispatch.batch_size, max(1, channel.max_batch) * CLAIM_CALLS)
+            tokens = bucket.take_up_to(limit)
+            if tokens == 0:
+                continue
+            rows = self._claim(str(name), tokens)
+            bucket.give_back(tokens - len(rows))
+            if not rows:
+                continue
+            if self.stop_event.is_set():
+                self.release_claims()
+                break
+            handled += self._send(channel, rows)
+        return handled
+
+    def _claim(self, channel: str, limit: int) -> list[_Row]:
+        now = self.clock()
+        lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
+        with self._sessions.begin() as s:
+            q = (
+                select(Delivery.id)
+                .where(
+                    Delivery.state == S.QUEUED.value,
+                    Delivery.channel == channel,
+                    Delivery.next_attempt_at <= now,
+                )
+                .order_by(
+                    Delivery.is_cancellation.desc(),
+                    Delivery.level.desc(),
+                    Delivery.priority.desc(),
+                    Delivery.id,
+                )
+                .limit(limit)
+            )
+            if self._pg:
+                # other workers skip the rows we lock instead of waiting for them
+                q = q.with_for_update(skip_locked=True)
+            ids = list(s.scalars(q))
+            if not ids:
+                return []
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids), Delivery.state == S.QUEUED.value)
+                .values(
+                    state=S.CLAIMED.value,
+                    lease_owner=self.worker_id,
+                    lease_expires_at=lease_until,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            found = s.execute(
+                select(
+                    Delivery.id,
+                    Delivery.key,
+                    Delivery.alert_id,
+                    Delivery.channel,
+                    Delivery.address,
+                    Delivery.language,
+                    Delivery.title,
+                    Delivery.body,
+                    Delivery.data,
+                    Delivery.attempts,
+                    Delivery.queued_at,
+                    Delivery.created_at,
+                    Alert.exercise,
+                )
+                .join(Alert, Alert.id == Delivery.alert_id)
+                .where(
+                    Delivery.id.in_(ids),
+                    Delivery.state == S.CLAIMED.value,
+                    Delivery.lease_owner == self.worker_id,
+                )
+            ).all()
+        order = {i: n for n, i in enumerate(ids)}
+        rows = [
+            _Row(
+                id=r[0],
+                key=r[1],
+                alert_id=r[2],
+                channel=r[3],
+                address=r[4],
+                language=r[5],
+                title=r[6],
+                body=r[7],
+                data=tuple((str(p[0]), str(p[1])) for p in (r[8] or [])),
+                attempts=r[9],
+                queued_at=r[10] or r[11],
+                exercise=bool(r[12]),
+            )
+            for r in found
+        ]
+        rows.sort(key=lambda r: order[r.id])
+        self.stats.claimed += len(rows)
+        return rows
+
+    def release_claims(self) -> int:
+        """Give every row this worker claimed but did not send back to the queue."""
+        now = self.clock()
+        with self._sessions.begin() as s:
+            n = rowcount(
+                s.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.state == S.CLAIMED.value, Delivery.lease_owner == self.worker_id
+                    )
+                    .values(
+                        state=S.QUEUED.value,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        return n
+
+    def _send(self, channel: Channel, rows: Sequence[_Row]) -> int:
+        # a third lock for exercises: never hand an off-list address to a provider
+        refused = [r for r in rows if r.exercise and r.address not in self._allow]
+        sendable = [r for r in rows if not (r.exercise and r.address not in self._allow)]
+        now = self.clock()
+        lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
+        with self._sessions.begin() as s:
+            if refused:
+                s.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_([r.id for r in refused]),
+                        Delivery.lease_owner == self.worker_id,
+                        Delivery.state == S.CLAIMED.value,
+                    )
+                    .values(
+                        state=S.FAILED.value,
+                        detail="exercise: address not on exercise.allow_list; not sent",
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                self.stats.refused += len(refused)
+                log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
+            if not sendable:
+                return 0
+            # committed BEFORE the provider call: a crash from here on leaves 'sending'
+            # rows that lease recovery marks unknown, never silently resent
+            going = set(
+                s.scalars(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_([r.id for r in sendable]),
+                        Delivery.state == S.CLAIMED.value,
+                        Delivery.lease_owner == self.worker_id,
+                    )
+                    .values(
+                        state=S.SENDING.value,
+                        attempts=Delivery.attempts + 1,
+                        lease_expires_at=lease_until,
+                        updated_at=now,
+                    )
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        batch = [r for r in sendable if r.id in going]
+        if not batch:
+            return 0
+        results: list[DeliveryResult] = []
+        size = max(1, int(channel.max_batch))
+        renewed = time.monotonic()
+        try:
+            for i in range(0, len(batch), size):
+                if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
+                    # slow provider: keep the lease so nobody marks our rows unknown early
+                    self._renew([r.id for r in batch[i:]])
+                    renewed = time.monotonic()
+                chunk = batch[i : i + size]
+                results.extend(self._call(channel, chunk))
+        except ChannelMisconfigured:
+            # nothing can have gone out on a channel that cannot work at all
+            self._requeue(list(batch[len(results) :]))
+            self._record(batch[: len(results)], results)
+            raise
+        self._record(batch, results)
+        return len(batch)
+
+    def _call(self, channel: Channel, chunk: Sequence[_Row]) -> list[DeliveryResult]:
+        messages = [self._message(r) for r in chunk]
+        try:
+            got = list(channel.send_many(messages))
+        except ChannelMisconfigured:
+            raise
+        except Exception as exc:
+            # an adapter bug mid-call: the provider may have acted, so this is UNKNOWN
+            log.exception("channel %s raised; %d rows marked unknown", channel.name, len(chunk))
+            detail = f"adapter error: {type(exc).__name__}"
+            return [DeliveryResult(Outcome.UNKNOWN, str(channel.name), detail=detail)] * len(chunk)
+        if len(got) != len(chunk):
+            log.error("channel %s returned %d results for %d", channel.name, len(got), len(chunk))
+            got = got[: len(chunk)]
+            missing = DeliveryResult(Outcome.UNKNOWN, str(channel.name), detail="no result")
+            got += [missing] * (len(chunk) - len(got))
+        return got
+
+    def _message(self, r: _Row) -> OutgoingMessage:
+        data = dict(r.data)
+        return OutgoingMessage(
+            key=r.key,
+            channel=ChannelName(r.channel),
+            address=r.address,
+            body=r.body,
+            language=r.language,
+            title=r.title,
+            data=(("key", r.key), *r.data) if "key" not in data else r.data,
+            # a cancellation replaces the alert's notification on the device
+            collapse_key=data.get("cancels", r.alert_id),
+            voice_language=_VOICE_LANGUAGE.get(r.language, "ja-JP"),
+        )
+
+    def _renew(self, ids: Sequence[int]) -> None:
+        until = self.clock() + dt.timedelta(seconds=self.dispatch.lease_seconds)
+        try:
+            with self._sessions.begin() as s:
+                s.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(ids),
+                        Delivery.state == S.SENDING.value,
+                        Delivery.lease_owner == self.worker_id,
+                    )
+                    .values(lease_expires_at=until)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError:
+            # not fatal: at worst the rows are marked unknown, and we still record them
+            log.exception("lease renewal failed")
+
+    def _requeue(self, rows: Sequence[_Row]) -> None:
+        if not rows:
+            return
+        now = self.clock()
+        with self._sessions.begin() as s:
+            s.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_([r.id for r in rows]),
+                    Delivery.state == S.SENDING.value,
+                    Delivery.lease_owner == self.worker_id,
+                )
+                .values(
+                    state=S.QUEUED.value,
+                    attempts=Delivery.attempts - 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _record(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
+        if not rows:
+            return
+        for attempt in range(5):
+            try:
+                self._record_once(rows, results)
+                return
+            except SQLAlchemyError:
+                # the rows stay 'sending' until recorded; if we never manage, lease
+                # recovery marks them unknown, which is the honest answer
+                log.exception("recording %d results failed (attempt %d)", len(rows), attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        log.error("gave up recording %d results; their leases will expire to unknown", len(rows))
+
+    def _record_once(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
+        now = self.clock()
+        params: list[dict[str, Any]] = []
+        counts: dict[str, int] = defaultdict(int)
+        with self._sessions.begin() as s:
+            alert_state = dict(
+                s.execute(
+                    select(Alert.id, Alert.state).where(Alert.id.in_({r.alert_id for r in rows}))
+                ).all()
+            )
+            for row, res in zip(rows, results, strict=True):
+                attempt = row.attempts + 1
+                age = max(0.0, (now - row.queued_at).total_seconds())
+                decision = self.policies[row.channel].decide(
+                    res.outcome, attempt, age=age, retry_after=res.retry_after, rng=self.rng
+                )
+                p: dict[str, Any] = {
+                    "b_id": row.id,
+                    "b_owner": self.worker_id,
+                    "state": "",
+                    "provider_ref": res.provider_ref,
+                    "detail": "; ".join(x for x in (decision.reason, res.detail) if x)[:500],
+                    "next_attempt_at": now,
+                    "sent_at": None,
+                    "finished_at": now,
+                    "lease_owner": None,
+                    "updated_at": now,
+                }
+                if decision.decision is Decision.SENT:
+                    p.update(state=S.SENT.value, sent_at=now)
+                elif decision.decision is Decision.RETRY:
+                    if alert_state.get(row.alert_id) == "cancelled":
+                        p.update(state=S.CANCELLED.value, detail="alert cancelled before retry")
+                    else:
+                        p.update(
+                            state=S.QUEUED.value,
+                            finished_at=None,
+                            next_attempt_at=now + dt.timedelta(seconds=decision.delay),
+                            detail=(res.detail or "deferred")[:500],
+                        )
+                elif decision.decision is Decision.FAIL:
+                    p.update(state=S.FAILED.value)
+                else:
+                    p.update(state=S.UNKNOWN.value)
+                counts[p["state"]] += 1
+                params.append(p)
+            t = deliveries_table()
+            s.execute(
+                t.update()
+                .where(
+                    t.c.id == bindparam("b_id"),
+                    t.c.lease_owner == bindparam("b_owner"),
+                    # 'unknown': lease recovery got there first but we now know the outcome
+                    or_(t.c.state == S.SENDING.value, t.c.state == S.UNKNOWN.value),
+                )
+                .values(
+                    state=bindparam("state"),
+                    provider_ref=bindparam("provider_ref"),
+                    detail=bindparam("detail"),
+                    next_attempt_at=bindparam("next_attempt_at"),
+                    sent_at=bindparam("sent_at"),
+                    finished_at=bindparam("finished_at"),
+                    lease_owner=bindparam("lease_owner"),
+                    lease_expires_at=None,
+                    updated_at=bindparam("updated_at"),
+                ),
+                params,
+            )
+        self.stats.sent += counts[S.SENT.value]
+        self.stats.retried += counts[S.QUEUED.value]
+        self.stats.failed += counts[S.FAILED.value]
+        self.stats.unknown += counts[S.UNKNOWN.value]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class _MaintenanceTimer:
+    """Lets at most one thread of a process run maintenance per interval."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = -float("inf")
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.interval:
+                return False
+            self._last = now
+            return True
+
+
+def run_worker(
+    engine: Engine,
+    channels: Mapping[ChannelName, Channel],
+    settings: Settings,
+    *,
+    worker_id: str | None = None,
+    until_idle: bool = False,
+    stop_event: threading.Event | None = None,
+    clock: Clock = utcnow,
+    concurrency: int = 1,
+    poll_interval: float = 0.1,
+    maintenance_interval: float = 1.0,
+    rng: random.Random | None = None,
+    buckets: Mapping[ChannelName, TokenBucket] | None = None,
+) -> WorkerStats:
+    """Run dispatcher loops until ``stop_event`` is set (or, with ``until_idle``, no work).
+
+    Each channel gets ``concurrency`` threads of its own, so a slow provider (Twilio: one
+    request per message) never holds up another channel; the threads of a channel share
+    its token bucket. ``until_idle`` returns once no row of the served channels is queued
+    (deferred rows included), claimed, sending, or held in a live alert. On stop, the
+    in-flight batches are finished and recorded and claimed-but-unsent rows are released.
+    Raises ``ChannelMisconfigured`` (after requeueing the rows it could not send) when a
+    channel cannot work at all; any error in one thread stops the others.
+    """
+    stop = stop_event or threading.Event()
+    base = worker_id or default_worker_id()
+    shared = dict(buckets) if buckets is not None else buckets_from_settings(settings.rates)
+    single = len(channels) * max(1, concurrency) == 1
+    dispatchers = [
+        Dispatcher(
+            engine,
+            {name: ch},
+            settings,
+            worker_id=base if single else f"{base}/{name}{i}",
+            clock=clock,
+            rng=rng if single else random.Random((rng or random).random()),
+            buckets=shared,
+            stop_event=stop,
+        )
+        for name, ch in channels.items()
+        for i in range(max(1, concurrency))
+    ]
+    timer = _MaintenanceTimer(maintenance_interval)
+    errors: list[BaseException] = []
+
+    def loop(d: Dispatcher) -> None:
+        try:
+            while not stop.is_set():
+                if timer.due():
+                    d.maintain()
+                try:
+                    n = d.step()
+                except SQLAlchemyError:
+                    log.exception("dispatcher %s: database error; pausing", d.worker_id)
+                    stop.wait(1.0)
+                    continue
+                if n == 0:
+                    if until_idle and not d.pending():
+                        return
+                    stop.wait(poll_interval)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()  # one broken thread stops the others: fail loud, not half-working
+        finally:
+            d.release_claims()
+
+    if single:
+        loop(dispatchers[0])
+    else:
+        threads = [
+            threading.Thread(target=loop, args=(d,), name=f"dispatch-{d.worker_id}", daemon=True)
+            for d in dispatchers
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    total = WorkerStats()
+    for d in dispatchers:
+        total.add(d.stats)
+    if errors:
+        raise errors[0]
+    return total
