@@ -188,6 +188,9 @@ class DeliveryResult:
     provider_ref: str | None = None  # Twilio SID / FCM message name
     detail: str = ""  # provider code + short reason, already redacted
     retry_after: float | None = None  # seconds, when the provider said so
+    # the provider's own code ("21610", "UNREGISTERED"): decides what a permanent
+    # refusal says about the address (see alertsvc.registry.store.REFUSAL_SCOPE)
+    error_code: str | None = None
 
 
 @dataclass(slots=True)

@@ -40,7 +40,13 @@ from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
 
-__all__ = ["ANDROID_CHANNEL_ID", "FCM_ERROR_OUTCOMES", "FcmPush", "classify_fcm_error"]
+__all__ = [
+    "ANDROID_CHANNEL_ID",
+    "FCM_ERROR_OUTCOMES",
+    "FcmPush",
+    "classify_fcm_error",
+    "fcm_error_code",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,17 @@ FCM_ERROR_OUTCOMES: tuple[tuple[type[exceptions.FirebaseError], Outcome, str], .
     # Google API semantics: a deadline may pass after the server acted
     (exceptions.DeadlineExceededError, Outcome.UNKNOWN, "deadline exceeded"),
 )
+
+
+def fcm_error_code(exc: exceptions.FirebaseError) -> str | None:
+    """FCM's own error code for the exceptions that say something about the token."""
+    if isinstance(exc, messaging.UnregisteredError):
+        return "UNREGISTERED"
+    if isinstance(exc, messaging.SenderIdMismatchError):
+        return "SENDER_ID_MISMATCH"
+    if isinstance(exc, exceptions.InvalidArgumentError):
+        return "INVALID_ARGUMENT"
+    return None
 
 
 def classify_fcm_error(exc: exceptions.FirebaseError) -> tuple[Outcome, str, float | None]:
@@ -328,5 +345,14 @@ class FcmPush:
                 continue
             outcome, detail, retry = classify_fcm_error(resp.exception)
             log.info("push %s to %s: %s", outcome, who, detail)
-            out.append(DeliveryResult(outcome, self.name, None, f"{detail} ({who})", retry))
+            out.append(
+                DeliveryResult(
+                    outcome,
+                    self.name,
+                    None,
+                    f"{detail} ({who})",
+                    retry,
+                    fcm_error_code(resp.exception),
+                )
+            )
         return out

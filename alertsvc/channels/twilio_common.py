@@ -363,7 +363,8 @@ def result_for_exception(
     """
     if isinstance(exc, TwilioRestException | TwilioServiceException):
         outcome, detail, retry = classify_twilio_exception(exc, twilio.last_retry_after())
-        return DeliveryResult(outcome, channel, None, f"{detail} ({who})", retry)
+        code = str(exc.code) if isinstance(exc.code, int) else None
+        return DeliveryResult(outcome, channel, None, f"{detail} ({who})", retry, code)
     if isinstance(exc, requests.RequestException):
         outcome, detail = classify_transport_error(exc)
         return DeliveryResult(outcome, channel, None, f"{detail} ({who})")

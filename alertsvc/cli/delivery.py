@@ -131,6 +131,8 @@ def worker(
             f"配信ワーカー開始 / worker {worker_id} started: "
             f"{', '.join(str(c) for c in channels)} × {concurrency}"
         )
+        from alertsvc.registry.store import refusal_hook
+
         started = time.monotonic()
         with _stop_on_signals(stop):
             stats = run_worker(
@@ -141,6 +143,7 @@ def worker(
                 until_idle=until_idle,
                 stop_event=stop,
                 concurrency=concurrency,
+                on_refused=refusal_hook,
             )
         reason = "signal" if stop.is_set() else "idle"
         result: dict[str, Any] = {

@@ -641,6 +641,10 @@ _PROVIDER_STATUS: dict[str, Event] = {
 }
 
 
+# (session, channel, address, provider error code, detail): see registry.record_refusal
+CallbackRefusalHook = Callable[[Session, ChannelName, str, str, str], object]
+
+
 def record_provider_status(
     session: Session,
     *,
@@ -649,8 +653,12 @@ def record_provider_status(
     status: str,
     error_code: int | None,
     now: dt.datetime | None = None,
+    on_refused: CallbackRefusalHook | None = None,
 ) -> bool:
     """Apply a provider status callback to the row named by ``key`` or ``provider_ref``.
+
+    ``on_refused(session, channel, address, error_code, detail)`` is called, in the same
+    transaction, when the callback fails a row with an error code (contact health).
 
     delivered/completed move a sending, sent or unknown row to 'delivered';
     undelivered/failed/busy/no-answer/canceled move it to 'failed' (which lets the next
@@ -681,12 +689,21 @@ def record_provider_status(
         values["finished_at"] = row.finished_at or now
         if target is DeliveryState.DELIVERED:
             values["delivered_at"] = now
-        session.execute(
+        changed = session.execute(
             update(Delivery)
             .where(Delivery.id == row.id, Delivery.state.in_(allowed))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        if (
+            on_refused is not None
+            and target is DeliveryState.FAILED
+            and error_code is not None
+            and rowcount(changed)
+        ):
+            on_refused(
+                session, ChannelName(row.channel), row.address, str(error_code), values["detail"]
+            )
     else:
         session.execute(
             update(Delivery)

@@ -97,6 +97,12 @@ class WorkerStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+# Called inside the recording transaction for every REJECTED result: the composition
+# root wires it to contact health (alertsvc.registry.store.record_refusal), so that an
+# opted-out number or a dead token is not tried again in the next alert.
+RefusalHook = Callable[[Session, ChannelName, str, DeliveryResult], None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Row:
     id: int
@@ -269,8 +275,10 @@ class Dispatcher:
         rng: random.Random | None = None,
         buckets: Mapping[ChannelName, TokenBucket] | None = None,
         stop_event: threading.Event | None = None,
+        on_refused: RefusalHook | None = None,
     ) -> None:
         self.engine = engine
+        self.on_refused = on_refused
         self.channels = dict(channels)
         self.settings = settings
         self.dispatch = settings.dispatch
@@ -633,6 +641,9 @@ class Dispatcher:
                         )
                 elif decision.decision is Decision.FAIL:
                     p.update(state=S.FAILED.value)
+                    if res.outcome is Outcome.REJECTED and self.on_refused is not None:
+                        # same transaction: the row and the contact's health change together
+                        self.on_refused(s, ChannelName(row.channel), row.address, res)
                 else:
                     p.update(state=S.UNKNOWN.value)
                 counts[p["state"]] += 1
@@ -700,6 +711,7 @@ def run_worker(
     maintenance_interval: float = 1.0,
     rng: random.Random | None = None,
     buckets: Mapping[ChannelName, TokenBucket] | None = None,
+    on_refused: RefusalHook | None = None,
 ) -> WorkerStats:
     """Run dispatcher loops until ``stop_event`` is set (or, with ``until_idle``, no work).
 
@@ -725,6 +737,7 @@ def run_worker(
             rng=rng if single else random.Random((rng or random).random()),
             buckets=shared,
             stop_event=stop,
+            on_refused=on_refused,
         )
         for name, ch in channels.items()
         for i in range(max(1, concurrency))

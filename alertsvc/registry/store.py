@@ -20,6 +20,7 @@ from alertsvc.models import (
     ChannelName,
     ContactInfo,
     ContactKind,
+    DeliveryResult,
     Need,
     ResidentInfo,
     SupporterInfo,
@@ -27,6 +28,7 @@ from alertsvc.models import (
 from alertsvc.planning.channel_order import channel_order
 
 __all__ = [
+    "REFUSAL_SCOPE",
     "ContactHealth",
     "RegisterEntry",
     "block_contact",
@@ -35,6 +37,8 @@ __all__ = [
     "list_register",
     "load_residents",
     "mark_contact_unhealthy",
+    "record_refusal",
+    "refusal_hook",
     "resident_info",
 ]
 
@@ -155,6 +159,44 @@ _CONTACT_CHANNELS: dict[ContactKind, frozenset[ChannelName]] = {
     ContactKind.LANDLINE: frozenset({ChannelName.VOICE}),
     ContactKind.IP_PHONE: frozenset({ChannelName.VOICE}),
 }
+
+
+# What a provider's permanent refusal says about the address it was sent to. Codes not
+# listed here (our own configuration, a malformed message) say nothing about the contact.
+REFUSAL_SCOPE: dict[str, str] = {
+    "UNREGISTERED": "address",  # FCM: the app was uninstalled, the token is dead
+    "SENDER_ID_MISMATCH": "address",  # FCM: the token belongs to another project
+    "21211": "address",  # Twilio: invalid 'To' number
+    "21217": "address",  # Twilio: the number does not appear valid
+    "21610": "channel",  # Twilio: replied STOP to SMS; calls still work
+    "21612": "channel",  # Twilio: not reachable by SMS
+    "21614": "channel",  # Twilio: not a mobile number (no SMS); calls still work
+    "21216": "channel",  # Twilio: number blocked for calls
+    # SMS status callbacks (the message was accepted, then failed)
+    "30004": "channel",  # blocked by the recipient
+    "30005": "address",  # unknown destination handset: the number does not exist
+    "30006": "channel",  # landline or carrier that cannot take SMS; calls still work
+}
+
+
+def record_refusal(
+    session: Session, channel: ChannelName, address: str, error_code: str | None, detail: str
+) -> int:
+    """Apply a provider's permanent refusal to contact health (see ``REFUSAL_SCOPE``).
+
+    Returns the number of contacts changed; 0 when the code says nothing about them.
+    """
+    scope = REFUSAL_SCOPE.get(error_code or "")
+    if scope is None:
+        return 0
+    return block_contact(session, channel, address, detail, whole_address=scope == "address")
+
+
+def refusal_hook(
+    session: Session, channel: ChannelName, address: str, result: DeliveryResult
+) -> None:
+    """The dispatcher's ``on_refused`` hook: a REJECTED result updates contact health."""
+    record_refusal(session, channel, address, result.error_code, result.detail)
 
 
 def block_contact(

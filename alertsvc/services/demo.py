@@ -125,7 +125,7 @@ def run_demo(
     from alertsvc.geo.shelter_import import import_shelters
     from alertsvc.geo.zone_import import import_zones
     from alertsvc.registry.csv_import import import_register
-    from alertsvc.registry.store import load_residents
+    from alertsvc.registry.store import load_residents, refusal_hook
     from alertsvc.services.preview import build_preview
     from alertsvc.services.scope import resolve_scope
     from alertsvc.services.send import send_preview
@@ -194,7 +194,14 @@ def run_demo(
 
         def work() -> None:
             try:
-                run_worker(engine, channels, run_settings, until_idle=True, concurrency=2)
+                run_worker(
+                    engine,
+                    channels,
+                    run_settings,
+                    until_idle=True,
+                    concurrency=2,
+                    on_refused=refusal_hook,
+                )
             except BaseException as exc:  # reported by the main thread
                 errors.append(exc)
             finally:

@@ -43,7 +43,11 @@ from alertsvc.channels.twilio_common import SIGNATURE_HEADER, is_valid_twilio_si
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Delivery
-from alertsvc.dispatch.outbox import record_acknowledgement, record_provider_status
+from alertsvc.dispatch.outbox import (
+    CallbackRefusalHook,
+    record_acknowledgement,
+    record_provider_status,
+)
 from alertsvc.redact import mask_phone
 
 __all__ = [
@@ -136,7 +140,12 @@ def latest_reply_target(session: Session, from_number: str) -> str | None:
 
 
 def create_app(
-    engine: Engine, settings: Settings, *, auth_token: str, ack_secret: bytes
+    engine: Engine,
+    settings: Settings,
+    *,
+    auth_token: str,
+    ack_secret: bytes,
+    on_refused: CallbackRefusalHook | None = None,
 ) -> Starlette:
     """Build the webhook app on ``engine``.
 
@@ -145,6 +154,8 @@ def create_app(
     acknowledgement tokens (``alertsvc.acks``). ``app.state.public_url`` is the base
     URL Twilio calls; it starts as ``settings.webhooks.public_url`` and, when that is
     empty, the request's own URL is trusted (``WebhookServer`` fills in its bound URL).
+    ``on_refused`` records what a failing status callback says about the contact
+    (``alertsvc.registry.store.record_refusal``).
     Raises ``ValueError`` for an empty auth token or secret: every request would fail.
     """
     if not auth_token:
@@ -181,7 +192,12 @@ def create_app(
     def apply_status(key: str | None, ref: str | None, status: str, code: int | None) -> bool:
         with session_scope(engine) as session:
             return record_provider_status(
-                session, provider_ref=ref, key=key, status=status, error_code=code
+                session,
+                provider_ref=ref,
+                key=key,
+                status=status,
+                error_code=code,
+                on_refused=on_refused,
             )
 
     def apply_ack(key: str, answer: Answer, via: str) -> bool:

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from alertsvc.acks import ack_secret as settings_ack_secret
 from alertsvc.channels.twilio_common import twilio_auth_token
 from alertsvc.config import Settings
+from alertsvc.registry.store import record_refusal
 from alertsvc.web.app import create_app
 
 __all__ = ["WebhookServer"]
@@ -71,6 +72,7 @@ class WebhookServer:
             settings,
             auth_token=twilio_auth_token(settings, env),
             ack_secret=settings_ack_secret(settings, env),
+            on_refused=record_refusal,
         )
         return cls(
             app,
