@@ -23,7 +23,15 @@ from alertsvc.config import Settings, load_settings
 from alertsvc.db import ensure_schema, make_engine
 from alertsvc.errors import AlertsvcError, InputError
 
-__all__ = ["AppState", "emit_json", "fail", "human", "run_command", "state_of"]
+__all__ = [
+    "AppState",
+    "emit_json",
+    "fail",
+    "human",
+    "import_error_doc",
+    "run_command",
+    "state_of",
+]
 
 # Human output goes to stderr so that stdout stays machine-readable.
 human = Console(stderr=True, highlight=False)
@@ -63,6 +71,22 @@ def state_of(ctx: typer.Context) -> AppState:
         obj = AppState()
         ctx.find_root().obj = obj
     return obj
+
+
+def import_error_doc(exc: AlertsvcError) -> dict[str, object]:
+    """The import JSON contract for a failed import: zero counts, every error, the message.
+
+    A file-level problem (empty, truncated, no CRS) still gives one ``errors`` entry, so
+    scripts that only read ``errors`` see it.
+    """
+    from alertsvc.errors import RowError
+    from alertsvc.models import ImportReport
+
+    errors = list(exc.errors) if isinstance(exc, InputError) else []
+    report = ImportReport(errors=errors or [RowError(-1, "", exc.message)])
+    doc = report.as_dict()
+    doc["error"] = exc.message
+    return doc
 
 
 def emit_json(doc: Any) -> None:

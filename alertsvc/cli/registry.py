@@ -16,9 +16,9 @@ import typer
 from rich.table import Table
 
 from alertsvc import audit
-from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.cli._common import emit_json, human, import_error_doc, run_command, state_of
 from alertsvc.db import session_scope
-from alertsvc.errors import AlertsvcError, InputError
+from alertsvc.errors import AlertsvcError
 from alertsvc.models import ContactKind, ImportReport
 from alertsvc.planning.channel_order import channel_order
 from alertsvc.registry import (
@@ -44,10 +44,7 @@ class Encoding(enum.StrEnum):
 def _error_report(exc: AlertsvcError) -> dict[str, object]:
     if isinstance(exc, RegisterImportFailed):
         return exc.report.as_dict()
-    errors = exc.errors if isinstance(exc, InputError) else []
-    doc = ImportReport(errors=list(errors)).as_dict()
-    doc["error"] = exc.message
-    return doc
+    return import_error_doc(exc)
 
 
 @app.command("import")

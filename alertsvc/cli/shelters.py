@@ -8,9 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.cli._common import emit_json, human, import_error_doc, run_command, state_of
 from alertsvc.db import session_scope
-from alertsvc.errors import AlertsvcError, InputError
 from alertsvc.geo.shelter_import import import_shelters
 from alertsvc.geo.shelter_store import (
     StoredShelter,
@@ -21,13 +20,6 @@ from alertsvc.geo.shelter_store import (
 from alertsvc.models import ImportReport
 
 app = typer.Typer(help="避難所 / shelters.", no_args_is_help=True)
-
-
-def _error_report(exc: AlertsvcError) -> dict[str, object]:
-    report = ImportReport(errors=list(exc.errors) if isinstance(exc, InputError) else [])
-    doc = report.as_dict()
-    doc["error"] = exc.message
-    return doc
 
 
 @app.command("import")
@@ -53,7 +45,7 @@ def import_cmd(
             emit_json(report.as_dict())
         _render_report(report)
 
-    run_command(json_out, body, on_error_json=_error_report)
+    run_command(json_out, body, on_error_json=import_error_doc)
 
 
 def _render_report(report: ImportReport) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo as TimeZone
 
 import typer
 from rich.table import Table
 
 from alertsvc.audit import current_actor
-from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.cli._common import emit_json, human, import_error_doc, run_command, state_of
 from alertsvc.db import session_scope
-from alertsvc.errors import AlertsvcError, InputError, NotFound, RowError
+from alertsvc.errors import NotFound
 from alertsvc.geo.zone_import import import_zones
 from alertsvc.geo.zone_store import list_zone_sets, list_zones
 from alertsvc.models import ImportReport, ZoneKind
@@ -20,19 +19,6 @@ from alertsvc.models import ImportReport, ZoneKind
 app = typer.Typer(no_args_is_help=True, help="Flood zones / 浸水想定区域.")
 
 _TOKYO = TimeZone("Asia/Tokyo")
-
-
-def _error_report(exc: AlertsvcError) -> dict[str, Any]:
-    """The import JSON contract even on failure: zero counts plus every row error."""
-    report = ImportReport()
-    if isinstance(exc, InputError):
-        report.errors = list(exc.errors)
-    if not report.errors:
-        # a file-level problem (empty, truncated, no CRS): still one entry for scripts
-        report.errors = [RowError(-1, "", exc.message)]
-    doc = report.as_dict()
-    doc["error"] = exc.message
-    return doc
 
 
 @app.command("import")
@@ -73,7 +59,7 @@ def import_cmd(
             emit_json(report.as_dict())
         _render_report(report, set_name)
 
-    run_command(json_out, body, on_error_json=_error_report)
+    run_command(json_out, body, on_error_json=import_error_doc)
 
 
 def _render_report(report: ImportReport, set_name: str) -> None:

@@ -35,6 +35,7 @@ from alertsvc.dispatch.states import (
 )
 from alertsvc.errors import InputError, NotFound, RowError
 from alertsvc.models import ChannelName
+from alertsvc.redact import mask_address
 
 __all__ = [
     "EXERCISE_PREFIX",
@@ -47,7 +48,6 @@ __all__ = [
     "alert_status",
     "cancel_alert",
     "create_alert",
-    "mask_address",
     "new_alert_id",
     "record_acknowledgement",
     "record_provider_status",
@@ -188,15 +188,6 @@ class AlertStatus:
             "parent_id": self.parent_id,
             "cancellation_ids": self.cancellation_ids,
         }
-
-
-def mask_address(address: str) -> str:
-    """``+819012345678`` -> ``+819…5678``; push tokens keep their first 6 characters."""
-    if address.startswith("+") and len(address) > 8:
-        return f"{address[:4]}…{address[-4:]}"
-    if len(address) > 10:
-        return f"{address[:6]}…"
-    return "…"
 
 
 def new_alert_id(now: dt.datetime | None = None) -> str:

@@ -44,6 +44,7 @@ from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
 from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+from alertsvc.planning.language import VOICE_LANGUAGES
 
 __all__ = [
     "Clock",
@@ -61,16 +62,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 
 S = DeliveryState
-_VOICE_LANGUAGE = {
-    "ja": "ja-JP",
-    "ja-easy": "ja-JP",
-    "en": "en-US",
-    "zh": "cmn-CN",
-    "ko": "ko-KR",
-    "vi": "vi-VN",
-    "pt": "pt-BR",
-    "tl": "fil-PH",
-}
 CLAIM_CALLS = 20
 LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
 
@@ -542,7 +533,7 @@ class Dispatcher:
             data=(("key", r.key), *r.data) if "key" not in data else r.data,
             # a cancellation replaces the alert's notification on the device
             collapse_key=data.get("cancels", r.alert_id),
-            voice_language=_VOICE_LANGUAGE.get(r.language, "ja-JP"),
+            voice_language=VOICE_LANGUAGES.get(r.language, "ja-JP"),
         )
 
     def _renew(self, ids: Sequence[int]) -> None:

@@ -42,6 +42,7 @@ from alertsvc import audit
 from alertsvc.errors import RowError, ShelterDataError
 from alertsvc.geo.shelter_store import StoredShelter, replace_shelters
 from alertsvc.models import HAZARD_KEYS, SHELTER_KINDS, ImportReport, ShelterInfo
+from alertsvc.textdecode import TextDecodeError, decode_text
 
 __all__ = [
     "JAPAN_LAT",
@@ -462,31 +463,10 @@ def _layout_problems(
 def _decode(data: bytes, p: _Problems) -> str | None:
     """UTF-8 (BOM optional) or CP932; None after reporting when it is neither."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as utf8_exc:
-        bad_line = data[: utf8_exc.start].count(b"\n") + 1
-        lenient = data.decode("utf-8", errors="replace")
-        good_multibyte = sum(1 for ch in lenient if ord(ch) > 0x7F and ch != "\ufffd")
-        broken = lenient.count("\ufffd")
-        # mostly valid UTF-8 with a few bad bytes is a damaged UTF-8 file, not CP932
-        if good_multibyte >= 8 * broken:
-            p.error(
-                bad_line,
-                "",
-                f"invalid UTF-8 byte sequence at line {bad_line} (damaged or truncated file?) "
-                "/ 文字コードが不正です",
-            )
-            return None
-        try:
-            return data.decode("cp932")
-        except UnicodeDecodeError:
-            p.error(
-                bad_line,
-                "",
-                f"file is neither UTF-8 nor CP932 (Shift_JIS); first bad byte on line "
-                f"{bad_line} / 文字コードが UTF-8 でも CP932 でもありません",
-            )
-            return None
+        return decode_text(data)[0]
+    except TextDecodeError as exc:
+        p.error(exc.line, "", str(exc))
+        return None
 
 
 def _read_csv(path: Path, data: bytes, p: _Problems) -> list[ShelterEntry]:

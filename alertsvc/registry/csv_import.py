@@ -41,6 +41,7 @@ from alertsvc.planning.channel_order import channel_order, preference_problems
 from alertsvc.registry.phones import PhoneError, normalise_phone, normalise_token
 from alertsvc.registry.store import contact_info
 from alertsvc.registry.wareki import parse_date
+from alertsvc.textdecode import decode_text as decode_register
 
 __all__ = [
     "FIELD_ALIASES",
@@ -173,7 +174,6 @@ _FLOOR = re.compile(r"^(?:(地下|b)\s*)?(\d{1,3})\s*(?:階|f)?$")
 _LAT_RANGE = (20.0, 46.0)
 _LON_RANGE = (122.0, 154.0)
 _MAX_LEN = {"id": 64, "name": 200, "kana": 200, "address": 500, "supporter_name": 200}
-_BOM = b"\xef\xbb\xbf"
 _T = TypeVar("_T")
 
 
@@ -254,58 +254,6 @@ class RegisterImportFailed(RegisterDataError):
 
 
 # --- decoding ---------------------------------------------------------------------------
-
-
-def decode_register(data: bytes, encoding: str = "auto") -> tuple[str, str]:
-    """Decode register bytes; return (text, encoding used).
-
-    ``encoding`` is ``auto`` (BOM → utf-8-sig, else strict UTF-8, else CP932), ``utf-8``
-    or ``cp932``. Raises ``ValueError`` naming the byte offset and line of the first
-    undecodable byte.
-    """
-    enc = encoding.lower().replace("_", "-")
-    if enc in ("utf8", "utf-8-sig"):
-        enc = "utf-8"
-    if enc in ("shift-jis", "sjis", "shift_jis", "windows-31j", "ms932"):
-        enc = "cp932"
-    if enc not in ("auto", "utf-8", "cp932"):
-        raise ValueError(f"unknown encoding {encoding!r} (expected auto, utf-8 or cp932)")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ValueError("the file is UTF-16; save it as UTF-8 or CP932 (Shift_JIS)")
-    if enc == "auto":
-        if data.startswith(_BOM):
-            return _decode_strict(data[len(_BOM) :], "utf-8", len(_BOM)), "utf-8-sig"
-        try:
-            return data.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError as utf8_exc:
-            try:
-                return data.decode("cp932"), "cp932"
-            except UnicodeDecodeError as cp_exc:
-                # the earlier failure is the more telling place to look
-                offset = min(utf8_exc.start, cp_exc.start)
-                raise ValueError(
-                    f"cannot decode as UTF-8 or CP932 (byte offset {offset}, "
-                    f"line {_line_of(data, offset)})"
-                ) from None
-    if enc == "utf-8" and data.startswith(_BOM):
-        return _decode_strict(data[len(_BOM) :], "utf-8", len(_BOM)), "utf-8-sig"
-    return _decode_strict(data, enc, 0), enc
-
-
-def _decode_strict(data: bytes, encoding: str, shift: int) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        offset = exc.start + shift
-        raise ValueError(
-            f"cannot decode as {encoding.upper()}: first bad byte at line "
-            f"{_line_of(data, exc.start)} (byte offset {offset}); try --encoding auto"
-        ) from None
-
-
-def _line_of(data: bytes, offset: int) -> int:
-    # 0x0A is never a CP932 trail byte, so counting it is safe in both encodings
-    return data[:offset].count(b"\n") + 1
 
 
 # --- parsing ----------------------------------------------------------------------------

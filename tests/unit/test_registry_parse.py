@@ -267,3 +267,14 @@ def test_decode_forced_encoding_names_the_line() -> None:
 def test_decode_utf16_is_refused() -> None:
     with pytest.raises(ValueError, match="UTF-16"):
         decode_register("名簿番号".encode("utf-16"))
+
+
+def test_damaged_utf8_is_refused_not_read_as_cp932() -> None:
+    # a UTF-8 register with one broken byte must not become CP932 mojibake
+    body = "名簿番号,氏名,住所\n" + "".join(
+        f"{i},直方 花子,福岡県直方市殿町{i}\n" for i in range(20)
+    )
+    data = bytearray(body.encode("utf-8"))
+    data[40] = 0xFF
+    with pytest.raises(ValueError, match=r"invalid UTF-8 byte sequence at line \d+"):
+        decode_register(bytes(data))
