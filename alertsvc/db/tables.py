@@ -267,7 +267,7 @@ class AlertTarget(Base):
 class Delivery(Base):
     """One message to one address on one channel: the outbox row and its state machine.
 
-    States (see alertsvc/dispatch/README-state-machine.md): held, queued, claimed,
+    States (see the README, "Delivery"): held, queued, claimed,
     sending, sent, delivered, acknowledged, failed, unknown, cancelled, skipped.
     ``supporter_id`` is 0 for the resident's own rows: a NULL would make the UNIQUE
     constraint below ineffective (NULLs are distinct on both SQLite and PostgreSQL).

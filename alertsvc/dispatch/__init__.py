@@ -2,7 +2,7 @@
 
 ``outbox`` writes and reads delivery rows (create, cancel, status, callbacks, answers);
 ``worker`` claims due rows and calls the channels; ``states`` is the state machine as
-data; ``retry`` and ``ratelimit`` are small value objects. See README-state-machine.md.
+data; ``retry`` and ``ratelimit`` are small value objects. See the README, "Delivery".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every outbox row (``alertsvc.db.tables.Delivery``) is in exactly one ``DeliveryS
 commands decide the next state. The SQL updates that apply a transition are always guarded
 by the expected current state, so two processes racing on one row cannot both win.
 
-See ``README-state-machine.md`` in this package for the diagram and the reasons.
+See the README section "Delivery: the outbox and its state machine" for the diagram.
 """
 
 from __future__ import annotations

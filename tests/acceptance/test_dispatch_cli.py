@@ -112,3 +112,14 @@ def test_worker_rejects_an_unknown_channel(
     res = run_cli(["worker", "--until-idle", "--channel", "fax", "--json"], env)
     assert res.exit_code == 3
     assert "fax" in res.json()["error"]
+
+
+def test_status_watch_returns_once_nothing_is_in_flight(
+    engine: Engine, env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
+) -> None:
+    aid, _ = _alert(engine, 3)
+    assert run_cli(["worker", "--until-idle", "--json"], env).exit_code == 0
+    # --watch on a finished alert shows the final table and returns instead of looping
+    res = run_cli(["alert", "status", aid, "--watch", "--json"], env)
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["state"] == "complete"
