@@ -37,8 +37,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite, create the file 0600 and set the pragmas."""
+    """Create an engine; for SQLite, create the file 0600 and set the pragmas.
+
+    SQL parameters are hidden from error messages: a logged database error must never
+    carry a resident's name, phone number or push token.
+    """
     url = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database

@@ -64,3 +64,14 @@ def test_cli_db_upgrade_json(cli_env: dict[str, str]) -> None:
     res = run_cli(["db", "upgrade", "--json"], env=cli_env)
     assert res.exit_code == 0, res.stderr
     assert res.json()["revision"] == head_revision()
+
+
+def test_database_errors_never_carry_parameters(engine: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError) as err, session_scope(engine) as s:
+        s.add(AuditEntry(id=1, actor="+819012345678", action="a", args={}, result={}))
+        s.flush()
+        s.add(AuditEntry(id=1, actor="+819012345678", action="a", args={}, result={}))
+        s.flush()
+    assert "+819012345678" not in str(err.value)
