@@ -100,25 +100,49 @@ def _voice() -> Any:
 def load_scope_and_preview(
     state: Any,
     *,
-    level: int,
+    level: int | None,
     zone_sets: list[str],
     zone_ids: list[str],
     area: Path | None,
     exercise: bool,
+    draft_id: str | None = None,
 ) -> Preview:
+    """Resolve the scope (from options, or from an open draft) and plan the alert."""
+    from alertsvc.errors import InputError
+    from alertsvc.services.drafts import load_draft
     from alertsvc.services.preview import build_preview
-    from alertsvc.services.scope import resolve_scope
+    from alertsvc.services.scope import resolve_scope, scope_from_dict
 
-    lvl = parse_level(level)
     with session_scope(state.engine) as session:
-        scope = resolve_scope(session, zone_sets, zone_ids, area)
+        if draft_id is not None:
+            if level is not None or zone_sets or zone_ids or area is not None:
+                raise ScopeError(
+                    "--draft の範囲とレベルは下書きのものです / --draft cannot be combined "
+                    "with --level, --zone-set, --zone or --area"
+                )
+            draft = load_draft(session, draft_id)
+            if draft.state != "open":
+                raise InputError(
+                    f"下書きは送信済みまたは破棄済みです / draft {draft_id} is {draft.state}"
+                    + (f" (alert {draft.alert_id})" if draft.alert_id else "")
+                )
+            if exercise and not draft.exercise:
+                raise ScopeError(f"draft {draft_id} is not an exercise; drop --exercise")
+            lvl = parse_level(draft.level)
+            scope = scope_from_dict(session, draft.scope)
+            exercise = draft.exercise
+        else:
+            if level is None:
+                raise ScopeError(f"--level is required ({LEVEL_HELP}), or --draft ID")
+            lvl = parse_level(level)
+            scope = resolve_scope(session, zone_sets, zone_ids, area)
         return build_preview(session, state.settings, level=lvl, scope=scope, exercise=exercise)
 
 
 @app.command("preview")
 def preview_cmd(
     ctx: typer.Context,
-    level: int = typer.Option(..., "--level", help=LEVEL_HELP),
+    level: int | None = typer.Option(None, "--level", help=LEVEL_HELP),
     zone_set: list[str] = typer.Option([], "--zone-set", help="Zone set name (repeatable)."),
     zone: list[str] = typer.Option([], "--zone", help="Zone id (repeatable)."),
     area: Path | None = typer.Option(None, "--area", help="Area polygon file (GeoJSON…)."),
@@ -129,14 +153,30 @@ def preview_cmd(
     show_contacts: bool = typer.Option(
         False, "--show-contacts", help="Show full phone numbers and tokens (audited)."
     ),
+    draft: str | None = typer.Option(None, "--draft", help="Preview a saved draft."),
+    save_draft: bool = typer.Option(
+        False, "--save-draft", help="Save this level and scope as a draft to send later."
+    ),
 ) -> None:
     """Show who would be alerted, with which action, shelter, language and channel."""
     state = state_of(ctx)
 
     def body() -> None:
         preview = load_scope_and_preview(
-            state, level=level, zone_sets=zone_set, zone_ids=zone, area=area, exercise=exercise
+            state,
+            level=level,
+            zone_sets=zone_set,
+            zone_ids=zone,
+            area=area,
+            exercise=exercise,
+            draft_id=draft,
         )
+        draft_id: str | None = None
+        if save_draft:
+            from alertsvc.services.drafts import save_draft as store_draft
+
+            with session_scope(state.engine) as session:
+                draft_id = store_draft(session, preview)
         if map_file is not None:
             from alertsvc.reports.map_html import write_map
 
@@ -160,8 +200,16 @@ def preview_cmd(
                     {"targets": len(preview.plans)},
                 )
         if json_out:
-            emit_json(preview.as_json(show_contacts=show_contacts))
+            doc = preview.as_json(show_contacts=show_contacts)
+            if draft_id is not None:
+                doc["draft_id"] = draft_id
+            emit_json(doc)
         render_preview_human(preview, show_contacts=show_contacts)
+        if draft_id is not None:
+            human.print(
+                f"[bold]下書きを保存しました / draft saved: {draft_id}[/] — "
+                f"alertsvc alert send --draft {draft_id}"
+            )
         if map_file is not None:
             human.print(f"地図を書き出しました / map written: {map_file}")
         if csv_file is not None:
@@ -186,7 +234,7 @@ def _accepted(typed: str, level: Level, exercise: bool) -> bool:
 @app.command("send")
 def send_cmd(
     ctx: typer.Context,
-    level: int = typer.Option(..., "--level", help=LEVEL_HELP),
+    level: int | None = typer.Option(None, "--level", help=LEVEL_HELP),
     zone_set: list[str] = typer.Option([], "--zone-set", help="Zone set name (repeatable)."),
     zone: list[str] = typer.Option([], "--zone", help="Zone id (repeatable)."),
     area: Path | None = typer.Option(None, "--area", help="Area polygon file (GeoJSON…)."),
@@ -195,6 +243,9 @@ def send_cmd(
     ),
     yes: bool = typer.Option(False, "--yes", help="Skip the typed confirmation."),
     json_out: bool = typer.Option(False, "--json", help="Print {alert_id, deliveries}."),
+    draft: str | None = typer.Option(
+        None, "--draft", help="Send a saved draft (its level and scope; re-planned now)."
+    ),
 ) -> None:
     """Send an alert: preview, typed confirmation, then one outbox row per message.
 
@@ -206,20 +257,26 @@ def send_cmd(
         from alertsvc.services.send import send_preview
 
         preview = load_scope_and_preview(
-            state, level=level, zone_sets=zone_set, zone_ids=zone, area=area, exercise=exercise
+            state,
+            level=level,
+            zone_sets=zone_set,
+            zone_ids=zone,
+            area=area,
+            exercise=exercise,
+            draft_id=draft,
         )
         render_preview_human(preview, show_contacts=False)
         if not yes:
-            phrase = confirmation_phrase(preview.level, exercise)
+            phrase = confirmation_phrase(preview.level, preview.exercise)
             human.print(
                 f"[bold]送信するには「{phrase}」と入力してください / to send, type "
-                f"'{'exercise' if exercise else 'send'} level {int(preview.level)}':[/]"
+                f"'{'exercise' if preview.exercise else 'send'} level {int(preview.level)}':[/]"
             )
             try:
                 typed = input("> ")
             except EOFError:
                 typed = ""
-            if not _accepted(typed, preview.level, exercise):
+            if not _accepted(typed, preview.level, preview.exercise):
                 if json_out:
                     emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
                 human.print(
@@ -228,6 +285,11 @@ def send_cmd(
                 raise typer.Exit(1)
         with session_scope(state.engine) as session:
             result = send_preview(session, state.settings, preview)
+            if draft is not None:
+                from alertsvc.services.drafts import claim_draft
+
+                # same transaction: a draft is sent exactly once
+                claim_draft(session, draft, result.alert_id)
         if json_out:
             emit_json({"alert_id": result.alert_id, "deliveries": result.deliveries})
         human.print(
@@ -235,5 +297,57 @@ def send_cmd(
             f"({result.deliveries} 件 / deliveries, {result.targets} 人 / people). "
             "`alertsvc worker` が送信します / `alertsvc worker` sends them."
         )
+
+    run_command(json_out, body)
+
+
+@app.command("drafts")
+def drafts_cmd(
+    ctx: typer.Context,
+    all_states: bool = typer.Option(False, "--all", help="Include sent and discarded drafts."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List alert drafts (open ones by default)."""
+    from zoneinfo import ZoneInfo
+
+    from alertsvc.services.drafts import list_drafts
+
+    state = state_of(ctx)
+
+    def body() -> None:
+        tz = ZoneInfo(state.settings.municipality.timezone)
+        with session_scope(state.engine) as session:
+            drafts = list_drafts(session, open_only=not all_states)
+            docs: list[dict[str, Any]] = [
+                {
+                    "draft_id": d.id,
+                    "level": d.level,
+                    "state": d.state,
+                    "exercise": d.exercise,
+                    "source": d.source,
+                    "scope": {k: v for k, v in d.scope.items() if k != "area_wkt"},
+                    "created_by": d.created_by,
+                    "created_at": d.created_at.isoformat(),
+                    "alert_id": d.alert_id,
+                }
+                for d in drafts
+            ]
+            local = [d.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") for d in drafts]
+        if json_out:
+            emit_json(docs)
+        table = Table(title=f"下書き / drafts ({len(docs)})")
+        for col in ("id", "レベル / level", "状態 / state", "範囲 / scope", "作成 / created"):
+            table.add_column(col)
+        for doc, when in zip(docs, local, strict=True):
+            scope: dict[str, Any] = doc["scope"]
+            table.add_row(
+                str(doc["draft_id"]),
+                str(doc["level"]) + (" 【訓練】" if doc["exercise"] else ""),
+                str(doc["state"]),
+                ", ".join([*scope.get("zone_sets", []), *scope.get("zone_ids", [])])
+                + (" +area" if scope.get("area_file") else ""),
+                f"{when} {doc['created_by']}",
+            )
+        human.print(table)
 
     run_command(json_out, body)

@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "Acknowledgement",
     "Alert",
+    "AlertDraft",
     "AlertTarget",
     "AuditEntry",
     "Base",
@@ -337,3 +338,26 @@ class Acknowledgement(Base):
     answer: Mapped[str] = mapped_column(String(16))  # safe | need_help
     via: Mapped[str] = mapped_column(String(32))  # sms | voice | push | web | officer
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertDraft(Base):
+    """An alert prepared but not sent: a saved preview (officer) or a recommendation
+    (the river watcher). ``alertsvc alert send --draft ID`` sends it once."""
+
+    __tablename__ = "alert_drafts"
+
+    # "D" + UTC yyyymmddHHMMSS + 4 hex
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    # zone sets, zone ids and the area polygon (WKT), as the preview resolved them
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(32), default="officer")
+    note: Mapped[str] = mapped_column(Text, default="")
+    # open | sent | discarded
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
+    sent_by: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

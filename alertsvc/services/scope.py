@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from alertsvc.errors import RowError, ScopeError
 from alertsvc.models import ZoneInfo
 
-__all__ = ["Scope", "load_area", "resolve_scope"]
+__all__ = ["Scope", "load_area", "resolve_scope", "scope_from_dict"]
 
 # Japan's extent in lon/lat: a coordinate outside is a swapped or wrong CRS
 _JAPAN = (122.0, 20.0, 154.0, 46.0)
@@ -103,6 +103,32 @@ def resolve_scope(
         zone_sets=tuple(zone_sets),
         zone_ids=tuple(zone_ids),
         area_file=str(area_file) if area_file else None,
+        zones=tuple(zones),
+        area=area,
+    )
+
+
+def scope_from_dict(session: Session, doc: dict[str, Any]) -> Scope:
+    """Rebuild a scope saved with ``Scope.as_dict`` (a draft): the zones by name, the
+    area from its stored polygon (the area file may have changed or gone since).
+
+    Raises ScopeError when a zone set or zone no longer exists.
+    """
+    import shapely
+
+    from alertsvc.geo.zone_store import load_zones
+
+    sets = tuple(doc.get("zone_sets") or ())
+    ids = tuple(doc.get("zone_ids") or ())
+    zones = load_zones(session, set_names=sets, zone_ids=ids) if sets or ids else []
+    wkt = doc.get("area_wkt")
+    area = shapely.from_wkt(wkt) if wkt else None
+    if not zones and area is None:
+        raise ScopeError("the saved scope contains no zones")
+    return Scope(
+        zone_sets=sets,
+        zone_ids=ids,
+        area_file=doc.get("area_file"),
         zones=tuple(zones),
         area=area,
     )
