@@ -18,8 +18,9 @@ on one screen.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -35,6 +36,8 @@ from alertsvc.config import Settings, is_loopback_url
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import DeliveryResult, Outcome
 from alertsvc.redact import mask_address, mask_phone, mask_token
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CALL_STATUS_OUTCOMES",
@@ -56,6 +59,7 @@ __all__ = [
     "mask_token",
     "parse_retry_after",
     "result_for_exception",
+    "send_via_twilio",
     "twilio_auth_token",
     "twilio_signature",
 ]
@@ -369,3 +373,25 @@ def result_for_exception(
         outcome, detail = classify_transport_error(exc)
         return DeliveryResult(outcome, channel, None, f"{detail} ({who})")
     return None
+
+
+def send_via_twilio(
+    channel: str, twilio: TwilioCall, who: str, create: Callable[[], Any], what: str
+) -> DeliveryResult:
+    """Run one Twilio ``create`` call and return its DeliveryResult; never raises for
+    provider or transport failures (our own bugs propagate). ``who`` is masked already.
+
+    DELIVERED means Twilio accepted the request (201: queued); what happened next
+    arrives later by status callback.
+    """
+    try:
+        created = create()
+    except Exception as exc:
+        result = result_for_exception(exc, channel, twilio, who)
+        if result is None:
+            raise
+        log.info("%s %s to %s: %s", what, result.outcome, who, result.detail)
+        return result
+    sid = str(created.sid)
+    log.info("%s accepted to %s as %s", what, who, sid)
+    return DeliveryResult(Outcome.DELIVERED, channel, sid, f"twilio {created.status}")

@@ -16,11 +16,11 @@ from alertsvc.channels.twilio_common import (
     TwilioCall,
     make_twilio_client,
     mask_phone,
-    result_for_exception,
+    send_via_twilio,
 )
 from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
-from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 
 __all__ = ["TwilioSms"]
 
@@ -100,20 +100,16 @@ class TwilioSms:
         sender: dict[str, str] = (
             {"messaging_service_sid": self._service} if self._service else {"from_": self._from}
         )
-        try:
-            created = self._twilio.client.messages.create(
+        return send_via_twilio(
+            self.name,
+            self._twilio,
+            who,
+            lambda: self._twilio.client.messages.create(
                 to=message.address,
                 body=message.body,
                 status_callback=self.status_callback_url(message.key),
                 validity_period=self._validity,
                 **sender,
-            )
-        except Exception as exc:
-            result = result_for_exception(exc, self.name, self._twilio, who)
-            if result is None:
-                raise
-            log.info("sms %s to %s: %s", result.outcome, who, result.detail)
-            return result
-        sid = str(created.sid)
-        log.info("sms accepted to %s as %s", who, sid)
-        return DeliveryResult(Outcome.DELIVERED, self.name, sid, f"twilio {created.status}")
+            ),
+            "sms",
+        )

@@ -19,11 +19,11 @@ from alertsvc.channels.twilio_common import (
     TwilioCall,
     make_twilio_client,
     mask_phone,
-    result_for_exception,
+    send_via_twilio,
 )
 from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
-from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 
 __all__ = ["CLOSING_TEXT", "STATUS_EVENTS", "TwilioVoice", "build_twiml"]
 
@@ -138,21 +138,17 @@ class TwilioVoice:
         if message.channel is not ChannelName.VOICE:
             raise ValueError(f"TwilioVoice cannot send a {message.channel} message")
         who = mask_phone(message.address)
-        try:
-            created = self._twilio.client.calls.create(
+        return send_via_twilio(
+            self.name,
+            self._twilio,
+            who,
+            lambda: self._twilio.client.calls.create(
                 to=message.address,
                 from_=self._from,
                 twiml=self.twiml(message),
                 status_callback=self.status_callback_url(message.key),
                 status_callback_event=list(STATUS_EVENTS),
                 status_callback_method="POST",
-            )
-        except Exception as exc:
-            result = result_for_exception(exc, self.name, self._twilio, who)
-            if result is None:
-                raise
-            log.info("call %s to %s: %s", result.outcome, who, result.detail)
-            return result
-        sid = str(created.sid)
-        log.info("call queued to %s as %s", who, sid)
-        return DeliveryResult(Outcome.DELIVERED, self.name, sid, f"twilio {created.status}")
+            ),
+            "call",
+        )
