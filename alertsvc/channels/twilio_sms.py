@@ -7,7 +7,6 @@ not hand to the carrier in time instead of delivering a stale alert hours late.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -24,7 +23,6 @@ from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 
 __all__ = ["TwilioSms"]
 
-log = logging.getLogger(__name__)
 
 # Twilio accepts ValidityPeriod between 1 and 36000 seconds (10 hours)
 _VALIDITY_RANGE = (1, 36000)

@@ -8,7 +8,6 @@ presses anything. Progress arrives through the status callback.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -27,7 +26,6 @@ from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 
 __all__ = ["CLOSING_TEXT", "STATUS_EVENTS", "TwilioVoice", "build_twiml"]
 
-log = logging.getLogger(__name__)
 
 STATUS_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
 
