@@ -51,6 +51,7 @@ __all__ = [
     "Dispatcher",
     "WorkerStats",
     "buckets_from_settings",
+    "cancel_rows_of_cancelled_alerts",
     "has_pending_work",
     "recover_expired_leases",
     "release_due_escalations",
@@ -156,6 +157,34 @@ def _ack_wait(settings: DispatchSettings, level: int) -> float:
     if level == 4:
         return settings.ack_wait_level4_seconds
     return settings.ack_wait_level3_seconds
+
+
+_ACTIVE_ALERTS = select(Alert.id).where(Alert.state == "active").scalar_subquery()
+
+
+def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
+    """Rows still waiting (held, queued) in an alert that was cancelled become 'cancelled'.
+
+    ``cancel_alert`` stops every waiting row at once, but a row that was in flight then and
+    is put back afterwards (a retry, a requeue after a misconfigured channel) would
+    otherwise wait for ever; the claim query never takes it either.
+    """
+    cancelled = select(Alert.id).where(Alert.state == "cancelled").scalar_subquery()
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.state.in_([S.HELD.value, S.QUEUED.value]),
+            Delivery.alert_id.in_(cancelled),
+        )
+        .values(
+            state=S.CANCELLED.value,
+            detail="alert cancelled while this message was in flight; not sent",
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
 
 
 def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:
@@ -295,6 +324,7 @@ class Dispatcher:
         now = self.clock()
         with self._sessions.begin() as s:
             requeued, lost = recover_expired_leases(s, now)
+            cancel_rows_of_cancelled_alerts(s, now)
             released = release_due_escalations(s, self.dispatch, now)
         self.stats.recovered_claims += requeued
         self.stats.recovered_unknown += lost
@@ -340,6 +370,9 @@ class Dispatcher:
                     Delivery.state == S.QUEUED.value,
                     Delivery.channel == channel,
                     Delivery.next_attempt_at <= now,
+                    # never a row of a cancelled alert, whatever path put it back in the
+                    # queue (a cancellation alert is itself active)
+                    Delivery.alert_id.in_(_ACTIVE_ALERTS),
                 )
                 .order_by(
                     Delivery.is_cancellation.desc(),
@@ -575,6 +608,8 @@ class Dispatcher:
                 )
                 .execution_options(synchronize_session=False)
             )
+            # the alert may have been cancelled while these were in flight
+            cancel_rows_of_cancelled_alerts(s, now)
 
     def _record(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
         if not rows:
