@@ -7,7 +7,8 @@ Endpoints (POST unless noted):
 * ``/twilio/voice/gather?key=K``: the keypress of an alert call. 1 = safe, 2 = need help;
   anything else is asked once more, then the call closes. TwiML.
 * ``/twilio/sms/inbound``: an SMS reply (1 / 2 / 無事 / 助けて / …) matched to the latest
-  SMS or call that reached the sending number. TwiML.
+  SMS or call that reached the sending number (``reply_targets``: a "safe" from a number
+  several residents share marks nobody; a "need help" marks all of them). TwiML.
 * ``/ack``: the resident's app, JSON ``{"key", "answer", "token"}`` with
   ``token = ack_token(secret, key)``. 204, 403 bad token, 404 unknown key, 422 malformed.
 * ``GET /healthz``: 200 ``{"ok": true}``.
@@ -57,10 +58,12 @@ __all__ = [
     "MSG_NEED_HELP",
     "MSG_NOT_RECORDED",
     "MSG_SAFE",
+    "MSG_SHARED_NUMBER",
     "MSG_SMS_INSTRUCTIONS",
     "create_app",
     "latest_reply_target",
     "parse_reply",
+    "reply_targets",
 ]
 
 log = logging.getLogger("alertsvc.web")
@@ -76,6 +79,11 @@ MSG_ASK_AGAIN = "無事なら1を、助けが必要なら2を押してくださ�
 MSG_CLOSING = "応答を受け付けられませんでした。緊急の場合は119番に電話してください。"
 MSG_NOT_RECORDED = "応答を記録できませんでした。緊急の場合は119番に電話してください。"
 MSG_SMS_INSTRUCTIONS = "無事なら1、助けが必要なら2を返信してください"
+# a "safe" reply from a number several residents share: we cannot tell who answered
+MSG_SHARED_NUMBER = (
+    "この番号は複数の方が登録されています。お一人ずつ市から確認の連絡をします。"
+    "緊急の場合は119番に電話してください。"
+)
 
 # SMS reply words, compared after NFKC (full-width １ -> 1) and casefold
 _SAFE_WORDS = frozenset({"1", "無事", "ぶじ", "safe", "ok"})
@@ -114,6 +122,39 @@ def parse_reply(body: str) -> Answer | None:
     if text in _HELP_WORDS:
         return "need_help"
     return None
+
+
+def reply_targets(session: Session, from_number: str) -> tuple[list[str], bool]:
+    """The delivery keys an SMS reply from ``from_number`` answers, and whether it is
+    ambiguous.
+
+    The reply belongs to the alert of the latest message that went to that number. When
+    that alert's messages to the number went to several residents (a couple sharing one
+    phone), the reply cannot say who answered: the keys of each resident's latest message
+    are returned with ``ambiguous=True``. ([], False) when nothing went to the number.
+    """
+    latest = latest_reply_target(session, from_number)
+    if latest is None:
+        return [], False
+    alert_id = session.scalars(select(Delivery.alert_id).where(Delivery.key == latest)).one()
+    rows = session.execute(
+        select(Delivery.key, Delivery.resident_id)
+        .where(
+            Delivery.alert_id == alert_id,
+            Delivery.address == from_number,
+            Delivery.recipient == "resident",
+            Delivery.channel.in_(("sms", "voice")),
+            Delivery.state.in_(_REPLYABLE_STATES),
+            Delivery.is_cancellation.is_(False),
+        )
+        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
+    ).all()
+    per_resident: dict[str, str] = {}
+    for key, resident_id in rows:
+        per_resident.setdefault(resident_id, key)
+    if len(per_resident) > 1:
+        return list(per_resident.values()), True
+    return [latest], False
 
 
 def latest_reply_target(session: Session, from_number: str) -> str | None:
@@ -205,12 +246,18 @@ def create_app(
             return record_acknowledgement(session, key=key, answer=answer, via=via)
 
     def apply_sms_reply(from_number: str, answer: Answer) -> str | None:
+        """Record the reply; returns the outcome: "recorded", "shared" or None (no match)."""
         with session_scope(engine) as session:
-            key = latest_reply_target(session, from_number)
-            if key is None:
+            keys, ambiguous = reply_targets(session, from_number)
+            if not keys:
                 return None
-            record_acknowledgement(session, key=key, answer=answer, via="sms")
-            return key
+            if ambiguous and answer == "safe":
+                # we cannot tell which of them is safe: mark nobody, keep escalating
+                return "shared"
+            # one person; or "need help" from a shared phone: everyone on it gets help
+            for key in keys:
+                record_acknowledgement(session, key=key, answer=answer, via="sms")
+            return "recorded"
 
     async def status_callback(request: Request, sid_field: str, status_field: str) -> Response:
         form = await signed_form(request)
@@ -261,10 +308,13 @@ def create_app(
         answer = parse_reply(form.get("Body", ""))
         if answer is None:
             return _twiml(_message(MSG_SMS_INSTRUCTIONS))
-        key = await run_in_threadpool(apply_sms_reply, from_number, answer)
-        if key is None:
+        outcome = await run_in_threadpool(apply_sms_reply, from_number, answer)
+        if outcome is None:
             log.warning("SMS reply from %s matches no delivery", mask_phone(from_number))
             return _twiml(_message(MSG_NOT_RECORDED))
+        if outcome == "shared":
+            log.warning("safe reply from shared number %s: nobody marked", mask_phone(from_number))
+            return _twiml(_message(MSG_SHARED_NUMBER))
         return _twiml(_message(MSG_SAFE if answer == "safe" else MSG_NEED_HELP))
 
     async def app_ack(request: Request) -> Response:

@@ -7,6 +7,7 @@ would have them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import warnings
 from collections.abc import Iterator
@@ -500,3 +501,59 @@ def test_logs_carry_no_full_phone_number(world: World, caplog: pytest.LogCapture
     text = caplog.text
     assert "+819099990009" not in text
     assert PHONE_1 not in text
+
+
+# --------------------------------------------------------------------------- shared phones
+
+SHARED = "+819033330003"
+
+
+def _shared_world(engine: Engine, settings: Settings) -> tuple[TestClient, dict[str, str]]:
+    """Two residents (a couple) on one mobile, each with a later voice step held."""
+    settings = replace(settings, webhooks=WebhookSettings(public_url=PUBLIC, port=0))
+    plan = [
+        _delivery("A", ChannelName.SMS, SHARED),
+        _delivery("B", ChannelName.SMS, SHARED),
+        replace(_delivery("A", ChannelName.VOICE, "+81949001111"), step=1),
+        replace(_delivery("B", ChannelName.VOICE, "+81949002222"), step=1),
+    ]
+    residents = ["A", "B"]
+    with session_scope(engine) as session:
+        alert_id = create_alert(
+            session, level=4, scope={}, exercise=False,
+            targets=[PlannedTarget(r, 1.0, True, True) for r in residents],
+            deliveries=plan, actor="test",
+        )  # fmt: skip
+        # the SMS went out (as a worker would record it); the voice steps stay held
+        now = dt.datetime.now(dt.UTC)
+        session.execute(
+            Delivery.__table__.update()
+            .where(Delivery.alert_id == alert_id, Delivery.channel == "sms")
+            .values(state="sent", sent_at=now)
+        )
+    app = create_app(engine, settings, auth_token=AUTH, ack_secret=SECRET)
+    return TestClient(app, raise_server_exceptions=False), {"alert": alert_id}
+
+
+def _target_answers(engine: Engine) -> dict[str, str | None]:
+    with session_scope(engine) as session:
+        return dict(session.execute(select(AlertTarget.resident_id, AlertTarget.ack_answer)).all())
+
+
+def test_safe_reply_from_a_shared_phone_marks_nobody(engine: Engine, settings: Settings) -> None:
+    client, _ = _shared_world(engine, settings)
+    with client:
+        resp = post_signed(client, "/twilio/sms/inbound", {"From": SHARED, "Body": "1"})
+    assert resp.status_code == 200 and "複数の方" in resp.text
+    assert _target_answers(engine) == {"A": None, "B": None}
+    with session_scope(engine) as session:
+        voice = session.scalars(select(Delivery.state).where(Delivery.channel == "voice")).all()
+    assert set(voice) == {"held"}  # both still get their call
+
+
+def test_help_reply_from_a_shared_phone_marks_everyone(engine: Engine, settings: Settings) -> None:
+    client, _ = _shared_world(engine, settings)
+    with client:
+        resp = post_signed(client, "/twilio/sms/inbound", {"From": SHARED, "Body": "2"})
+    assert resp.status_code == 200 and MSG_NEED_HELP in resp.text
+    assert _target_answers(engine) == {"A": "need_help", "B": "need_help"}
