@@ -542,12 +542,18 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
         per = by_channel.setdefault(channel, dict.fromkeys(counts, 0))
         per[bucket] = per.get(bucket, 0) + n
     own: dict[str, set[str]] = defaultdict(set)
-    for resident_id, state in session.execute(
-        select(Delivery.resident_id, Delivery.state)
+    confirmed: set[str] = set()
+    for resident_id, channel, state in session.execute(
+        select(Delivery.resident_id, Delivery.channel, Delivery.state)
         .where(Delivery.alert_id == alert_id, Delivery.recipient == "resident")
         .distinct()
     ):
         own[resident_id].add(state)
+        # reached: an answer, or an SMS the carrier delivered to the handset. A call that
+        # was answered without a keypress may have been an answering machine, and a push
+        # accepted by FCM may never have been seen: those stay on the follow-up list.
+        if state == "acknowledged" or (channel == "sms" and state == "delivered"):
+            confirmed.add(resident_id)
     unknown = [
         UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
                         r.detail)
@@ -562,7 +568,7 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
     unreached: list[UnreachedPerson] = []
     for t in targets:
         states = own.get(t.resident_id, set())
-        if t.acknowledged_at is not None or states & {"delivered", "acknowledged"}:
+        if t.acknowledged_at is not None or t.resident_id in confirmed:
             continue
         unreached.append(UnreachedPerson(t.resident_id, t.priority, _unreached_reason(t, states)))
     unreached.sort(key=lambda u: (-u.priority, u.resident_id))
@@ -612,7 +618,8 @@ def _unreached_reason(target: AlertTarget, states: set[str]) -> str:
         return "in_progress"
     if "unknown" in states:
         return "unknown"
-    if "sent" in states:
+    if states & {"sent", "delivered"}:
+        # accepted by the provider (or a call answered) but no answer and no SMS receipt
         return "not_confirmed"
     if states <= {"cancelled", "skipped"}:
         return "cancelled"

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from alertsvc.config import Settings
-from alertsvc.models import ChannelName, Level, ResidentInfo, ShelterInfo
+from alertsvc.models import ChannelName, Level, ResidentInfo, ShelterInfo, Target
 from alertsvc.planning import PersonPlan, PlanOptions, plan_alert
 from alertsvc.redact import mask_address
 from alertsvc.services.scope import Scope
@@ -214,9 +214,10 @@ def build_preview(
         metric_crs=settings.municipality.metric_crs,
         area=scope.area,
     )
+    targets = _with_all_zone_facts(session, settings, result.targets)
     shelters = load_shelters(session)
     plans = plan_alert(
-        result.targets,
+        targets,
         level=level,
         shelters=shelters,
         active_zones=list(scope.zones),
@@ -238,6 +239,45 @@ def build_preview(
         shelters=tuple(shelters),
         rates=rates,
     )
+
+
+def _with_all_zone_facts(
+    session: Session, settings: Settings, targets: Sequence[Target]
+) -> list[Target]:
+    """The scope decides who is alerted; what is safe to advise depends on every zone.
+
+    A house-collapse zone or a deeper inundation zone left out of the alert's scope must
+    still forbid "move upstairs" and set the expected depth, so the targets' depth rank and
+    house-collapse flag are taken over every stored zone they lie in (with the same edge
+    tolerance). ``zone_ids`` stay the zones of the scope.
+    """
+    from alertsvc.geo.targeting import find_targets
+    from alertsvc.geo.zone_store import load_zones
+
+    if not targets:
+        return list(targets)
+    facts = find_targets(
+        [t.resident for t in targets],
+        load_zones(session),
+        tolerance_m=settings.targeting.edge_tolerance_m,
+        metric_crs=settings.municipality.metric_crs,
+    )
+    by_id = {f.resident.id: f for f in facts.targets}
+    out: list[Target] = []
+    for target in targets:
+        fact = by_id.get(target.resident.id)
+        if fact is None:
+            out.append(target)
+            continue
+        ranks = [r for r in (target.depth_rank, fact.depth_rank) if r is not None]
+        out.append(
+            replace(
+                target,
+                depth_rank=max(ranks) if ranks else None,
+                house_collapse=target.house_collapse or fact.house_collapse,
+            )
+        )
+    return out
 
 
 def human_duration(seconds: float) -> str:

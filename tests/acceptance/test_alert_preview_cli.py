@@ -245,3 +245,33 @@ def test_bad_scope_is_exit_3_with_a_clear_message(demo_env, args, fragment) -> N
     assert res.exit_code == 3
     assert fragment in res.stderr
     assert "error" in res.json()
+
+
+def test_house_collapse_forbids_move_up_even_when_out_of_scope(demo_env) -> None:
+    """The scope decides who is alerted; every stored zone decides what is safe to advise."""
+    to_metric = Transformer.from_crs(4326, 6670, always_xy=True).transform
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(to_metric(xy[:, 0], xy[:, 1]))
+
+    strips = [
+        shapely.transform(shape(f["geometry"]), project)
+        for f in json.loads(COLLAPSE.read_text(encoding="utf-8"))["features"]
+    ]
+    located = {}
+    with REGISTER.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["緯度"]:
+                located[row["名簿番号"]] = shapely.Point(
+                    *to_metric(float(row["経度"]), float(row["緯度"]))
+                )
+    res = run_cli(["alert", "preview", "--level", "4", "--zone-set", "flood", "--json"], demo_env)
+    assert res.exit_code == 0, res.stderr
+    in_strip = 0
+    for t in res.json()["targets"]:
+        near = any(s.distance(located[t["resident_id"]]) <= 30.0 for s in strips)
+        assert t["house_collapse"] == near, t["resident_id"]
+        if near:
+            in_strip += 1
+            assert t["action"] != "move_up", t
+    assert in_strip > 0  # the demo data really exercises this
