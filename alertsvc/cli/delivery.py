@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -42,7 +43,7 @@ __all__ = ["channel_factory", "register"]
 # None means the real adapters from alertsvc.channels.build_channels.
 channel_factory: Callable[[Settings], Mapping[ChannelName, Channel]] | None = None
 
-_REASONS_JA = {
+REASONS = {
     "unlocated": "位置不明 / unlocated",
     "no_channel": "連絡手段なし / no working channel",
     "in_progress": "送信中 / in progress",
@@ -199,7 +200,7 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
                 u.resident_id,
                 names.get(u.resident_id, ""),
                 f"{u.priority:.1f}",
-                _REASONS_JA.get(u.reason, u.reason),
+                REASONS.get(u.reason, u.reason),
             )
         if len(st.unreached) > 50:
             un.add_row("…", f"+{len(st.unreached) - 50}", "", "")
@@ -214,6 +215,47 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
     if st.cancellation_ids:
         parts.append(f"取消し通知 / cancellation: {', '.join(st.cancellation_ids)}")
     return Group(*parts)
+
+
+def _write_follow_up_csv(engine: Any, st: AlertStatus, path: Path) -> int:
+    """Everyone not reached, highest priority first, with what a door knock needs.
+
+    UTF-8 with BOM (Excel), formula-like cells neutralised, written atomically.
+    """
+    import csv
+
+    from alertsvc.reports.target_csv import neutralise
+
+    help_ids = {h["resident_id"] for h in st.needs_help}
+    ids = [u.resident_id for u in st.unreached] + sorted(help_ids)
+    with session_scope(engine) as s:
+        people = {r.id: r for r in s.scalars(select(Resident).where(Resident.id.in_(ids)))}
+    rows: list[list[object]] = []
+    for rid in sorted(help_ids):
+        r = people.get(rid)
+        rows.append(["助けが必要/need help", rid, r.name if r else "", r.address if r else "", ""])
+    for u in st.unreached:
+        if u.resident_id in help_ids:
+            continue
+        r = people.get(u.resident_id)
+        rows.append(
+            [
+                REASONS.get(u.reason, u.reason),
+                u.resident_id,
+                r.name if r else "",
+                r.address if r else "",
+                u.priority,
+            ]
+        )
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["理由/reason", "名簿番号/resident_id", "氏名/name", "住所/address",
+                         "優先度/priority"])  # fmt: skip
+        for row in rows:
+            writer.writerow([neutralise(v) for v in row])
+    tmp.replace(path)
+    return len(rows)
 
 
 def _load_status(state_engine: Any, alert_id: str) -> tuple[AlertStatus, dict[str, str]]:
@@ -232,6 +274,9 @@ def status(
     watch: bool = typer.Option(False, "--watch", help="Refresh until nothing is in flight."),
     interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between refreshes."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    csv_file: Path | None = typer.Option(
+        None, "--csv", help="Write the whole follow-up list (name, address, reason) as CSV."
+    ),
 ) -> None:
     """Delivery status of one alert: counts per channel, people not yet reached, unknowns."""
     state = state_of(ctx)
@@ -239,6 +284,11 @@ def status(
     def body() -> None:
         engine = state.engine
         st, names = _load_status(engine, alert_id)
+        if csv_file is not None:
+            n = _write_follow_up_csv(engine, st, csv_file)
+            human.print(
+                f"戸別訪問リストを書き出しました / follow-up list written: {csv_file} ({n})"
+            )
         if watch and st.in_flight:
             with Live(_status_renderable(st, names), console=human, refresh_per_second=4) as live:
                 while st.in_flight:

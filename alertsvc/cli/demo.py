@@ -9,6 +9,7 @@ from rich.live import Live
 from rich.table import Table
 
 from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.cli.delivery import REASONS
 
 if TYPE_CHECKING:
     from alertsvc.dispatch.outbox import AlertStatus
@@ -22,15 +23,6 @@ STATE_LABELS = {
     "failed": "失敗 failed",
     "unknown": "不明 unknown",
     "acknowledged": "応答あり acknowledged",
-}
-REASONS = {
-    "unlocated": "位置不明 / unlocated",
-    "no_channel": "連絡手段なし / no working channel",
-    "in_progress": "送信中 / in progress",
-    "failed": "全手段失敗 / every channel failed",
-    "unknown": "送達不明 / may not have arrived",
-    "not_confirmed": "応答なし / no answer",
-    "cancelled": "取消し / cancelled",
 }
 
 

@@ -54,3 +54,14 @@ def test_demo_runs_the_whole_path(cli_env: dict[str, str], db_url: str, tmp_path
     assert status["needs_help"]
     # no failure came from a transient error: failures are the scripted permanent ones
     assert all("429" not in (r.detail or "") for r in rows if r.state == "failed")
+    # the whole follow-up list, with what a door knock needs
+    import csv
+
+    out = tmp_path / "follow-up.csv"
+    res = run_cli(["alert", "status", doc["alert_id"], "--csv", str(out)], env=env)
+    assert res.exit_code == 0, res.stderr
+    with out.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))[1:]
+    help_ids = {h["resident_id"] for h in status["needs_help"]}
+    assert {r[1] for r in rows} == unreached | help_ids
+    assert all(r[2] and r[3] for r in rows)  # name and address for every person
