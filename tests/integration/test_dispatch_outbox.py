@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, func, select
 
-from alertsvc.config import DatabaseSettings, DispatchSettings, RateSettings, Settings
+from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, AuditEntry, Delivery
 from alertsvc.dispatch import (
@@ -23,28 +23,10 @@ from alertsvc.dispatch import (
 from alertsvc.errors import InputError, NotFound
 from alertsvc.models import ChannelName, Outcome
 from alertsvc.testing import FakeChannel, fake_channels, simple_plan
+from tests.integration.dispatch_support import T0, Clock
+from tests.integration.dispatch_support import fast_settings as _settings
 
-T0 = dt.datetime(2026, 7, 1, 0, 0, tzinfo=dt.UTC)
 PUSH, SMS, VOICE = ChannelName.PUSH, ChannelName.SMS, ChannelName.VOICE
-
-
-class Clock:
-    def __init__(self, start: dt.datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-def _settings(engine: Engine, **dispatch: float) -> Settings:
-    return Settings(
-        database=DatabaseSettings(url=str(engine.url)),
-        rates=RateSettings(sms_per_second=1e6, calls_per_second=1e6, push_per_second=1e6),
-        dispatch=dataclasses.replace(DispatchSettings(), **dispatch),  # type: ignore[arg-type]
-    )
 
 
 def _counts(engine: Engine) -> dict[str, int]:
