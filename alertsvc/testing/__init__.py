@@ -12,6 +12,7 @@ from alertsvc.testing.fakes import (
     FakeSmsChannel,
     FakeVoiceChannel,
     fake_channels,
+    resident_delivery,
     simple_plan,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "FakeSmsChannel",
     "FakeVoiceChannel",
     "fake_channels",
+    "resident_delivery",
     "simple_plan",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "FakeSmsChannel",
     "FakeVoiceChannel",
     "fake_channels",
+    "resident_delivery",
     "simple_plan",
 ]
 
@@ -150,6 +151,31 @@ def _address(channel: ChannelName, i: int) -> str:
         return f"fake-fcm-token-{i:06d}-{'x' * 20}"
     # 090-0000-xxxx style numbers; voice gets the landline-ish 03 prefix
     return f"+8190{i:08d}" if channel is ChannelName.SMS else f"+8135{i:08d}"
+
+
+def resident_delivery(
+    resident: str,
+    channel: ChannelName,
+    address: str,
+    *,
+    step: int = 0,
+    body: str = "避難指示が出ました。",
+    title: str = "避難指示",
+) -> PlannedDelivery:
+    """One message to a resident's own address (Japanese, priority 1)."""
+    return PlannedDelivery(
+        resident_id=resident,
+        recipient="resident",
+        supporter_id=None,
+        step=step,
+        channel=channel,
+        address=address,
+        language="ja",
+        title=title,
+        body=body,
+        data=(),
+        priority=1.0,
+    )
 
 
 def simple_plan(

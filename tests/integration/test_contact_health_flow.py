@@ -16,7 +16,6 @@ from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Contact, Delivery
 from alertsvc.dispatch.outbox import (
-    PlannedDelivery,
     PlannedTarget,
     create_alert,
     record_provider_status,
@@ -26,7 +25,7 @@ from alertsvc.models import ChannelName
 from alertsvc.planning.channel_order import channel_order
 from alertsvc.registry.csv_import import import_register
 from alertsvc.registry.store import load_residents, record_refusal, refusal_hook
-from alertsvc.testing.fakes import fake_channels
+from alertsvc.testing.fakes import fake_channels, resident_delivery
 from alertsvc.testing.simulator import ProviderSimulator
 
 TOKEN = "tok-" + "d" * 60
@@ -52,7 +51,7 @@ def _send_level5(engine: Engine) -> str:
         residents = load_residents(s)
         targets = [PlannedTarget(r.id, 1.0, located=True, reachable=True) for r in residents]
         deliveries = [
-            PlannedDelivery(r.id, "resident", None, 0, ch, addr, "ja", "t", "本文", (), 1.0)
+            resident_delivery(r.id, ch, addr, body="本文", title="t")
             for r in residents
             for ch, addr in channel_order(r.needs, r.contacts, r.channel_pref).entries
         ]

@@ -8,7 +8,6 @@ from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Delivery
 from alertsvc.dispatch.outbox import (
-    PlannedDelivery,
     PlannedTarget,
     alert_status,
     create_alert,
@@ -17,19 +16,15 @@ from alertsvc.dispatch.outbox import (
 )
 from alertsvc.dispatch.worker import run_worker
 from alertsvc.models import ChannelName
-from alertsvc.testing.fakes import fake_channels
-
-
-def _d(rid: str, channel: ChannelName, address: str) -> PlannedDelivery:
-    return PlannedDelivery(rid, "resident", None, 0, channel, address, "ja", "t", "本文", (), 1.0)
+from alertsvc.testing.fakes import fake_channels, resident_delivery
 
 
 def test_only_answers_and_sms_receipts_count_as_reached(engine: Engine, settings: Settings) -> None:
     plan = [
-        _d("SMS_DELIVERED", ChannelName.SMS, "+819011110001"),
-        _d("CALL_ANSWERED", ChannelName.VOICE, "+81949110002"),
-        _d("CALL_PRESSED_1", ChannelName.VOICE, "+81949110003"),
-        _d("PUSH_ONLY", ChannelName.PUSH, "tok-" + "p" * 40),
+        resident_delivery("SMS_DELIVERED", ChannelName.SMS, "+819011110001"),
+        resident_delivery("CALL_ANSWERED", ChannelName.VOICE, "+81949110002"),
+        resident_delivery("CALL_PRESSED_1", ChannelName.VOICE, "+81949110003"),
+        resident_delivery("PUSH_ONLY", ChannelName.PUSH, "tok-" + "p" * 40),
     ]
     people = sorted({d.resident_id for d in plan})
     with session_scope(engine) as s:

@@ -27,7 +27,7 @@ from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
 from alertsvc.dispatch.outbox import PlannedDelivery, PlannedTarget, create_alert
 from alertsvc.dispatch.worker import run_worker
 from alertsvc.models import ChannelName
-from alertsvc.testing.fakes import fake_channels
+from alertsvc.testing.fakes import fake_channels, resident_delivery
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its TestClient; httpx (what we ship) still works.
@@ -63,22 +63,6 @@ class World:
     keys: dict[tuple[str, str], str]  # (resident, channel) -> key
 
 
-def _delivery(resident: str, channel: ChannelName, address: str) -> PlannedDelivery:
-    return PlannedDelivery(
-        resident_id=resident,
-        recipient="resident",
-        supporter_id=None,
-        step=0,
-        channel=channel,
-        address=address,
-        language="ja",
-        title="避難指示",
-        body="避難指示が出ました。",
-        data=(),
-        priority=1.0,
-    )
-
-
 def send_alert(engine: Engine, settings: Settings, plan: list[PlannedDelivery]) -> dict[str, str]:
     """Create an alert and let the real worker send it with fake channels; key per address."""
     residents = sorted({d.resident_id for d in plan})
@@ -106,9 +90,9 @@ def world(engine: Engine, settings: Settings) -> Iterator[World]:
         engine,
         settings,
         [
-            _delivery("R1", ChannelName.SMS, PHONE_1),
-            _delivery("R1", ChannelName.PUSH, PUSH_1),
-            _delivery("R2", ChannelName.VOICE, PHONE_2),
+            resident_delivery("R1", ChannelName.SMS, PHONE_1),
+            resident_delivery("R1", ChannelName.PUSH, PUSH_1),
+            resident_delivery("R2", ChannelName.VOICE, PHONE_2),
         ],
     )
     app = create_app(engine, settings, auth_token=AUTH, ack_secret=SECRET)
@@ -352,7 +336,9 @@ def test_gather_for_unknown_key_says_not_recorded(world: World) -> None:
 
 def test_sms_reply_acknowledges_latest_delivery_to_that_number(world: World) -> None:
     first_key = world.keys[("R1", "sms")]
-    later = send_alert(world.engine, world.settings, [_delivery("R1", ChannelName.SMS, PHONE_1)])
+    later = send_alert(
+        world.engine, world.settings, [resident_delivery("R1", ChannelName.SMS, PHONE_1)]
+    )
     latest_key = later["R1/sms"]
     resp = post_signed(world.client, "/twilio/sms/inbound", {"From": PHONE_1, "Body": "２"})
     assert resp.status_code == 200
@@ -363,7 +349,7 @@ def test_sms_reply_acknowledges_latest_delivery_to_that_number(world: World) -> 
     assert row(world.engine, first_key).state == "sent"
 
 
-def test_sms_reply_matches_voice_delivery(world: World) -> None:
+def test_sms_reply_matches_voiceresident_delivery(world: World) -> None:
     key = world.keys[("R2", "voice")]
     resp = post_signed(world.client, "/twilio/sms/inbound", {"From": PHONE_2, "Body": "無事"})
     assert MSG_SAFE in resp.text
@@ -512,10 +498,10 @@ def _shared_world(engine: Engine, settings: Settings) -> tuple[TestClient, dict[
     """Two residents (a couple) on one mobile, each with a later voice step held."""
     settings = replace(settings, webhooks=WebhookSettings(public_url=PUBLIC, port=0))
     plan = [
-        _delivery("A", ChannelName.SMS, SHARED),
-        _delivery("B", ChannelName.SMS, SHARED),
-        replace(_delivery("A", ChannelName.VOICE, "+81949001111"), step=1),
-        replace(_delivery("B", ChannelName.VOICE, "+81949002222"), step=1),
+        resident_delivery("A", ChannelName.SMS, SHARED),
+        resident_delivery("B", ChannelName.SMS, SHARED),
+        replace(resident_delivery("A", ChannelName.VOICE, "+81949001111"), step=1),
+        replace(resident_delivery("B", ChannelName.VOICE, "+81949002222"), step=1),
     ]
     residents = ["A", "B"]
     with session_scope(engine) as session:

@@ -18,31 +18,17 @@ from alertsvc.channels.twilio_common import SIGNATURE_HEADER, SIMULATOR_AUTH_TOK
 from alertsvc.config import Settings, WebhookSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, Delivery
-from alertsvc.dispatch.outbox import PlannedDelivery, PlannedTarget, create_alert
+from alertsvc.dispatch.outbox import PlannedTarget, create_alert
 from alertsvc.dispatch.worker import run_worker
 from alertsvc.models import ChannelName
+from alertsvc.testing.fakes import resident_delivery
 from alertsvc.testing.simulator import ProviderSimulator
 from alertsvc.web.app import create_app
 from alertsvc.web.server import WebhookServer
 
 SMS_TO = "+819011110001"
 CALL_TO = "+819022220002"
-
-
-def _planned(resident: str, channel: ChannelName, address: str) -> PlannedDelivery:
-    return PlannedDelivery(
-        resident_id=resident,
-        recipient="resident",
-        supporter_id=None,
-        step=0,
-        channel=channel,
-        address=address,
-        language="ja",
-        title="避難指示",
-        body="避難指示が出ました。すぐに避難してください。",
-        data=(),
-        priority=1.0,
-    )
+BODY = "避難指示が出ました。すぐに避難してください。"
 
 
 def test_simulator_callbacks_reach_the_outbox(engine: Engine, settings: Settings) -> None:
@@ -70,8 +56,8 @@ def test_simulator_callbacks_reach_the_outbox(engine: Engine, settings: Settings
                     PlannedTarget("R2", 2.0, True, True),
                 ],
                 deliveries=[
-                    _planned("R1", ChannelName.SMS, SMS_TO),
-                    _planned("R2", ChannelName.VOICE, CALL_TO),
+                    resident_delivery("R1", ChannelName.SMS, SMS_TO, body=BODY),
+                    resident_delivery("R2", ChannelName.VOICE, CALL_TO, body=BODY),
                 ],
                 actor="test",
             )
