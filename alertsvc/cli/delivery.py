@@ -32,8 +32,9 @@ from alertsvc.cli._common import emit_json, human, run_command, state_of
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Resident
-from alertsvc.dispatch.outbox import STATUS_KEYS, AlertStatus, alert_status, cancel_alert
-from alertsvc.dispatch.worker import default_worker_id, run_worker
+from alertsvc.dispatch.alerts import cancel_alert
+from alertsvc.dispatch.runner import default_worker_id, run_worker
+from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 

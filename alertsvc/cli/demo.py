@@ -12,7 +12,7 @@ from alertsvc.cli._common import emit_json, human, run_command, state_of
 from alertsvc.cli.delivery import REASONS
 
 if TYPE_CHECKING:
-    from alertsvc.dispatch.outbox import AlertStatus
+    from alertsvc.dispatch.status import AlertStatus
     from alertsvc.models import ResidentInfo
 
 STATE_LABELS = {

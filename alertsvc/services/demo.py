@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
-from alertsvc.dispatch.outbox import AlertStatus, alert_status
+from alertsvc.dispatch.status import AlertStatus, alert_status
 from alertsvc.errors import ConfigError
 from alertsvc.models import ContactKind, Level, ResidentInfo, ZoneKind
 
@@ -121,7 +121,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole path once; returns the final status. Raises AlertsvcError on bad data."""
     from alertsvc.channels import build_channels
-    from alertsvc.dispatch.worker import run_worker
+    from alertsvc.dispatch.runner import run_worker
     from alertsvc.geo.shelter_import import import_shelters
     from alertsvc.geo.zone_import import import_zones
     from alertsvc.registry.csv_import import import_register

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from alertsvc.audit import current_actor, record
 from alertsvc.config import Settings
-from alertsvc.dispatch.outbox import PlannedDelivery, PlannedTarget, create_alert
+from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert
 from alertsvc.services.preview import Preview
 
 __all__ = ["UNLOCATED_PRIORITY", "SendResult", "plan_rows", "send_preview"]

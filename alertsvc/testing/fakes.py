@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from alertsvc.dispatch.outbox import EXERCISE_PREFIX, PlannedDelivery, PlannedTarget
+from alertsvc.dispatch.alerts import EXERCISE_PREFIX, PlannedDelivery, PlannedTarget
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
 
 __all__ = [

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from alertsvc.config import DatabaseSettings, DispatchSettings, RateSettings, Settings
 from alertsvc.db import make_engine
-from alertsvc.dispatch.worker import run_worker
+from alertsvc.dispatch.runner import run_worker
 from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 from alertsvc.testing.fakes import FakeChannel
 

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,11 +41,13 @@ from alertsvc.acks import verify_ack_token
 from alertsvc.channels.twilio_common import SIGNATURE_HEADER, is_valid_twilio_signature
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
-from alertsvc.db.tables import Delivery
-from alertsvc.dispatch.outbox import (
+from alertsvc.dispatch.inbound import (
+    Answer,
     CallbackRefusalHook,
+    parse_reply,
     record_acknowledgement,
     record_provider_status,
+    reply_targets,
 )
 from alertsvc.redact import mask_phone
 
@@ -61,16 +61,11 @@ __all__ = [
     "MSG_SHARED_NUMBER",
     "MSG_SMS_INSTRUCTIONS",
     "create_app",
-    "latest_reply_target",
-    "parse_reply",
-    "reply_targets",
 ]
 
 log = logging.getLogger("alertsvc.web")
 
 MAX_BODY_BYTES = 64 * 1024
-
-Answer = Literal["safe", "need_help"]
 
 # Resident-facing words, spoken by <Say language="ja-JP"> or sent as an SMS reply.
 MSG_SAFE = "ありがとうございました。安全にお過ごしください。"
@@ -85,15 +80,6 @@ MSG_SHARED_NUMBER = (
     "緊急の場合は119番に電話してください。"
 )
 
-# SMS reply words, compared after NFKC (full-width １ -> 1) and casefold
-_SAFE_WORDS = frozenset({"1", "無事", "ぶじ", "safe", "ok"})
-_HELP_WORDS = frozenset({"2", "助けて", "たすけて", "help"})
-# trailing punctuation people add to a one-word reply ("無事です。" is not matched on purpose)
-_STRIP = " \t\r\n.。!！、,"
-
-# rows whose message went out: a reply to that number answers the latest of them
-_REPLYABLE_STATES = ("sent", "delivered", "acknowledged", "unknown")
-
 _KEYPRESS: dict[str, Answer] = {"1": "safe", "2": "need_help"}
 _ANSWERS: dict[str, Answer] = {"safe": "safe", "need_help": "need_help"}
 
@@ -107,77 +93,6 @@ class _Reject(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-
-
-def parse_reply(body: str) -> Answer | None:
-    """The answer in an SMS reply body, or None when it is not one of the known words.
-
-    ``1``/``１``/``無事``/``ぶじ``/``safe``/``OK`` -> safe; ``2``/``２``/``助けて``/``たすけて``/
-    ``help`` -> need_help (case- and width-insensitive, surrounding blanks and a final
-    punctuation mark ignored). Never raises.
-    """
-    text = unicodedata.normalize("NFKC", body).strip(_STRIP).casefold()
-    if text in _SAFE_WORDS:
-        return "safe"
-    if text in _HELP_WORDS:
-        return "need_help"
-    return None
-
-
-def reply_targets(session: Session, from_number: str) -> tuple[list[str], bool]:
-    """The delivery keys an SMS reply from ``from_number`` answers, and whether it is
-    ambiguous.
-
-    The reply belongs to the alert of the latest message that went to that number. When
-    that alert's messages to the number went to several residents (a couple sharing one
-    phone), the reply cannot say who answered: the keys of each resident's latest message
-    are returned with ``ambiguous=True``. ([], False) when nothing went to the number.
-    """
-    latest = latest_reply_target(session, from_number)
-    if latest is None:
-        return [], False
-    alert_id = session.scalars(select(Delivery.alert_id).where(Delivery.key == latest)).one()
-    rows = session.execute(
-        select(Delivery.key, Delivery.resident_id)
-        .where(
-            Delivery.alert_id == alert_id,
-            Delivery.address == from_number,
-            Delivery.recipient == "resident",
-            Delivery.channel.in_(("sms", "voice")),
-            Delivery.state.in_(_REPLYABLE_STATES),
-            Delivery.is_cancellation.is_(False),
-        )
-        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
-    ).all()
-    per_resident: dict[str, str] = {}
-    for key, resident_id in rows:
-        per_resident.setdefault(resident_id, key)
-    if len(per_resident) > 1:
-        return list(per_resident.values()), True
-    return [latest], False
-
-
-def latest_reply_target(session: Session, from_number: str) -> str | None:
-    """The key of the latest SMS or voice delivery that went out to ``from_number``.
-
-    Only rows that went out (sent, delivered, acknowledged, or unknown: a reply proves an
-    unknown one arrived) and that are not cancellation notices count; the latest by
-    sending time, then by id. None when nothing was sent to that number.
-    """
-    if not from_number:
-        return None
-    stmt = (
-        select(Delivery.key)
-        .where(
-            Delivery.address == from_number,
-            Delivery.channel.in_(("sms", "voice")),
-            Delivery.state.in_(_REPLYABLE_STATES),
-            Delivery.is_cancellation.is_(False),
-        )
-        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
 
 
 def create_app(

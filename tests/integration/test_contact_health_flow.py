@@ -15,12 +15,12 @@ from alertsvc.channels import build_channels
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Contact, Delivery
-from alertsvc.dispatch.outbox import (
+from alertsvc.dispatch import (
     PlannedTarget,
     create_alert,
     record_provider_status,
 )
-from alertsvc.dispatch.worker import run_worker
+from alertsvc.dispatch.runner import run_worker
 from alertsvc.models import ChannelName
 from alertsvc.planning.channel_order import channel_order
 from alertsvc.registry.csv_import import import_register

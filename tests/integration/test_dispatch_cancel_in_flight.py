@@ -11,8 +11,9 @@ from sqlalchemy import Engine, select
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Delivery
-from alertsvc.dispatch.outbox import cancel_alert, create_alert
-from alertsvc.dispatch.worker import Dispatcher, run_worker
+from alertsvc.dispatch.alerts import cancel_alert, create_alert
+from alertsvc.dispatch.runner import run_worker
+from alertsvc.dispatch.sender import Dispatcher
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 from alertsvc.testing.fakes import FakeSmsChannel, simple_plan

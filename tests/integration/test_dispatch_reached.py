@@ -7,14 +7,14 @@ from sqlalchemy import Engine, select
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Delivery
-from alertsvc.dispatch.outbox import (
+from alertsvc.dispatch import (
     PlannedTarget,
     alert_status,
     create_alert,
     record_acknowledgement,
     record_provider_status,
 )
-from alertsvc.dispatch.worker import run_worker
+from alertsvc.dispatch.runner import run_worker
 from alertsvc.models import ChannelName
 from alertsvc.testing.fakes import fake_channels, resident_delivery
 

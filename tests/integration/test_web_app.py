@@ -24,8 +24,8 @@ from alertsvc.channels.twilio_common import SIGNATURE_HEADER, twilio_signature
 from alertsvc.config import Settings, WebhookSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
-from alertsvc.dispatch.outbox import PlannedDelivery, PlannedTarget, create_alert
-from alertsvc.dispatch.worker import run_worker
+from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert
+from alertsvc.dispatch.runner import run_worker
 from alertsvc.models import ChannelName
 from alertsvc.testing.fakes import fake_channels, resident_delivery
 

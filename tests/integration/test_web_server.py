@@ -18,8 +18,8 @@ from alertsvc.channels.twilio_common import SIGNATURE_HEADER, SIMULATOR_AUTH_TOK
 from alertsvc.config import Settings, WebhookSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, Delivery
-from alertsvc.dispatch.outbox import PlannedTarget, create_alert
-from alertsvc.dispatch.worker import run_worker
+from alertsvc.dispatch.alerts import PlannedTarget, create_alert
+from alertsvc.dispatch.runner import run_worker
 from alertsvc.models import ChannelName
 from alertsvc.testing.fakes import resident_delivery
 from alertsvc.testing.simulator import ProviderSimulator

@@ -16,8 +16,8 @@ from alertsvc.acks import (
     verify_ack_token,
 )
 from alertsvc.config import Settings
+from alertsvc.dispatch.inbound import parse_reply
 from alertsvc.errors import ConfigError
-from alertsvc.web.app import parse_reply
 
 SECRET = b"unit-test-secret"
 

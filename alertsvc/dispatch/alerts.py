@@ -1,76 +1,47 @@
-"""The durable outbox: creating alerts, cancelling them, status, and state updates.
+"""Creating and cancelling alerts: the write side of the durable outbox.
 
 Every message is a ``Delivery`` row before anything is sent. ``create_alert`` writes the
 alert, every person it concerns and every planned delivery in the caller's transaction
 (use ``alertsvc.db.session_scope``): either all of it is written or none of it.
+``cancel_alert`` stops unsent rows and queues a 取消し to exactly the addresses reached.
 The functions here never commit; the caller's transaction does, together with the audit
 entry each of them adds.
-
-Status updates from providers and acknowledgements from people (``record_provider_status``
-and ``record_acknowledgement``) are guarded updates: they apply a transition of
-``alertsvc.dispatch.states`` only when the row is in a state where it applies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery, utcnow
+from alertsvc.db.tables import Alert, AlertTarget, Delivery, utcnow
 from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.states import (
-    ACTIVE_STATES,
-    REACHED_STATES,
-    DeliveryState,
-    Event,
-    sources,
-)
+from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event, sources
 from alertsvc.errors import InputError, NotFound, RowError
 from alertsvc.models import ChannelName
 from alertsvc.redact import mask_address
 
 __all__ = [
     "EXERCISE_PREFIX",
-    "AlertStatus",
+    "SUPPORTER_LEGAL_BASES",
     "CancelResult",
     "PlannedDelivery",
     "PlannedTarget",
-    "UnknownDelivery",
-    "UnreachedPerson",
-    "alert_status",
     "cancel_alert",
     "create_alert",
+    "load_alert",
     "new_alert_id",
-    "record_acknowledgement",
-    "record_provider_status",
 ]
 
-S = DeliveryState
 EXERCISE_PREFIX = "【訓練】"
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
-# status counts reported to officers; 'claimed' is in a worker's hands, so it counts as sending
-STATUS_KEYS = ("queued", "sending", "sent", "delivered", "failed", "unknown", "acknowledged")
-_COUNT_KEY: dict[str, str] = {
-    "held": "held",
-    "queued": "queued",
-    "claimed": "sending",
-    "sending": "sending",
-    "sent": "sent",
-    "delivered": "delivered",
-    "acknowledged": "acknowledged",
-    "failed": "failed",
-    "unknown": "unknown",
-    "cancelled": "cancelled",
-    "skipped": "skipped",
-}
 
 Recipient = Literal["resident", "supporter"]
 
@@ -116,77 +87,6 @@ class CancelResult:
             "cancelled": self.cancelled,
             "cancellation_alert_id": self.cancellation_alert_id,
             "notified": self.notified,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UnreachedPerson:
-    resident_id: str
-    priority: float
-    # unlocated | no_channel | in_progress | failed | unknown | not_confirmed | cancelled
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownDelivery:
-    key: str
-    resident_id: str
-    recipient: str
-    channel: str
-    address: str  # masked
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlertStatus:
-    """What an officer needs to see about one alert. ``as_dict`` is the CLI JSON contract."""
-
-    alert_id: str
-    kind: str
-    level: int
-    exercise: bool
-    state: str  # sending | waiting (escalations pending) | complete | cancelled
-    counts: dict[str, int]
-    by_channel: dict[str, dict[str, int]]
-    unreached: list[UnreachedPerson]
-    unknown: list[UnknownDelivery]
-    needs_help: list[dict[str, str]]
-    targets: int
-    parent_id: str | None = None
-    cancellation_ids: list[str] = field(default_factory=list)
-
-    @property
-    def in_flight(self) -> bool:
-        return self.state in ("sending", "waiting")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "alert_id": self.alert_id,
-            "kind": self.kind,
-            "level": self.level,
-            "exercise": self.exercise,
-            "state": self.state,
-            "counts": self.counts,
-            "by_channel": self.by_channel,
-            "targets": self.targets,
-            "unreached": [
-                {"resident_id": u.resident_id, "priority": u.priority, "reason": u.reason}
-                for u in self.unreached
-            ],
-            "unknown": [
-                {
-                    "key": u.key,
-                    "resident_id": u.resident_id,
-                    "recipient": u.recipient,
-                    "channel": u.channel,
-                    "address": u.address,
-                    "detail": u.detail,
-                }
-                for u in self.unknown
-            ],
-            "needs_help": self.needs_help,
-            "parent_id": self.parent_id,
-            "cancellation_ids": self.cancellation_ids,
         }
 
 
@@ -387,7 +287,7 @@ def create_alert(
     return alert_id
 
 
-def _load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
+def load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
     stmt = select(Alert).where(Alert.id == alert_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -421,7 +321,7 @@ def cancel_alert(
     now = now or utcnow()
     if not reason.strip():
         raise InputError("取消しの理由が必要です / a reason is required", [])
-    alert = _load_alert(session, alert_id, lock=True)
+    alert = load_alert(session, alert_id, lock=True)
     if alert.kind == "cancellation":
         raise InputError(f"{alert_id} は取消し通知です / {alert_id} is itself a cancellation")
     if alert.state == "cancelled":
@@ -514,269 +414,3 @@ def cancel_alert(
     audit_record(session, "alert.cancel", {"alert_id": alert_id, "reason": reason},
                  result.as_dict(), actor=actor)  # fmt: skip
     return result
-
-
-def alert_status(session: Session, alert_id: str) -> AlertStatus:
-    """Counts per channel and overall, who is not yet reached, unknown rows, help requests.
-
-    "Reached" means the person answered or a provider confirmed delivery of one of their
-    own messages; everyone else is listed in ``unreached``, highest priority first,
-    with the reason (unlocated, no_channel, in_progress, failed, unknown, not_confirmed).
-    Raises ``NotFound`` for an unknown id.
-    """
-    alert = _load_alert(session, alert_id)
-    # aggregated in SQL: an alert can have 100,000 rows and --watch polls this every second
-    grouped = session.execute(
-        select(Delivery.channel, Delivery.state, func.count())
-        .where(Delivery.alert_id == alert_id)
-        .group_by(Delivery.channel, Delivery.state)
-    ).all()
-    counts: dict[str, int] = dict.fromkeys(STATUS_KEYS, 0)
-    counts.update(held=0, cancelled=0, skipped=0)
-    by_channel: dict[str, dict[str, int]] = {}
-    present: set[str] = set()
-    for channel, state, n in grouped:
-        present.add(state)
-        bucket = _COUNT_KEY.get(state, state)
-        counts[bucket] = counts.get(bucket, 0) + n
-        per = by_channel.setdefault(channel, dict.fromkeys(counts, 0))
-        per[bucket] = per.get(bucket, 0) + n
-    own: dict[str, set[str]] = defaultdict(set)
-    confirmed: set[str] = set()
-    for resident_id, channel, state in session.execute(
-        select(Delivery.resident_id, Delivery.channel, Delivery.state)
-        .where(Delivery.alert_id == alert_id, Delivery.recipient == "resident")
-        .distinct()
-    ):
-        own[resident_id].add(state)
-        # reached: an answer, or an SMS the carrier delivered to the handset. A call that
-        # was answered without a keypress may have been an answering machine, and a push
-        # accepted by FCM may never have been seen: those stay on the follow-up list.
-        if state == "acknowledged" or (channel == "sms" and state == "delivered"):
-            confirmed.add(resident_id)
-    unknown = [
-        UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
-                        r.detail)
-        for r in session.execute(
-            select(Delivery.key, Delivery.resident_id, Delivery.recipient, Delivery.channel,
-                   Delivery.address, Delivery.detail)
-            .where(Delivery.alert_id == alert_id, Delivery.state == S.UNKNOWN.value)
-            .order_by(Delivery.id)
-        )
-    ]  # fmt: skip
-    targets = session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id)).all()
-    unreached: list[UnreachedPerson] = []
-    for t in targets:
-        states = own.get(t.resident_id, set())
-        if t.acknowledged_at is not None or t.resident_id in confirmed:
-            continue
-        unreached.append(UnreachedPerson(t.resident_id, t.priority, _unreached_reason(t, states)))
-    unreached.sort(key=lambda u: (-u.priority, u.resident_id))
-    needs_help = [
-        {"resident_id": a.resident_id, "via": a.via, "at": a.at.isoformat(), "key": a.delivery_key}
-        for a in session.scalars(
-            select(Acknowledgement)
-            .where(Acknowledgement.alert_id == alert_id, Acknowledgement.answer == "need_help")
-            .order_by(Acknowledgement.at)
-        )
-    ]
-    active = {s.value for s in ACTIVE_STATES}
-    if alert.state == "cancelled":
-        state = "cancelled"
-    elif present & active:
-        state = "sending"
-    elif counts["held"]:
-        state = "waiting"
-    else:
-        state = "complete"
-    children = list(
-        session.scalars(select(Alert.id).where(Alert.parent_id == alert_id).order_by(Alert.id))
-    )
-    return AlertStatus(
-        alert_id=alert.id,
-        kind=alert.kind,
-        level=alert.level,
-        exercise=alert.exercise,
-        state=state,
-        counts=counts,
-        by_channel=dict(sorted(by_channel.items())),
-        unreached=unreached,
-        unknown=unknown,
-        needs_help=needs_help,
-        targets=len(targets),
-        parent_id=alert.parent_id,
-        cancellation_ids=children,
-    )
-
-
-def _unreached_reason(target: AlertTarget, states: set[str]) -> str:
-    if not target.located:
-        return "unlocated"
-    if not states:
-        return "no_channel"
-    if states & {"queued", "claimed", "sending", "held"}:
-        return "in_progress"
-    if "unknown" in states:
-        return "unknown"
-    if states & {"sent", "delivered"}:
-        # accepted by the provider (or a call answered) but no answer and no SMS receipt
-        return "not_confirmed"
-    if states <= {"cancelled", "skipped"}:
-        return "cancelled"
-    return "failed"
-
-
-# Twilio message and call statuses -> our events; anything else (queued, ringing, …) is progress
-_PROVIDER_STATUS: dict[str, Event] = {
-    "delivered": Event.STATUS_DELIVERED,
-    "completed": Event.STATUS_DELIVERED,
-    "read": Event.STATUS_DELIVERED,
-    "undelivered": Event.STATUS_FAILED,
-    "failed": Event.STATUS_FAILED,
-    "busy": Event.STATUS_FAILED,
-    "no-answer": Event.STATUS_FAILED,
-    "canceled": Event.STATUS_FAILED,
-}
-
-
-# (session, channel, address, provider error code, detail): see registry.record_refusal
-CallbackRefusalHook = Callable[[Session, ChannelName, str, str, str], object]
-
-
-def record_provider_status(
-    session: Session,
-    *,
-    provider_ref: str | None,
-    key: str | None,
-    status: str,
-    error_code: int | None,
-    now: dt.datetime | None = None,
-    on_refused: CallbackRefusalHook | None = None,
-) -> bool:
-    """Apply a provider status callback to the row named by ``key`` or ``provider_ref``.
-
-    ``on_refused(session, channel, address, error_code, detail)`` is called, in the same
-    transaction, when the callback fails a row with an error code (contact health).
-
-    delivered/completed move a sending, sent or unknown row to 'delivered';
-    undelivered/failed/busy/no-answer/canceled move it to 'failed' (which lets the next
-    escalation step go). Intermediate statuses only refresh ``updated_at``. Returns True
-    when a row matched (whether or not its state changed), False when no row has that
-    key or provider reference — the webhook should log that, not fail.
-    """
-    now = now or utcnow()
-    row: Delivery | None = None
-    if key:
-        row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
-    if row is None and provider_ref:
-        row = session.scalars(
-            select(Delivery).where(Delivery.provider_ref == provider_ref).limit(1)
-        ).one_or_none()
-    if row is None:
-        return False
-    event = _PROVIDER_STATUS.get(status.strip().lower())
-    values: dict[str, Any] = {"updated_at": now}
-    if provider_ref and not row.provider_ref:
-        values["provider_ref"] = provider_ref
-    if event is not None:
-        allowed = [s.value for s in sources(event)]
-        target = (
-            DeliveryState.DELIVERED if event is Event.STATUS_DELIVERED else DeliveryState.FAILED
-        )
-        values.update(state=target.value, detail=f"status {status}"[:200], error_code=error_code)
-        values["finished_at"] = row.finished_at or now
-        if target is DeliveryState.DELIVERED:
-            values["delivered_at"] = now
-        changed = session.execute(
-            update(Delivery)
-            .where(Delivery.id == row.id, Delivery.state.in_(allowed))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if (
-            on_refused is not None
-            and target is DeliveryState.FAILED
-            and error_code is not None
-            and rowcount(changed)
-        ):
-            on_refused(
-                session, ChannelName(row.channel), row.address, str(error_code), values["detail"]
-            )
-    else:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == row.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    return True
-
-
-def record_acknowledgement(
-    session: Session,
-    *,
-    key: str,
-    answer: Literal["safe", "need_help"],
-    via: str,
-    now: dt.datetime | None = None,
-) -> bool:
-    """Record that the person who received delivery ``key`` answered ``answer``.
-
-    Every answer is logged (``acknowledgements``). The row becomes 'acknowledged'; for a
-    resident's own message the person counts as reached, and their remaining held or
-    queued rows of this alert are skipped (nobody is called after they answered).
-    'need_help' is sticky: a later 'safe' does not hide it from the officer. Returns
-    False when no delivery has that key.
-    """
-    if answer not in ("safe", "need_help"):
-        raise InputError(f"unknown answer {answer!r} (expected safe or need_help)")
-    now = now or utcnow()
-    row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
-    if row is None:
-        return False
-    session.add(
-        Acknowledgement(
-            alert_id=row.alert_id,
-            resident_id=row.resident_id,
-            delivery_key=key,
-            answer=answer,
-            via=via,
-            at=now,
-        )
-    )
-    # answering proves the message arrived, whatever state the row was in
-    ack_from = [s.value for s in sources(Event.ACK)] + [
-        DeliveryState.QUEUED.value,
-        DeliveryState.CLAIMED.value,
-    ]
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == row.id, Delivery.state.in_(ack_from))
-        .values(state=DeliveryState.ACKNOWLEDGED.value, acknowledged_at=now, updated_at=now,
-                finished_at=row.finished_at or now)
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
-    if row.recipient == "resident":
-        target = session.scalars(
-            select(AlertTarget).where(
-                AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == row.resident_id
-            )
-        ).one_or_none()
-        if target is not None:
-            if target.ack_answer != "need_help":
-                target.ack_answer = answer
-            target.ack_via = via
-            target.acknowledged_at = target.acknowledged_at or now
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.alert_id == row.alert_id,
-                Delivery.resident_id == row.resident_id,
-                Delivery.recipient == "resident",
-                Delivery.state.in_([S.HELD.value, S.QUEUED.value, S.CLAIMED.value]),
-            )
-            .values(state=DeliveryState.SKIPPED.value, finished_at=now, updated_at=now,
-                    detail=f"answered via {via}")
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-    return True

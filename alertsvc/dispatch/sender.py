@@ -1,4 +1,4 @@
-"""Dispatcher workers: claim due rows, call the providers, record what happened.
+"""Dispatcher: claim due rows, call the providers, record what happened.
 
 One pass (``Dispatcher.step``), per channel:
 
@@ -10,61 +10,59 @@ One pass (``Dispatcher.step``), per channel:
 3. call ``channel.send_many`` in chunks of ``max_batch``;
 4. record every result with the retry policy (commit), guarded by our lease.
 
-Maintenance (``recover_expired_leases``, ``release_due_escalations``) runs in the same
-loop, so escalations survive restarts: they are a query, not a timer. A claimed row whose
-lease expired goes back to the queue (the provider was never called); a 'sending' row
-whose lease expired becomes 'unknown' — it may have gone out and is never resent.
+Maintenance (``alertsvc.dispatch.maintenance``) runs in the same loop; the process runner
+(threads, signals, idle detection) is ``alertsvc.dispatch.runner``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import random
-import secrets
-import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy import Engine, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alertsvc.channels import Channel
-from alertsvc.config import DispatchSettings, RateSettings, Settings
+from alertsvc.config import RateSettings, Settings
 from alertsvc.db.tables import Alert, Delivery, utcnow
 from alertsvc.dispatch._sql import deliveries_table, rowcount
+from alertsvc.dispatch.maintenance import (
+    ACTIVE_ALERTS,
+    cancel_rows_of_cancelled_alerts,
+    has_pending_work,
+    recover_expired_leases,
+    release_due_escalations,
+)
 from alertsvc.dispatch.ratelimit import TokenBucket
 from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
-from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
+from alertsvc.dispatch.states import DeliveryState
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
 from alertsvc.planning.language import VOICE_LANGUAGES
 
 __all__ = [
+    "CLAIM_CALLS",
     "Clock",
     "Dispatcher",
+    "RefusalHook",
     "WorkerStats",
     "buckets_from_settings",
-    "cancel_rows_of_cancelled_alerts",
-    "has_pending_work",
-    "recover_expired_leases",
-    "release_due_escalations",
-    "run_worker",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alertsvc.dispatch.worker")
 
 Clock = Callable[[], dt.datetime]
 
 S = DeliveryState
 CLAIM_CALLS = 20
-LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
 
 
 @dataclass
@@ -120,160 +118,6 @@ def buckets_from_settings(
         ChannelName.SMS: TokenBucket(rates.sms_per_second, clock=clock),
         ChannelName.VOICE: TokenBucket(rates.calls_per_second, clock=clock),
     }
-
-
-def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int]:
-    """Handle rows whose worker died or stalled; returns (requeued, marked unknown).
-
-    'claimed' rows go back to 'queued': the provider was never called. 'sending' rows
-    become 'unknown': the provider may have acted, so they are never resent automatically.
-    The lease owner is kept on unknown rows so that a stalled (not dead) worker can still
-    record the real outcome when its provider call returns.
-    """
-    requeued = rowcount(
-        session.execute(
-            update(Delivery)
-            .where(Delivery.state == S.CLAIMED.value, Delivery.lease_expires_at < now)
-            .values(state=S.QUEUED.value, lease_owner=None, lease_expires_at=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    lost = rowcount(
-        session.execute(
-            update(Delivery)
-            .where(Delivery.state == S.SENDING.value, Delivery.lease_expires_at < now)
-            .values(state=S.UNKNOWN.value, detail=LOST_DETAIL, finished_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    if requeued or lost:
-        log.warning("expired leases: %d requeued, %d marked unknown", requeued, lost)
-    return requeued, lost
-
-
-def _ack_wait(settings: DispatchSettings, level: int) -> float:
-    if level >= 5:
-        return settings.ack_wait_level5_seconds
-    if level == 4:
-        return settings.ack_wait_level4_seconds
-    return settings.ack_wait_level3_seconds
-
-
-_ACTIVE_ALERTS = select(Alert.id).where(Alert.state == "active").scalar_subquery()
-
-
-def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
-    """Rows still waiting (held, queued) in an alert that was cancelled become 'cancelled'.
-
-    ``cancel_alert`` stops every waiting row at once, but a row that was in flight then and
-    is put back afterwards (a retry, a requeue after a misconfigured channel) would
-    otherwise wait for ever; the claim query never takes it either.
-    """
-    cancelled = select(Alert.id).where(Alert.state == "cancelled").scalar_subquery()
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.state.in_([S.HELD.value, S.QUEUED.value]),
-            Delivery.alert_id.in_(cancelled),
-        )
-        .values(
-            state=S.CANCELLED.value,
-            detail="alert cancelled while this message was in flight; not sent",
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
-
-
-def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:
-    """Queue the next held step of every person whose current step is done with.
-
-    A person's next step is released when all their earlier rows are settled and either
-    every one of them failed (permanently), or the acknowledgement wait for the alert's
-    level has passed since the last of them settled. 'unknown' counts as "not
-    acknowledged": the wait applies. Returns the number of rows queued.
-    """
-    pairs = session.execute(
-        select(Delivery.alert_id, Delivery.resident_id, func.min(Delivery.step), Alert.level)
-        .join(Alert, Alert.id == Delivery.alert_id)
-        .where(
-            Delivery.state == S.HELD.value,
-            Delivery.recipient == "resident",
-            Alert.state == "active",
-        )
-        .group_by(Delivery.alert_id, Delivery.resident_id, Alert.level)
-    ).all()
-    if not pairs:
-        return 0
-    earlier: dict[tuple[str, str], list[tuple[int, str, dt.datetime | None]]] = defaultdict(list)
-    keys = [(a, r) for a, r, _s, _l in pairs]
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        for alert_id, resident_id, step, state, finished_at in session.execute(
-            select(
-                Delivery.alert_id,
-                Delivery.resident_id,
-                Delivery.step,
-                Delivery.state,
-                Delivery.finished_at,
-            ).where(
-                tuple_(Delivery.alert_id, Delivery.resident_id).in_(chunk),
-                Delivery.recipient == "resident",
-                Delivery.state != S.HELD.value,
-            )
-        ):
-            earlier[(alert_id, resident_id)].append((step, state, finished_at))
-    active = {s.value for s in ACTIVE_STATES}
-    to_release: list[dict[str, Any]] = []
-    for alert_id, resident_id, next_step, level in pairs:
-        rows = [r for r in earlier[(alert_id, resident_id)] if r[0] < next_step]
-        if any(state in active for _s, state, _f in rows):
-            continue
-        if any(state == S.ACKNOWLEDGED.value for _s, state, _f in rows):
-            continue  # record_acknowledgement skips held rows; nothing to escalate
-        if rows and not all(state == S.FAILED.value for _s, state, _f in rows):
-            last = max((f for _s, _st, f in rows if f is not None), default=None)
-            if last is not None and last + dt.timedelta(seconds=_ack_wait(settings, level)) > now:
-                continue
-        to_release.append({"b_alert": alert_id, "b_resident": resident_id, "b_step": next_step})
-    if not to_release:
-        return 0
-    t = deliveries_table()
-    result = session.execute(
-        t.update()
-        .where(
-            t.c.alert_id == bindparam("b_alert"),
-            t.c.resident_id == bindparam("b_resident"),
-            t.c.step == bindparam("b_step"),
-            t.c.recipient == "resident",
-            t.c.state == S.HELD.value,
-        )
-        .values(state=S.QUEUED.value, queued_at=now, next_attempt_at=now, updated_at=now),
-        to_release,
-    )
-    log.info("escalation: next step released for %d people", len(to_release))
-    return rowcount(result) or len(to_release)
-
-
-def has_pending_work(session: Session, channels: Iterable[str] | None = None) -> bool:
-    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live alert.
-
-    Deferred rows count (they are queued for later); so do held rows, which the
-    escalation query will release or an acknowledgement will skip.
-    """
-    active = [s.value for s in ACTIVE_STATES]
-    cond = [Delivery.state.in_(active)]
-    held = [Delivery.state == S.HELD.value, Alert.state == "active"]
-    if channels is not None:
-        names = list(channels)
-        cond.append(Delivery.channel.in_(names))
-        held.append(Delivery.channel.in_(names))
-    busy = session.scalar(select(exists().where(*cond)))
-    if busy:
-        return True
-    return bool(session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))))
 
 
 class Dispatcher:
@@ -372,7 +216,7 @@ class Dispatcher:
                     Delivery.next_attempt_at <= now,
                     # never a row of a cancelled alert, whatever path put it back in the
                     # queue (a cancellation alert is itself active)
-                    Delivery.alert_id.in_(_ACTIVE_ALERTS),
+                    Delivery.alert_id.in_(ACTIVE_ALERTS),
                 )
                 .order_by(
                     Delivery.is_cancellation.desc(),
@@ -700,112 +544,3 @@ class Dispatcher:
         self.stats.retried += counts[S.QUEUED.value]
         self.stats.failed += counts[S.FAILED.value]
         self.stats.unknown += counts[S.UNKNOWN.value]
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-class _MaintenanceTimer:
-    """Lets at most one thread of a process run maintenance per interval."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._last = -float("inf")
-        self._lock = threading.Lock()
-
-    def due(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last < self.interval:
-                return False
-            self._last = now
-            return True
-
-
-def run_worker(
-    engine: Engine,
-    channels: Mapping[ChannelName, Channel],
-    settings: Settings,
-    *,
-    worker_id: str | None = None,
-    until_idle: bool = False,
-    stop_event: threading.Event | None = None,
-    clock: Clock = utcnow,
-    concurrency: int = 1,
-    poll_interval: float = 0.1,
-    maintenance_interval: float = 1.0,
-    rng: random.Random | None = None,
-    buckets: Mapping[ChannelName, TokenBucket] | None = None,
-    on_refused: RefusalHook | None = None,
-) -> WorkerStats:
-    """Run dispatcher loops until ``stop_event`` is set (or, with ``until_idle``, no work).
-
-    Each channel gets ``concurrency`` threads of its own, so a slow provider (Twilio: one
-    request per message) never holds up another channel; the threads of a channel share
-    its token bucket. ``until_idle`` returns once no row of the served channels is queued
-    (deferred rows included), claimed, sending, or held in a live alert. On stop, the
-    in-flight batches are finished and recorded and claimed-but-unsent rows are released.
-    Raises ``ChannelMisconfigured`` (after requeueing the rows it could not send) when a
-    channel cannot work at all; any error in one thread stops the others.
-    """
-    stop = stop_event or threading.Event()
-    base = worker_id or default_worker_id()
-    shared = dict(buckets) if buckets is not None else buckets_from_settings(settings.rates)
-    single = len(channels) * max(1, concurrency) == 1
-    dispatchers = [
-        Dispatcher(
-            engine,
-            {name: ch},
-            settings,
-            worker_id=base if single else f"{base}/{name}{i}",
-            clock=clock,
-            rng=rng if single else random.Random((rng or random).random()),
-            buckets=shared,
-            stop_event=stop,
-            on_refused=on_refused,
-        )
-        for name, ch in channels.items()
-        for i in range(max(1, concurrency))
-    ]
-    timer = _MaintenanceTimer(maintenance_interval)
-    errors: list[BaseException] = []
-
-    def loop(d: Dispatcher) -> None:
-        try:
-            while not stop.is_set():
-                if timer.due():
-                    d.maintain()
-                try:
-                    n = d.step()
-                except SQLAlchemyError:
-                    log.exception("dispatcher %s: database error; pausing", d.worker_id)
-                    stop.wait(1.0)
-                    continue
-                if n == 0:
-                    if until_idle and not d.pending():
-                        return
-                    stop.wait(poll_interval)
-        except BaseException as exc:
-            errors.append(exc)
-            stop.set()  # one broken thread stops the others: fail loud, not half-working
-        finally:
-            d.release_claims()
-
-    if single:
-        loop(dispatchers[0])
-    else:
-        threads = [
-            threading.Thread(target=loop, args=(d,), name=f"dispatch-{d.worker_id}", daemon=True)
-            for d in dispatchers
-        ]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-    total = WorkerStats()
-    for d in dispatchers:
-        total.add(d.stats)
-    if errors:
-        raise errors[0]
-    return total

@@ -1,0 +1,191 @@
+"""Outbox maintenance: leases, cancelled alerts' stragglers, escalation release.
+
+These are queries, not timers, so they survive restarts: any worker runs them
+periodically (``Dispatcher.maintain``). A claimed row whose lease expired goes back to the
+queue (the provider was never called); a 'sending' row whose lease expired becomes
+'unknown' — it may have gone out and is never resent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from alertsvc.config import DispatchSettings
+from alertsvc.db.tables import Alert, Delivery
+from alertsvc.dispatch._sql import deliveries_table, rowcount
+from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
+
+__all__ = [
+    "ACTIVE_ALERTS",
+    "LOST_DETAIL",
+    "cancel_rows_of_cancelled_alerts",
+    "has_pending_work",
+    "recover_expired_leases",
+    "release_due_escalations",
+]
+
+log = logging.getLogger("alertsvc.dispatch.worker")
+
+S = DeliveryState
+LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
+
+
+def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int]:
+    """Handle rows whose worker died or stalled; returns (requeued, marked unknown).
+
+    'claimed' rows go back to 'queued': the provider was never called. 'sending' rows
+    become 'unknown': the provider may have acted, so they are never resent automatically.
+    The lease owner is kept on unknown rows so that a stalled (not dead) worker can still
+    record the real outcome when its provider call returns.
+    """
+    requeued = rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.state == S.CLAIMED.value, Delivery.lease_expires_at < now)
+            .values(state=S.QUEUED.value, lease_owner=None, lease_expires_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    lost = rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.state == S.SENDING.value, Delivery.lease_expires_at < now)
+            .values(state=S.UNKNOWN.value, detail=LOST_DETAIL, finished_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if requeued or lost:
+        log.warning("expired leases: %d requeued, %d marked unknown", requeued, lost)
+    return requeued, lost
+
+
+def _ack_wait(settings: DispatchSettings, level: int) -> float:
+    if level >= 5:
+        return settings.ack_wait_level5_seconds
+    if level == 4:
+        return settings.ack_wait_level4_seconds
+    return settings.ack_wait_level3_seconds
+
+
+ACTIVE_ALERTS = select(Alert.id).where(Alert.state == "active").scalar_subquery()
+
+
+def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
+    """Rows still waiting (held, queued) in an alert that was cancelled become 'cancelled'.
+
+    ``cancel_alert`` stops every waiting row at once, but a row that was in flight then and
+    is put back afterwards (a retry, a requeue after a misconfigured channel) would
+    otherwise wait for ever; the claim query never takes it either.
+    """
+    cancelled = select(Alert.id).where(Alert.state == "cancelled").scalar_subquery()
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.state.in_([S.HELD.value, S.QUEUED.value]),
+            Delivery.alert_id.in_(cancelled),
+        )
+        .values(
+            state=S.CANCELLED.value,
+            detail="alert cancelled while this message was in flight; not sent",
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:
+    """Queue the next held step of every person whose current step is done with.
+
+    A person's next step is released when all their earlier rows are settled and either
+    every one of them failed (permanently), or the acknowledgement wait for the alert's
+    level has passed since the last of them settled. 'unknown' counts as "not
+    acknowledged": the wait applies. Returns the number of rows queued.
+    """
+    pairs = session.execute(
+        select(Delivery.alert_id, Delivery.resident_id, func.min(Delivery.step), Alert.level)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(
+            Delivery.state == S.HELD.value,
+            Delivery.recipient == "resident",
+            Alert.state == "active",
+        )
+        .group_by(Delivery.alert_id, Delivery.resident_id, Alert.level)
+    ).all()
+    if not pairs:
+        return 0
+    earlier: dict[tuple[str, str], list[tuple[int, str, dt.datetime | None]]] = defaultdict(list)
+    keys = [(a, r) for a, r, _s, _l in pairs]
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        for alert_id, resident_id, step, state, finished_at in session.execute(
+            select(
+                Delivery.alert_id,
+                Delivery.resident_id,
+                Delivery.step,
+                Delivery.state,
+                Delivery.finished_at,
+            ).where(
+                tuple_(Delivery.alert_id, Delivery.resident_id).in_(chunk),
+                Delivery.recipient == "resident",
+                Delivery.state != S.HELD.value,
+            )
+        ):
+            earlier[(alert_id, resident_id)].append((step, state, finished_at))
+    active = {s.value for s in ACTIVE_STATES}
+    to_release: list[dict[str, Any]] = []
+    for alert_id, resident_id, next_step, level in pairs:
+        rows = [r for r in earlier[(alert_id, resident_id)] if r[0] < next_step]
+        if any(state in active for _s, state, _f in rows):
+            continue
+        if any(state == S.ACKNOWLEDGED.value for _s, state, _f in rows):
+            continue  # record_acknowledgement skips held rows; nothing to escalate
+        if rows and not all(state == S.FAILED.value for _s, state, _f in rows):
+            last = max((f for _s, _st, f in rows if f is not None), default=None)
+            if last is not None and last + dt.timedelta(seconds=_ack_wait(settings, level)) > now:
+                continue
+        to_release.append({"b_alert": alert_id, "b_resident": resident_id, "b_step": next_step})
+    if not to_release:
+        return 0
+    t = deliveries_table()
+    result = session.execute(
+        t.update()
+        .where(
+            t.c.alert_id == bindparam("b_alert"),
+            t.c.resident_id == bindparam("b_resident"),
+            t.c.step == bindparam("b_step"),
+            t.c.recipient == "resident",
+            t.c.state == S.HELD.value,
+        )
+        .values(state=S.QUEUED.value, queued_at=now, next_attempt_at=now, updated_at=now),
+        to_release,
+    )
+    log.info("escalation: next step released for %d people", len(to_release))
+    return rowcount(result) or len(to_release)
+
+
+def has_pending_work(session: Session, channels: Iterable[str] | None = None) -> bool:
+    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live alert.
+
+    Deferred rows count (they are queued for later); so do held rows, which the
+    escalation query will release or an acknowledgement will skip.
+    """
+    active = [s.value for s in ACTIVE_STATES]
+    cond = [Delivery.state.in_(active)]
+    held = [Delivery.state == S.HELD.value, Alert.state == "active"]
+    if channels is not None:
+        names = list(channels)
+        cond.append(Delivery.channel.in_(names))
+        held.append(Delivery.channel.in_(names))
+    busy = session.scalar(select(exists().where(*cond)))
+    if busy:
+        return True
+    return bool(session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))))
