@@ -17,13 +17,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, utcnow
-from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event, sources
+from alertsvc.dispatch.moves import move
+from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
 from alertsvc.errors import InputError, NotFound, RowError
 from alertsvc.models import ChannelName
 from alertsvc.redact import mask_address
@@ -326,16 +326,12 @@ def cancel_alert(
         raise InputError(f"{alert_id} は取消し通知です / {alert_id} is itself a cancellation")
     if alert.state == "cancelled":
         raise InputError(f"{alert_id} は取消し済みです / {alert_id} was already cancelled")
-    stopped = rowcount(session.execute(
-        update(Delivery)
-        .where(
-            Delivery.alert_id == alert_id,
-            Delivery.state.in_([s.value for s in sources(Event.CANCEL) - {DeliveryState.SENDING}]),
-        )
-        .values(state=DeliveryState.CANCELLED.value, finished_at=now, updated_at=now,
-                detail=f"cancelled by {actor}")
-        .execution_options(synchronize_session=False)
-    ))  # fmt: skip
+    stopped = move(
+        session,
+        Event.CANCEL,
+        Delivery.alert_id == alert_id,
+        values={"finished_at": now, "updated_at": now, "detail": f"cancelled by {actor}"},
+    )
     alert.state = "cancelled"
     alert.cancelled_at = now
     alert.cancelled_by = actor

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery, utcnow
-from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.states import DeliveryState, Event, sources
+from alertsvc.dispatch.moves import move
+from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
@@ -169,25 +169,16 @@ def record_provider_status(
     if provider_ref and not row.provider_ref:
         values["provider_ref"] = provider_ref
     if event is not None:
-        allowed = [s.value for s in sources(event)]
-        target = (
-            DeliveryState.DELIVERED if event is Event.STATUS_DELIVERED else DeliveryState.FAILED
-        )
-        values.update(state=target.value, detail=f"status {status}"[:200], error_code=error_code)
+        values.update(detail=f"status {status}"[:200], error_code=error_code)
         values["finished_at"] = row.finished_at or now
-        if target is DeliveryState.DELIVERED:
+        if event is Event.STATUS_DELIVERED:
             values["delivered_at"] = now
-        changed = session.execute(
-            update(Delivery)
-            .where(Delivery.id == row.id, Delivery.state.in_(allowed))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        changed = move(session, event, Delivery.id == row.id, values=values)
         if (
             on_refused is not None
-            and target is DeliveryState.FAILED
+            and event is Event.STATUS_FAILED
             and error_code is not None
-            and rowcount(changed)
+            and changed
         ):
             on_refused(
                 session, ChannelName(row.channel), row.address, str(error_code), values["detail"]
@@ -235,17 +226,12 @@ def record_acknowledgement(
         )
     )
     # answering proves the message arrived, whatever state the row was in
-    ack_from = [s.value for s in sources(Event.ACK)] + [
-        DeliveryState.QUEUED.value,
-        DeliveryState.CLAIMED.value,
-    ]
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == row.id, Delivery.state.in_(ack_from))
-        .values(state=DeliveryState.ACKNOWLEDGED.value, acknowledged_at=now, updated_at=now,
-                finished_at=row.finished_at or now)
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    move(
+        session,
+        Event.ACK,
+        Delivery.id == row.id,
+        values={"acknowledged_at": now, "updated_at": now, "finished_at": row.finished_at or now},
+    )
     if row.recipient == "resident":
         target = session.scalars(
             select(AlertTarget).where(
@@ -257,16 +243,12 @@ def record_acknowledgement(
                 target.ack_answer = answer
             target.ack_via = via
             target.acknowledged_at = target.acknowledged_at or now
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.alert_id == row.alert_id,
-                Delivery.resident_id == row.resident_id,
-                Delivery.recipient == "resident",
-                Delivery.state.in_([S.HELD.value, S.QUEUED.value, S.CLAIMED.value]),
-            )
-            .values(state=DeliveryState.SKIPPED.value, finished_at=now, updated_at=now,
-                    detail=f"answered via {via}")
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
+        move(
+            session,
+            Event.SKIP,
+            Delivery.alert_id == row.alert_id,
+            Delivery.resident_id == row.resident_id,
+            Delivery.recipient == "resident",
+            values={"finished_at": now, "updated_at": now, "detail": f"answered via {via}"},
+        )
     return True

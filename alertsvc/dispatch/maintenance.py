@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, tuple_, update
+from sqlalchemy import bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from alertsvc.config import DispatchSettings
 from alertsvc.db.tables import Alert, Delivery
-from alertsvc.dispatch._sql import deliveries_table, rowcount
-from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
+from alertsvc.dispatch._sql import deliveries_table
+from alertsvc.dispatch.moves import move, move_each
+from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState, Event
 
 __all__ = [
     "ACTIVE_ALERTS",
@@ -45,21 +46,19 @@ def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int
     The lease owner is kept on unknown rows so that a stalled (not dead) worker can still
     record the real outcome when its provider call returns.
     """
-    requeued = rowcount(
-        session.execute(
-            update(Delivery)
-            .where(Delivery.state == S.CLAIMED.value, Delivery.lease_expires_at < now)
-            .values(state=S.QUEUED.value, lease_owner=None, lease_expires_at=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    requeued = move(
+        session,
+        Event.LEASE_EXPIRED,
+        Delivery.lease_expires_at < now,
+        values={"lease_owner": None, "lease_expires_at": None, "updated_at": now},
+        only={S.CLAIMED},
     )
-    lost = rowcount(
-        session.execute(
-            update(Delivery)
-            .where(Delivery.state == S.SENDING.value, Delivery.lease_expires_at < now)
-            .values(state=S.UNKNOWN.value, detail=LOST_DETAIL, finished_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    lost = move(
+        session,
+        Event.LEASE_EXPIRED,
+        Delivery.lease_expires_at < now,
+        values={"detail": LOST_DETAIL, "finished_at": now, "updated_at": now},
+        only={S.SENDING},
     )
     if requeued or lost:
         log.warning("expired leases: %d requeued, %d marked unknown", requeued, lost)
@@ -85,21 +84,17 @@ def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
     otherwise wait for ever; the claim query never takes it either.
     """
     cancelled = select(Alert.id).where(Alert.state == "cancelled").scalar_subquery()
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.state.in_([S.HELD.value, S.QUEUED.value]),
-            Delivery.alert_id.in_(cancelled),
-        )
-        .values(
-            state=S.CANCELLED.value,
-            detail="alert cancelled while this message was in flight; not sent",
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    return move(
+        session,
+        Event.CANCEL,
+        Delivery.alert_id.in_(cancelled),
+        values={
+            "detail": "alert cancelled while this message was in flight; not sent",
+            "finished_at": now,
+            "updated_at": now,
+        },
+        only={S.HELD, S.QUEUED},
     )
-    return rowcount(result)
 
 
 def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:
@@ -156,20 +151,18 @@ def release_due_escalations(session: Session, settings: DispatchSettings, now: d
     if not to_release:
         return 0
     t = deliveries_table()
-    result = session.execute(
-        t.update()
-        .where(
-            t.c.alert_id == bindparam("b_alert"),
-            t.c.resident_id == bindparam("b_resident"),
-            t.c.step == bindparam("b_step"),
-            t.c.recipient == "resident",
-            t.c.state == S.HELD.value,
-        )
-        .values(state=S.QUEUED.value, queued_at=now, next_attempt_at=now, updated_at=now),
+    released = move_each(
+        session,
+        Event.RELEASE,
         to_release,
+        t.c.alert_id == bindparam("b_alert"),
+        t.c.resident_id == bindparam("b_resident"),
+        t.c.step == bindparam("b_step"),
+        t.c.recipient == "resident",
+        values={"queued_at": now, "next_attempt_at": now, "updated_at": now},
     )
     log.info("escalation: next step released for %d people", len(to_release))
-    return rowcount(result) or len(to_release)
+    return released or len(to_release)
 
 
 def has_pending_work(session: Session, channels: Iterable[str] | None = None) -> bool:

@@ -26,14 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, or_, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alertsvc.channels import Channel
 from alertsvc.config import RateSettings, Settings
 from alertsvc.db.tables import Alert, Delivery, utcnow
-from alertsvc.dispatch._sql import deliveries_table, rowcount
+from alertsvc.dispatch._sql import deliveries_table
 from alertsvc.dispatch.maintenance import (
     ACTIVE_ALERTS,
     cancel_rows_of_cancelled_alerts,
@@ -41,9 +41,10 @@ from alertsvc.dispatch.maintenance import (
     recover_expired_leases,
     release_due_escalations,
 )
+from alertsvc.dispatch.moves import move, move_each, move_returning_ids
 from alertsvc.dispatch.ratelimit import TokenBucket
 from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
-from alertsvc.dispatch.states import DeliveryState
+from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
 from alertsvc.planning.language import VOICE_LANGUAGES
@@ -232,16 +233,15 @@ class Dispatcher:
             ids = list(s.scalars(q))
             if not ids:
                 return []
-            s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids), Delivery.state == S.QUEUED.value)
-                .values(
-                    state=S.CLAIMED.value,
-                    lease_owner=self.worker_id,
-                    lease_expires_at=lease_until,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
+            move(
+                s,
+                Event.CLAIM,
+                Delivery.id.in_(ids),
+                values={
+                    "lease_owner": self.worker_id,
+                    "lease_expires_at": lease_until,
+                    "updated_at": now,
+                },
             )
             found = s.execute(
                 select(
@@ -292,20 +292,11 @@ class Dispatcher:
         """Give every row this worker claimed but did not send back to the queue."""
         now = self.clock()
         with self._sessions.begin() as s:
-            n = rowcount(
-                s.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.state == S.CLAIMED.value, Delivery.lease_owner == self.worker_id
-                    )
-                    .values(
-                        state=S.QUEUED.value,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+            n = move(
+                s,
+                Event.RELEASE_CLAIM,
+                Delivery.lease_owner == self.worker_id,
+                values={"lease_owner": None, "lease_expires_at": None, "updated_at": now},
             )
         return n
 
@@ -317,22 +308,18 @@ class Dispatcher:
         lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
         with self._sessions.begin() as s:
             if refused:
-                s.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.id.in_([r.id for r in refused]),
-                        Delivery.lease_owner == self.worker_id,
-                        Delivery.state == S.CLAIMED.value,
-                    )
-                    .values(
-                        state=S.FAILED.value,
-                        detail="exercise: address not on exercise.allow_list; not sent",
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        finished_at=now,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
+                move(
+                    s,
+                    Event.REFUSE,
+                    Delivery.id.in_([r.id for r in refused]),
+                    Delivery.lease_owner == self.worker_id,
+                    values={
+                        "detail": "exercise: address not on exercise.allow_list; not sent",
+                        "lease_owner": None,
+                        "lease_expires_at": None,
+                        "finished_at": now,
+                        "updated_at": now,
+                    },
                 )
                 self.stats.refused += len(refused)
                 log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
@@ -340,23 +327,16 @@ class Dispatcher:
                 return 0
             # committed BEFORE the provider call: a crash from here on leaves 'sending'
             # rows that lease recovery marks unknown, never silently resent
-            going = set(
-                s.scalars(
-                    update(Delivery)
-                    .where(
-                        Delivery.id.in_([r.id for r in sendable]),
-                        Delivery.state == S.CLAIMED.value,
-                        Delivery.lease_owner == self.worker_id,
-                    )
-                    .values(
-                        state=S.SENDING.value,
-                        attempts=Delivery.attempts + 1,
-                        lease_expires_at=lease_until,
-                        updated_at=now,
-                    )
-                    .returning(Delivery.id)
-                    .execution_options(synchronize_session=False)
-                )
+            going = move_returning_ids(
+                s,
+                Event.CALL_PROVIDER,
+                Delivery.id.in_([r.id for r in sendable]),
+                Delivery.lease_owner == self.worker_id,
+                values={
+                    "attempts": Delivery.attempts + 1,
+                    "lease_expires_at": lease_until,
+                    "updated_at": now,
+                },
             )
         batch = [r for r in sendable if r.id in going]
         if not batch:
@@ -436,21 +416,19 @@ class Dispatcher:
             return
         now = self.clock()
         with self._sessions.begin() as s:
-            s.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id.in_([r.id for r in rows]),
-                    Delivery.state == S.SENDING.value,
-                    Delivery.lease_owner == self.worker_id,
-                )
-                .values(
-                    state=S.QUEUED.value,
-                    attempts=Delivery.attempts - 1,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
+            # the provider was never called: hand the rows back as if never attempted
+            move(
+                s,
+                Event.RETRY,
+                Delivery.id.in_([r.id for r in rows]),
+                Delivery.lease_owner == self.worker_id,
+                values={
+                    "attempts": Delivery.attempts - 1,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "updated_at": now,
+                },
+                only={S.SENDING},
             )
             # the alert may have been cancelled while these were in flight
             cancel_rows_of_cancelled_alerts(s, now)
@@ -471,7 +449,7 @@ class Dispatcher:
 
     def _record_once(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
         now = self.clock()
-        params: list[dict[str, Any]] = []
+        by_event: dict[Event, list[dict[str, Any]]] = defaultdict(list)
         counts: dict[str, int] = defaultdict(int)
         with self._sessions.begin() as s:
             alert_state = dict(
@@ -488,7 +466,6 @@ class Dispatcher:
                 p: dict[str, Any] = {
                     "b_id": row.id,
                     "b_owner": self.worker_id,
-                    "state": "",
                     "provider_ref": res.provider_ref,
                     "detail": "; ".join(x for x in (decision.reason, res.detail) if x)[:500],
                     "next_attempt_at": now,
@@ -497,50 +474,52 @@ class Dispatcher:
                     "lease_owner": None,
                     "updated_at": now,
                 }
+                event: Event
                 if decision.decision is Decision.SENT:
-                    p.update(state=S.SENT.value, sent_at=now)
+                    event = Event.ACCEPTED
+                    p.update(sent_at=now)
                 elif decision.decision is Decision.RETRY:
                     if alert_state.get(row.alert_id) == "cancelled":
-                        p.update(state=S.CANCELLED.value, detail="alert cancelled before retry")
+                        event = Event.WITHDRAW
+                        p.update(detail="alert cancelled before retry")
                     else:
+                        event = Event.RETRY
                         p.update(
-                            state=S.QUEUED.value,
                             finished_at=None,
                             next_attempt_at=now + dt.timedelta(seconds=decision.delay),
                             detail=(res.detail or "deferred")[:500],
                         )
                 elif decision.decision is Decision.FAIL:
-                    p.update(state=S.FAILED.value)
+                    event = Event.GIVE_UP
                     if res.outcome is Outcome.REJECTED and self.on_refused is not None:
                         # same transaction: the row and the contact's health change together
                         self.on_refused(s, ChannelName(row.channel), row.address, res)
                 else:
-                    p.update(state=S.UNKNOWN.value)
-                counts[p["state"]] += 1
-                params.append(p)
+                    event = Event.OUTCOME_UNKNOWN
+                counts[event.value] += 1
+                by_event[event].append(p)
             t = deliveries_table()
-            s.execute(
-                t.update()
-                .where(
+            for event, params in by_event.items():
+                move_each(
+                    s,
+                    event,
+                    params,
                     t.c.id == bindparam("b_id"),
                     t.c.lease_owner == bindparam("b_owner"),
+                    values={
+                        "provider_ref": bindparam("provider_ref"),
+                        "detail": bindparam("detail"),
+                        "next_attempt_at": bindparam("next_attempt_at"),
+                        "sent_at": bindparam("sent_at"),
+                        "finished_at": bindparam("finished_at"),
+                        "lease_owner": bindparam("lease_owner"),
+                        "lease_expires_at": None,
+                        "updated_at": bindparam("updated_at"),
+                    },
                     # 'unknown': lease recovery got there first but we now know the outcome
-                    or_(t.c.state == S.SENDING.value, t.c.state == S.UNKNOWN.value),
+                    only={S.SENDING, S.UNKNOWN},
                 )
-                .values(
-                    state=bindparam("state"),
-                    provider_ref=bindparam("provider_ref"),
-                    detail=bindparam("detail"),
-                    next_attempt_at=bindparam("next_attempt_at"),
-                    sent_at=bindparam("sent_at"),
-                    finished_at=bindparam("finished_at"),
-                    lease_owner=bindparam("lease_owner"),
-                    lease_expires_at=None,
-                    updated_at=bindparam("updated_at"),
-                ),
-                params,
-            )
-        self.stats.sent += counts[S.SENT.value]
-        self.stats.retried += counts[S.QUEUED.value]
-        self.stats.failed += counts[S.FAILED.value]
-        self.stats.unknown += counts[S.UNKNOWN.value]
+        self.stats.sent += counts[Event.ACCEPTED.value]
+        self.stats.retried += counts[Event.RETRY.value]
+        self.stats.failed += counts[Event.GIVE_UP.value]
+        self.stats.unknown += counts[Event.OUTCOME_UNKNOWN.value]

@@ -1,9 +1,11 @@
 """The delivery state machine, as data.
 
 Every outbox row (``alertsvc.db.tables.Delivery``) is in exactly one ``DeliveryState``;
-``transition(state, event)`` is the only way the dispatcher, the webhooks and the officer
-commands decide the next state. The SQL updates that apply a transition are always guarded
-by the expected current state, so two processes racing on one row cannot both win.
+``TRANSITIONS`` is the only way the dispatcher, the webhooks and the officer commands decide
+the next state: every write of a row's state goes through ``alertsvc.dispatch.moves``,
+which guards the SQL update by the states the event applies in (so two processes racing
+on one row cannot both win) and sets the state this table gives. A test walks the code
+base for any other write.
 
 See the README section "Delivery: the outbox and its state machine" for the diagram.
 """
@@ -54,6 +56,9 @@ class Event(enum.StrEnum):
     ACK = "ack"  # the person answered
     CANCEL = "cancel"  # the officer cancelled the alert
     SKIP = "skip"  # the person answered on another row; this one is no longer needed
+    REFUSE = "refuse"  # exercise row to an address off the allow-list: never handed over
+    # the provider surely did not act (DEFERRED) and the alert was cancelled meanwhile
+    WITHDRAW = "withdraw"
 
 
 class InvalidTransition(ValueError):
@@ -70,19 +75,23 @@ TRANSITIONS: dict[tuple[DeliveryState, Event], DeliveryState] = {
     (S.QUEUED, E.CLAIM): S.CLAIMED,
     (S.QUEUED, E.CANCEL): S.CANCELLED,
     (S.QUEUED, E.SKIP): S.SKIPPED,
+    # an answer proves the person got an earlier message; this one need not go out
+    (S.QUEUED, E.ACK): S.ACKNOWLEDGED,
     (S.CLAIMED, E.CALL_PROVIDER): S.SENDING,
     # the provider was never called, so handing the row back cannot duplicate anything
     (S.CLAIMED, E.LEASE_EXPIRED): S.QUEUED,
     (S.CLAIMED, E.RELEASE_CLAIM): S.QUEUED,
     (S.CLAIMED, E.CANCEL): S.CANCELLED,
     (S.CLAIMED, E.SKIP): S.SKIPPED,
+    (S.CLAIMED, E.ACK): S.ACKNOWLEDGED,
+    (S.CLAIMED, E.REFUSE): S.FAILED,
     (S.SENDING, E.ACCEPTED): S.SENT,
     (S.SENDING, E.RETRY): S.QUEUED,
     (S.SENDING, E.GIVE_UP): S.FAILED,
     (S.SENDING, E.OUTCOME_UNKNOWN): S.UNKNOWN,
     # the worker died during the provider call: it may have gone out
     (S.SENDING, E.LEASE_EXPIRED): S.UNKNOWN,
-    (S.SENDING, E.CANCEL): S.CANCELLED,  # only when the worker reports DEFERRED after a cancel
+    (S.SENDING, E.WITHDRAW): S.CANCELLED,
     # a status callback can overtake the worker's own commit
     (S.SENDING, E.STATUS_DELIVERED): S.DELIVERED,
     (S.SENDING, E.STATUS_FAILED): S.FAILED,
@@ -99,6 +108,8 @@ TRANSITIONS: dict[tuple[DeliveryState, Event], DeliveryState] = {
     (S.UNKNOWN, E.STATUS_DELIVERED): S.DELIVERED,
     (S.UNKNOWN, E.STATUS_FAILED): S.FAILED,
     (S.UNKNOWN, E.ACK): S.ACKNOWLEDGED,
+    # a late DEFERRED for a row lease recovery marked unknown: it did not go out after all
+    (S.UNKNOWN, E.WITHDRAW): S.CANCELLED,
     (S.FAILED, E.ACK): S.ACKNOWLEDGED,  # e.g. a call marked no-answer that was answered after all
 }
 
