@@ -145,6 +145,8 @@ class WebhookSettings:
     port: int = 8766
     # env var holding the HMAC secret for app acknowledgements (push data carries the token)
     ack_secret_env: str = "ALERTSVC_ACK_SECRET"
+    # an app ack token is refused once its alert is cancelled or older than this
+    ack_valid_seconds: float = 259200.0
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,7 @@ def _validate(s: Settings, where: str) -> None:
         "dispatch.lease_seconds": s.dispatch.lease_seconds,
         "dispatch.max_attempts": s.dispatch.max_attempts,
         "dispatch.batch_size": s.dispatch.batch_size,
+        "webhooks.ack_valid_seconds": s.webhooks.ack_valid_seconds,
     }
     for key, value in positive.items():
         if key == "targeting.edge_tolerance_m" and value == 0:

@@ -9,22 +9,33 @@ Nothing here commits; the webhook's transaction does.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery, utcnow
+from alertsvc.db.tables import (
+    Acknowledgement,
+    Alert,
+    AlertTarget,
+    Delivery,
+    InboundEvent,
+    utcnow,
+)
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
 __all__ = [
+    "AckRefusal",
     "Answer",
     "CallbackRefusalHook",
+    "ReplyTargets",
+    "ack_refusal",
+    "claim_inbound",
     "latest_reply_target",
     "parse_reply",
     "record_acknowledgement",
@@ -35,11 +46,14 @@ __all__ = [
 S = DeliveryState
 Answer = Literal["safe", "need_help"]
 
-# SMS reply words, compared after NFKC (full-width １ -> 1) and casefold
+# SMS reply words, compared after folding full-width ASCII (１ -> 1, ＯＫ -> OK) and case.
+# Not NFKC: it turns look-alikes such as ① ¹ ⑴ into "1", and a reply must mean what it says.
 _SAFE_WORDS = frozenset({"1", "無事", "ぶじ", "safe", "ok"})
 _HELP_WORDS = frozenset({"2", "助けて", "たすけて", "help"})
 # trailing punctuation people add to a one-word reply ("無事です。" is not matched on purpose)
-_STRIP = " \t\r\n.。!！、,"
+_STRIP = " \t\r\n.。!！、,\u3000"
+# full-width forms U+FF01..U+FF5E are ASCII U+0021..U+007E shifted by 0xFEE0
+_FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 
 # rows whose message went out: a reply to that number answers the latest of them
 _REPLYABLE_STATES = ("sent", "delivered", "acknowledged", "unknown")
@@ -50,9 +64,12 @@ def parse_reply(body: str) -> Answer | None:
 
     ``1``/``１``/``無事``/``ぶじ``/``safe``/``OK`` -> safe; ``2``/``２``/``助けて``/``たすけて``/
     ``help`` -> need_help (case- and width-insensitive, surrounding blanks and a final
-    punctuation mark ignored). Never raises.
+    punctuation mark ignored). Only ASCII and full-width digits count: ① or ¹ is not 1.
+    Never raises.
     """
-    text = unicodedata.normalize("NFKC", body).strip(_STRIP).casefold()
+    text = body.translate(_FULL_WIDTH).strip(_STRIP)
+    # lower-case ASCII only: casefold() would also turn the Kelvin sign into "k"
+    text = text.lower() if text.isascii() else text
     if text in _SAFE_WORDS:
         return "safe"
     if text in _HELP_WORDS:
@@ -60,60 +77,74 @@ def parse_reply(body: str) -> Answer | None:
     return None
 
 
-def reply_targets(session: Session, from_number: str) -> tuple[list[str], bool]:
-    """The delivery keys an SMS reply from ``from_number`` answers, and whether it is
-    ambiguous.
+@dataclass(frozen=True, slots=True)
+class ReplyTargets:
+    """The rows an SMS reply from one number answers, split by who that number is.
 
-    The reply belongs to the alert of the latest message that went to that number. When
-    that alert's messages to the number went to several residents (a couple sharing one
-    phone), the reply cannot say who answered: the keys of each resident's latest message
-    are returned with ``ambiguous=True``. ([], False) when nothing went to the number.
+    ``own``: one key per resident whose own message went to the number; ``supporter``:
+    one key per person named in a supporter notice to the number. Both belong to the
+    same alert (``alert_id``), the most recent live alert the number received.
     """
-    latest = latest_reply_target(session, from_number)
-    if latest is None:
-        return [], False
-    alert_id = session.scalars(select(Delivery.alert_id).where(Delivery.key == latest)).one()
+
+    alert_id: str | None = None
+    own: tuple[str, ...] = ()
+    supporter: tuple[str, ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        """Several residents' own messages went to this number: the reply cannot say who."""
+        return len(self.own) > 1
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.own + self.supporter
+
+
+def reply_targets(session: Session, from_number: str) -> ReplyTargets:
+    """Which rows an SMS reply from ``from_number`` answers (never raises; empty when none).
+
+    The reply binds to the rows sent to that number for the most recent live (not
+    cancelled) alert the number received. Rows are split by recipient kind, because the
+    same phone can be a resident's own mobile and another resident's supporter phone:
+    a resident's own reply answers for that resident, a supporter's is a supporter's
+    answer about each person named in the notices (see ``record_acknowledgement``).
+    Cancellation notices never count.
+    """
+    if not from_number:
+        return ReplyTargets()
+    sent_to_number = (
+        Delivery.address == from_number,
+        Delivery.channel.in_(("sms", "voice")),
+        Delivery.state.in_(_REPLYABLE_STATES),
+        Delivery.is_cancellation.is_(False),
+    )
+    alert_id = session.scalars(
+        select(Delivery.alert_id)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(*sent_to_number, Alert.state == "active", Alert.kind == "alert")
+        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
+        .limit(1)
+    ).first()
+    if alert_id is None:
+        return ReplyTargets()
     rows = session.execute(
-        select(Delivery.key, Delivery.resident_id)
-        .where(
-            Delivery.alert_id == alert_id,
-            Delivery.address == from_number,
-            Delivery.recipient == "resident",
-            Delivery.channel.in_(("sms", "voice")),
-            Delivery.state.in_(_REPLYABLE_STATES),
-            Delivery.is_cancellation.is_(False),
-        )
+        select(Delivery.key, Delivery.recipient, Delivery.resident_id)
+        .where(Delivery.alert_id == alert_id, *sent_to_number)
         .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
     ).all()
-    per_resident: dict[str, str] = {}
-    for key, resident_id in rows:
-        per_resident.setdefault(resident_id, key)
-    if len(per_resident) > 1:
-        return list(per_resident.values()), True
-    return [latest], False
+    own: dict[str, str] = {}
+    supporter: dict[str, str] = {}
+    for key, recipient, resident_id in rows:
+        # the latest row per person, so one reply is one answer per person
+        (own if recipient == "resident" else supporter).setdefault(resident_id, key)
+    return ReplyTargets(alert_id, tuple(own.values()), tuple(supporter.values()))
 
 
 def latest_reply_target(session: Session, from_number: str) -> str | None:
-    """The key of the latest SMS or voice delivery that went out to ``from_number``.
-
-    Only rows that went out (sent, delivered, acknowledged, or unknown: a reply proves an
-    unknown one arrived) and that are not cancellation notices count; the latest by
-    sending time, then by id. None when nothing was sent to that number.
-    """
-    if not from_number:
-        return None
-    stmt = (
-        select(Delivery.key)
-        .where(
-            Delivery.address == from_number,
-            Delivery.channel.in_(("sms", "voice")),
-            Delivery.state.in_(_REPLYABLE_STATES),
-            Delivery.is_cancellation.is_(False),
-        )
-        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+    """The key of the latest non-cancellation SMS or voice row that went to
+    ``from_number`` for its most recent live alert (own messages first), or None."""
+    targets = reply_targets(session, from_number)
+    return targets.keys[0] if targets.keys else None
 
 
 # Twilio message and call statuses -> our events; anything else (queued, ringing, …) is progress
@@ -142,8 +173,12 @@ def record_provider_status(
     error_code: int | None,
     now: dt.datetime | None = None,
     on_refused: CallbackRefusalHook | None = None,
+    channel: ChannelName | None = None,
 ) -> bool:
     """Apply a provider status callback to the row named by ``key`` or ``provider_ref``.
+
+    With ``channel``, only a row of that channel matches: an SMS callback replayed on the
+    voice status route (or the reverse) names no row and changes nothing.
 
     ``on_refused(session, channel, address, error_code, detail)`` is called, in the same
     transaction, when the callback fails a row with an error code (contact health).
@@ -156,11 +191,14 @@ def record_provider_status(
     """
     now = now or utcnow()
     row: Delivery | None = None
+    same_channel = () if channel is None else (Delivery.channel == channel.value,)
     if key:
-        row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
+        row = session.scalars(
+            select(Delivery).where(Delivery.key == key, *same_channel)
+        ).one_or_none()
     if row is None and provider_ref:
         row = session.scalars(
-            select(Delivery).where(Delivery.provider_ref == provider_ref).limit(1)
+            select(Delivery).where(Delivery.provider_ref == provider_ref, *same_channel).limit(1)
         ).one_or_none()
     if row is None:
         return False
@@ -203,18 +241,36 @@ def record_acknowledgement(
 ) -> bool:
     """Record that the person who received delivery ``key`` answered ``answer``.
 
-    Every answer is logged (``acknowledgements``). The row becomes 'acknowledged'; for a
-    resident's own message the person counts as reached, and their remaining held or
-    queued rows of this alert are skipped (nobody is called after they answered).
-    'need_help' is sticky: a later 'safe' does not hide it from the officer. Returns
-    False when no delivery has that key.
+    Who answered is decided by the row, never by the caller: on a resident's own message
+    it is the resident's answer; on a supporter notice it is the supporter's answer about
+    the person the notice named (``answered_by='supporter'``).
+
+    * Resident: the person counts as reached, and their remaining held or queued rows of
+      this alert are skipped (nobody is called after they answered).
+    * Supporter, 'need_help': the person is recorded as needing help (``ack_answer``),
+      but stays on the follow-up list and keeps being contacted.
+    * Supporter, 'safe': logged as the supporter's answer only; the person is NOT
+      confirmed (only their own answer or an SMS receipt confirms them).
+
+    'need_help' is sticky: a later 'safe' does not hide it from the officer. The same
+    answer to the same row twice adds no second log row (a replayed request changes
+    nothing). Returns False when no delivery has that key or it is a cancellation
+    notice (there is nothing to answer); True otherwise.
     """
     if answer not in ("safe", "need_help"):
         raise InputError(f"unknown answer {answer!r} (expected safe or need_help)")
     now = now or utcnow()
     row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
-    if row is None:
+    if row is None or row.is_cancellation:
         return False
+    answered_by = "resident" if row.recipient == "resident" else "supporter"
+    repeated = session.scalars(
+        select(Acknowledgement.id)
+        .where(Acknowledgement.delivery_key == key, Acknowledgement.answer == answer)
+        .limit(1)
+    ).first()
+    if repeated is not None:
+        return True
     session.add(
         Acknowledgement(
             alert_id=row.alert_id,
@@ -222,6 +278,7 @@ def record_acknowledgement(
             delivery_key=key,
             answer=answer,
             via=via,
+            answered_by=answered_by,
             at=now,
         )
     )
@@ -232,23 +289,78 @@ def record_acknowledgement(
         Delivery.id == row.id,
         values={"acknowledged_at": now, "updated_at": now, "finished_at": row.finished_at or now},
     )
-    if row.recipient == "resident":
-        target = session.scalars(
-            select(AlertTarget).where(
-                AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == row.resident_id
-            )
-        ).one_or_none()
-        if target is not None:
-            if target.ack_answer != "need_help":
-                target.ack_answer = answer
-            target.ack_via = via
-            target.acknowledged_at = target.acknowledged_at or now
-        move(
-            session,
-            Event.SKIP,
-            Delivery.alert_id == row.alert_id,
-            Delivery.resident_id == row.resident_id,
-            Delivery.recipient == "resident",
-            values={"finished_at": now, "updated_at": now, "detail": f"answered via {via}"},
+    target = session.scalars(
+        select(AlertTarget).where(
+            AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == row.resident_id
         )
+    ).one_or_none()
+    if answered_by == "supporter":
+        if answer == "need_help" and target is not None:
+            # the officer must see it; acknowledged_at stays unset: the person did not answer
+            target.ack_answer = "need_help"
+            target.ack_via = target.ack_via or f"supporter {via}"[:32]
+        return True
+    if target is not None:
+        if target.ack_answer != "need_help":
+            target.ack_answer = answer
+        target.ack_via = via
+        target.acknowledged_at = target.acknowledged_at or now
+    move(
+        session,
+        Event.SKIP,
+        Delivery.alert_id == row.alert_id,
+        Delivery.resident_id == row.resident_id,
+        Delivery.recipient == "resident",
+        values={"finished_at": now, "updated_at": now, "detail": f"answered via {via}"},
+    )
+    return True
+
+
+AckRefusal = Literal["unknown", "cancellation", "expired"]
+
+
+def ack_refusal(
+    session: Session, key: str, *, valid_for: dt.timedelta, now: dt.datetime | None = None
+) -> AckRefusal | None:
+    """Why an app acknowledgement for ``key`` must be refused, or None when it may be
+    recorded.
+
+    "unknown": no delivery has that key. "cancellation": a cancellation notice (取消し)
+    asks nothing, so it cannot be answered. "expired": the alert was cancelled, or was
+    created more than ``valid_for`` ago (an app token lives only as long as its alert).
+    """
+    now = now or utcnow()
+    found = session.execute(
+        select(Delivery.is_cancellation, Alert.state, Alert.created_at)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(Delivery.key == key)
+    ).first()
+    if found is None:
+        return "unknown"
+    is_cancellation, alert_state, created_at = found
+    if is_cancellation:
+        return "cancellation"
+    if alert_state != "active" or created_at + valid_for < now:
+        return "expired"
+    return None
+
+
+def claim_inbound(
+    session: Session, provider_id: str, kind: str, now: dt.datetime | None = None
+) -> bool:
+    """Remember an inbound SMS or keypress by its provider id; False when it was seen
+    before (a replay: the caller must change nothing).
+
+    Twilio signatures carry no timestamp, so a captured request stays valid for ever:
+    its MessageSid (or CallSid + Digits) is what makes it unique. The insert is flushed
+    here; two concurrent copies race on the unique index and the loser's transaction
+    raises ``IntegrityError`` (the webhook treats that as a replay too).
+    """
+    seen = session.scalars(
+        select(InboundEvent.id).where(InboundEvent.provider_id == provider_id)
+    ).first()
+    if seen is not None:
+        return False
+    session.add(InboundEvent(provider_id=provider_id, kind=kind, at=now or utcnow()))
+    session.flush()
     return True

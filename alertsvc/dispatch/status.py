@@ -172,7 +172,14 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
         unreached.append(UnreachedPerson(t.resident_id, t.priority, _unreached_reason(t, states)))
     unreached.sort(key=lambda u: (-u.priority, u.resident_id))
     needs_help = [
-        {"resident_id": a.resident_id, "via": a.via, "at": a.at.isoformat(), "key": a.delivery_key}
+        {
+            "resident_id": a.resident_id,
+            "via": a.via,
+            "at": a.at.isoformat(),
+            "key": a.delivery_key,
+            # a supporter's "need help" about the person is not the person's own answer
+            "answered_by": a.answered_by,
+        }
         for a in session.scalars(
             select(Acknowledgement)
             .where(Acknowledgement.alert_id == alert_id, Acknowledgement.answer == "need_help")

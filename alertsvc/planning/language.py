@@ -7,16 +7,24 @@ Supporters always get Japanese.
 
 from __future__ import annotations
 
+import tomllib
+from functools import cache
 from importlib import resources
+from typing import Literal
 
 __all__ = [
     "FALLBACKS",
     "JOINERS",
+    "REPLY_TEXT_IDS",
     "SUPPORTER_LANGUAGE",
     "VOICE_LANGUAGES",
+    "ReplyTextId",
     "available_languages",
     "normalise_language",
     "pick_language",
+    "reply_text",
+    "reply_texts",
+    "voice_language",
 ]
 
 SUPPORTER_LANGUAGE = "ja"
@@ -106,3 +114,63 @@ def pick_language(code: str | None) -> str:
         if candidate in _AVAILABLE:
             return candidate
     return "ja"
+
+
+ReplyTextId = Literal[
+    "safe",
+    "need_help",
+    "ask_again",
+    "closing",
+    "not_recorded",
+    "sms_instructions",
+    "shared_number",
+    "no_keypress",
+]
+REPLY_TEXT_IDS: tuple[ReplyTextId, ...] = (
+    "safe",
+    "need_help",
+    "ask_again",
+    "closing",
+    "not_recorded",
+    "sms_instructions",
+    "shared_number",
+    "no_keypress",
+)
+
+
+@cache
+def reply_texts() -> dict[str, dict[str, str]]:
+    """The table ``templates/replies.toml``: text id -> template language -> text.
+
+    Raises ``KeyError`` (at first use, so a test catches it) when a text lacks a
+    language that has a template set: every resident must hear and read their own.
+    """
+    raw = resources.files("alertsvc").joinpath("templates", "replies.toml").read_bytes()
+    table: dict[str, dict[str, str]] = tomllib.loads(raw.decode("utf-8"))
+    for text_id in REPLY_TEXT_IDS:
+        missing = available_languages() - set(table[text_id])
+        if missing:
+            raise KeyError(f"replies.toml [{text_id}] lacks {sorted(missing)}")
+    return table
+
+
+def reply_text(text_id: ReplyTextId, language: str | None, *, written: bool) -> str:
+    """The text ``text_id`` in the resident's ``language`` (fallbacks as ``pick_language``).
+
+    Written texts (SMS) in a language other than Japanese carry the Japanese beside them
+    (``"<text> / <日本語>"``), so a family member or helper can read it too; spoken ones
+    are in one language, because one ``<Say>`` has one voice. Never raises for a
+    language: an unknown one gets the fallback.
+    """
+    # no row to read a language from (an unknown key or number): Japanese, the default
+    lang = pick_language(language) if language else "ja"
+    entry = reply_texts()[text_id]
+    text = entry[lang]
+    if written and not lang.startswith("ja"):
+        return f"{text} / {entry['ja']}"
+    return text
+
+
+def voice_language(language: str | None) -> str:
+    """Twilio ``<Say language>`` for a resident's template language (ja-JP when unknown)."""
+    return VOICE_LANGUAGES.get(pick_language(language), "ja-JP") if language else "ja-JP"

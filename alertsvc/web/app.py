@@ -23,14 +23,17 @@ a full phone number or token.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -41,18 +44,25 @@ from alertsvc.acks import verify_ack_token
 from alertsvc.channels.twilio_common import SIGNATURE_HEADER, is_valid_twilio_signature
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
+from alertsvc.db.tables import Delivery
 from alertsvc.dispatch.inbound import (
+    AckRefusal,
     Answer,
     CallbackRefusalHook,
+    ack_refusal,
+    claim_inbound,
     parse_reply,
     record_acknowledgement,
     record_provider_status,
     reply_targets,
 )
+from alertsvc.models import ChannelName
+from alertsvc.planning.language import ReplyTextId, reply_text, voice_language
 from alertsvc.redact import mask_phone
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
     "MSG_ASK_AGAIN",
     "MSG_CLOSING",
     "MSG_NEED_HELP",
@@ -66,22 +76,25 @@ __all__ = [
 log = logging.getLogger("alertsvc.web")
 
 MAX_BODY_BYTES = 64 * 1024
+# an /ack body is one flat object; deeper nesting is refused before json.loads recurses
+MAX_JSON_DEPTH = 8
 
-# Resident-facing words, spoken by <Say language="ja-JP"> or sent as an SMS reply.
-MSG_SAFE = "ありがとうございました。安全にお過ごしください。"
-MSG_NEED_HELP = "支援が必要なことを市に伝えました。"
-MSG_ASK_AGAIN = "無事なら1を、助けが必要なら2を押してください。"
-MSG_CLOSING = "応答を受け付けられませんでした。緊急の場合は119番に電話してください。"
-MSG_NOT_RECORDED = "応答を記録できませんでした。緊急の場合は119番に電話してください。"
-MSG_SMS_INSTRUCTIONS = "無事なら1、助けが必要なら2を返信してください"
-# a "safe" reply from a number several residents share: we cannot tell who answered
-MSG_SHARED_NUMBER = (
-    "この番号は複数の方が登録されています。お一人ずつ市から確認の連絡をします。"
-    "緊急の場合は119番に電話してください。"
-)
+# The Japanese texts (the table is alertsvc/templates/replies.toml; kept here for tests)
+MSG_SAFE = reply_text("safe", "ja", written=False)
+MSG_NEED_HELP = reply_text("need_help", "ja", written=False)
+MSG_ASK_AGAIN = reply_text("ask_again", "ja", written=False)
+MSG_CLOSING = reply_text("closing", "ja", written=False)
+MSG_NOT_RECORDED = reply_text("not_recorded", "ja", written=False)
+MSG_SMS_INSTRUCTIONS = reply_text("sms_instructions", "ja", written=False)
+MSG_SHARED_NUMBER = reply_text("shared_number", "ja", written=False)
 
 _KEYPRESS: dict[str, Answer] = {"1": "safe", "2": "need_help"}
 _ANSWERS: dict[str, Answer] = {"safe": "safe", "need_help": "need_help"}
+_CONFIRM: dict[Answer, ReplyTextId] = {"safe": "safe", "need_help": "need_help"}
+# delivery keys ("<alert id>:<n>") and provider ids (SM…, CA…): anything else is refused
+# or, where it must not be, never logged as given
+_TOKEN_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_ERROR_CODE_RE = re.compile(r"[0-9]{1,9}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -120,6 +133,7 @@ def create_app(
         raise ValueError("ack_secret must not be empty")
     voice = settings.twilio.voice
     gather_timeout = settings.twilio.gather_timeout_seconds
+    ack_valid_for = dt.timedelta(seconds=settings.webhooks.ack_valid_seconds)
 
     def public_url(request: Request) -> str:
         base = str(getattr(request.app.state, "public_url", "") or "").rstrip("/")
@@ -140,12 +154,26 @@ def create_app(
         ):
             log.warning("refused %s: missing or invalid Twilio signature", request.url.path)
             raise _Reject(403, "invalid signature")
+        # PostgreSQL text cannot hold NUL: refuse it here, not as a DataError later
+        if any("\x00" in v for pair in pairs for v in pair) or "\x00" in url:
+            raise _Reject(400, "NUL character in a parameter")
         form: dict[str, str] = {}
         for name, value in pairs:
             form.setdefault(name, value)
         return form
 
-    def apply_status(key: str | None, ref: str | None, status: str, code: int | None) -> bool:
+    def delivery_key(request: Request) -> str | None:
+        """The ``key`` query parameter: None when absent, 400 when not a delivery key."""
+        key = request.query_params.get("key", "")
+        if not key:
+            return None
+        if not _TOKEN_RE.fullmatch(key):
+            raise _Reject(400, "key: expected a delivery key")
+        return key
+
+    def apply_status(
+        key: str | None, ref: str | None, status: str, code: int | None, channel: ChannelName
+    ) -> bool:
         with session_scope(engine) as session:
             return record_provider_status(
                 session,
@@ -154,97 +182,172 @@ def create_app(
                 status=status,
                 error_code=code,
                 on_refused=on_refused,
+                channel=channel,
             )
 
-    def apply_ack(key: str, answer: Answer, via: str) -> bool:
-        with session_scope(engine) as session:
-            return record_acknowledgement(session, key=key, answer=answer, via=via)
+    def apply_keypress(key: str, answer: Answer, event_id: str) -> tuple[str, str | None]:
+        """("recorded" | "replay" | "unknown", the row's language)."""
+        try:
+            with session_scope(engine) as session:
+                language = session.scalars(
+                    select(Delivery.language).where(
+                        Delivery.key == key, Delivery.channel == ChannelName.VOICE.value
+                    )
+                ).first()
+                if language is None:
+                    return "unknown", None
+                if not claim_inbound(session, event_id, "keypress"):
+                    return "replay", language
+                if not record_acknowledgement(session, key=key, answer=answer, via="voice"):
+                    return "unknown", language
+                return "recorded", language
+        except IntegrityError:
+            return "replay", None  # a concurrent copy of the same keypress won
 
-    def apply_sms_reply(from_number: str, answer: Answer) -> str | None:
-        """Record the reply; returns the outcome: "recorded", "shared" or None (no match)."""
+    def call_language(key: str | None) -> str | None:
+        if not key:
+            return None
         with session_scope(engine) as session:
-            keys, ambiguous = reply_targets(session, from_number)
-            if not keys:
-                return None
-            if ambiguous and answer == "safe":
-                # we cannot tell which of them is safe: mark nobody, keep escalating
-                return "shared"
-            # one person; or "need help" from a shared phone: everyone on it gets help
-            for key in keys:
-                record_acknowledgement(session, key=key, answer=answer, via="sms")
-            return "recorded"
+            return session.scalars(select(Delivery.language).where(Delivery.key == key)).first()
 
-    async def status_callback(request: Request, sid_field: str, status_field: str) -> Response:
+    def apply_app_ack(key: str, answer: Answer) -> AckRefusal | None:
+        with session_scope(engine) as session:
+            refusal = ack_refusal(session, key, valid_for=ack_valid_for)
+            if refusal is None and not record_acknowledgement(
+                session, key=key, answer=answer, via="push"
+            ):
+                refusal = "unknown"
+            return refusal
+
+    def apply_sms_reply(
+        from_number: str, answer: Answer | None, event_id: str
+    ) -> tuple[str | None, str | None]:
+        """Record the reply. Returns (outcome, language of the rows it answers): outcome
+        "recorded", "shared", "replay", "unparsed" or None (no match)."""
+        try:
+            with session_scope(engine) as session:
+                targets = reply_targets(session, from_number)
+                language = None
+                if targets.keys:
+                    language = session.scalars(
+                        select(Delivery.language).where(Delivery.key == targets.keys[0])
+                    ).first()
+                if answer is None:
+                    return "unparsed", language
+                if not claim_inbound(session, event_id, "sms"):
+                    return "replay", language
+                if not targets.keys:
+                    return None, None
+                if targets.shared and answer == "safe":
+                    # we cannot tell which of them is safe: mark nobody, keep escalating
+                    return "shared", language
+                # each row says whose answer it is: the resident's own, or a supporter's
+                # about the person named (a supporter's "safe" confirms nobody); "need
+                # help" from a shared phone: everyone on it gets help
+                for key in targets.keys:
+                    record_acknowledgement(session, key=key, answer=answer, via="sms")
+                return "recorded", language
+        except IntegrityError:
+            return "replay", None
+
+    async def status_callback(
+        request: Request, sid_field: str, status_field: str, channel: ChannelName
+    ) -> Response:
         form = await signed_form(request)
-        status = form.get(status_field, "") or form.get("SmsStatus", "")
-        ref = form.get(sid_field) or form.get("SmsSid") or None
+        # each route takes only its own provider's fields: a signed SMS callback posted
+        # to the voice route (or the reverse) is refused, not applied to some row
+        status = form.get(status_field, "")
+        ref = form.get(sid_field) or None
         if not status:
             raise _Reject(400, f"{status_field} missing")
-        key = request.query_params.get("key") or None
-        matched = await run_in_threadpool(
-            apply_status, key, ref, status, _int_or_none(form.get("ErrorCode"))
-        )
+        if ref is not None and not _TOKEN_RE.fullmatch(ref):
+            raise _Reject(400, f"{sid_field}: expected a provider id")
+        key = delivery_key(request)
+        code = form.get("ErrorCode", "")
+        error_code = int(code) if _ERROR_CODE_RE.fullmatch(code) else None
+        matched = await run_in_threadpool(apply_status, key, ref, status, error_code, channel)
         if not matched:
             # Twilio does not retry on our error, and there is nothing to retry: log it
-            log.warning("status callback %s for unknown delivery key=%s ref=%s", status, key, ref)
+            log.warning(
+                "%s status callback %s for unknown delivery key=%s ref=%s",
+                channel.value,
+                _loggable(status),
+                key,
+                ref,
+            )
         return Response(status_code=204)
 
     async def sms_status(request: Request) -> Response:
-        return await status_callback(request, "MessageSid", "MessageStatus")
+        return await status_callback(request, "MessageSid", "MessageStatus", ChannelName.SMS)
 
     async def voice_status(request: Request) -> Response:
-        return await status_callback(request, "CallSid", "CallStatus")
+        return await status_callback(request, "CallSid", "CallStatus", ChannelName.VOICE)
 
     async def voice_gather(request: Request) -> Response:
         form = await signed_form(request)
-        key = request.query_params.get("key", "")
+        key = delivery_key(request)
         retried = request.query_params.get("retry") == "1"
         digits = form.get("Digits", "").strip()
+        call_sid = form.get("CallSid", "")
         answer = _KEYPRESS.get(digits)
         if answer is not None and key:
-            if await run_in_threadpool(apply_ack, key, answer, "voice"):
-                return _twiml(_say(MSG_SAFE if answer == "safe" else MSG_NEED_HELP, voice))
-            log.warning("keypress for unknown delivery key=%s", key)
-            return _twiml(_say(MSG_NOT_RECORDED, voice))
+            if not _TOKEN_RE.fullmatch(call_sid):
+                raise _Reject(400, "CallSid: expected a provider id")
+            outcome, language = await run_in_threadpool(
+                apply_keypress, key, answer, f"{call_sid}:{digits}"
+            )
+            if outcome == "unknown":
+                log.warning("keypress for unknown delivery key=%s", key)
+                return _twiml(_say("not_recorded", language, voice))
+            # a replay changes nothing; the caller hears the same confirmation
+            return _twiml(_say(_CONFIRM[answer], language, voice))
+        language = await run_in_threadpool(call_language, key)
         if retried or not key:
-            return _twiml(_say(MSG_CLOSING, voice))
+            return _twiml(_say("closing", language, voice))
         # ask once more; the retry marker in the action makes the second miss final
         base = public_url(request).split("?", 1)[0]
         action = f"{base}?{urlencode({'key': key, 'retry': '1'})}"
         gather = (
             f'<Gather numDigits="1" timeout="{gather_timeout}" method="POST" '
-            f"action={quoteattr(action)}>{_say(MSG_ASK_AGAIN, voice)}</Gather>"
+            f"action={quoteattr(action)}>{_say('ask_again', language, voice)}</Gather>"
         )
-        return _twiml(gather + _say(MSG_CLOSING, voice))
+        return _twiml(gather + _say("closing", language, voice))
 
     async def sms_inbound(request: Request) -> Response:
         form = await signed_form(request)
         from_number = form.get("From", "")
+        message_sid = form.get("MessageSid", "")
+        if not _TOKEN_RE.fullmatch(message_sid):
+            raise _Reject(400, "MessageSid: expected a provider id")
         answer = parse_reply(form.get("Body", ""))
-        if answer is None:
-            return _twiml(_message(MSG_SMS_INSTRUCTIONS))
-        outcome = await run_in_threadpool(apply_sms_reply, from_number, answer)
+        outcome, language = await run_in_threadpool(
+            apply_sms_reply, from_number, answer, message_sid
+        )
+        if outcome == "unparsed":
+            return _twiml(_message("sms_instructions", language))
+        if outcome == "replay":
+            # the first copy was answered already; say nothing twice
+            log.info("replayed SMS reply %s ignored", message_sid)
+            return _twiml("")
         if outcome is None:
             log.warning("SMS reply from %s matches no delivery", mask_phone(from_number))
-            return _twiml(_message(MSG_NOT_RECORDED))
+            return _twiml(_message("not_recorded", language))
         if outcome == "shared":
             log.warning("safe reply from shared number %s: nobody marked", mask_phone(from_number))
-            return _twiml(_message(MSG_SHARED_NUMBER))
-        return _twiml(_message(MSG_SAFE if answer == "safe" else MSG_NEED_HELP))
+            return _twiml(_message("shared_number", language))
+        assert answer is not None
+        return _twiml(_message(_CONFIRM[answer], language))
 
     async def app_ack(request: Request) -> Response:
         body = await _read_body(request)
-        try:
-            doc: Any = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise _Reject(422, "body is not JSON") from exc
+        doc = _parse_json(body)
         if not isinstance(doc, dict):
             raise _Reject(422, "expected a JSON object")
         key, token = doc.get("key"), doc.get("token")
         raw_answer = doc.get("answer")
         answer = _ANSWERS.get(raw_answer) if isinstance(raw_answer, str) else None
         problems = []
-        if not isinstance(key, str) or not key or len(key) > 64:
+        if not isinstance(key, str) or not _TOKEN_RE.fullmatch(key):
             problems.append("key: expected a delivery key")
         if answer is None:
             problems.append("answer: expected 'safe' or 'need_help'")
@@ -252,12 +355,18 @@ def create_app(
             problems.append("token: expected a string")
         if problems or not isinstance(key, str) or not isinstance(token, str) or answer is None:
             raise _Reject(422, "; ".join(problems))
-        # the token is checked before the key is looked up, so keys cannot be probed
+        # the token is checked before the key is looked up, so keys cannot be probed; the
+        # key is logged only once the token proves we issued it
         if not verify_ack_token(ack_secret, key, token):
-            log.warning("refused app ack for key=%s: bad token", key)
+            log.warning("refused app ack: bad token")
             raise _Reject(403, "invalid token")
-        if not await run_in_threadpool(apply_ack, key, answer, "push"):
+        refusal = await run_in_threadpool(apply_app_ack, key, answer)
+        if refusal == "unknown":
             raise _Reject(404, "unknown key")
+        if refusal == "cancellation":
+            raise _Reject(409, "a cancellation notice cannot be answered")
+        if refusal == "expired":
+            raise _Reject(410, "the alert has ended; this token has expired")
         return Response(status_code=204)
 
     async def healthz(request: Request) -> Response:
@@ -310,19 +419,53 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _int_or_none(value: str | None) -> int | None:
+def _parse_json(body: bytes) -> Any:
+    """``json.loads`` that refuses, with 422, what it would choke on: non-UTF-8, bad JSON,
+    numbers too long to convert, and nesting past ``MAX_JSON_DEPTH`` (checked before
+    parsing, because json's recursion would raise ``RecursionError``)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                raise _Reject(422, f"JSON nested deeper than {MAX_JSON_DEPTH}")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
     try:
-        return int(value) if value else None
-    except ValueError:
-        return None
+        doc = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _Reject(422, "body is not JSON") from exc
+    return doc
 
 
-def _say(text: str, voice: str) -> str:
-    return f'<Say language="ja-JP" voice={quoteattr(voice)}>{escape(text)}</Say>'
+def _loggable(value: str) -> str:
+    """``value`` when it is a plain token, else a fixed marker: request text never reaches
+    a log line as given (no forged lines, no phone numbers)."""
+    return value if _TOKEN_RE.fullmatch(value) else "(invalid)"
 
 
-def _message(text: str) -> str:
-    return f"<Message>{escape(text)}</Message>"
+def _say(text_id: ReplyTextId, language: str | None, voice: str) -> str:
+    """One ``<Say>`` of a reply text in the resident's language; the configured voice
+    only reads Japanese, so other languages use Twilio's default voice."""
+    say_language = voice_language(language)
+    voice_attr = f" voice={quoteattr(voice)}" if say_language == "ja-JP" and voice else ""
+    text = reply_text(text_id, language, written=False)
+    return f"<Say language={quoteattr(say_language)}{voice_attr}>{escape(text)}</Say>"
+
+
+def _message(text_id: ReplyTextId, language: str | None) -> str:
+    return f"<Message>{escape(reply_text(text_id, language, written=True))}</Message>"
 
 
 def _twiml(inner: str) -> Response:

@@ -8,6 +8,7 @@ would have them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import warnings
 from collections.abc import Iterator
@@ -134,6 +135,9 @@ def snapshot(engine: Engine) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in deliveries] + [tuple(t) for t in targets] + [(n_acks,)]
 
 
+_SIDS = itertools.count(1)
+
+
 def post_signed(
     client: TestClient,
     path: str,
@@ -143,6 +147,9 @@ def post_signed(
     signed_url: str | None = None,
 ) -> Any:
     url = signed_url if signed_url is not None else PUBLIC + path
+    if path.startswith("/twilio/sms/inbound") and "MessageSid" not in params:
+        # Twilio sends a unique MessageSid with every inbound SMS; replays reuse it
+        params = {**params, "MessageSid": f"SM{next(_SIDS):032x}"}
     headers = {SIGNATURE_HEADER: twilio_signature(token, url, params)}
     return client.post(path, data=params, headers=headers)
 

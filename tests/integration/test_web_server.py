@@ -106,7 +106,7 @@ def test_signed_post_over_the_wire(engine: Engine, settings: Settings) -> None:
     with WebhookServer(app) as server:
         assert server.public_url == server.url
         url = server.url + "/twilio/sms/inbound"
-        params = {"From": "+819099990009", "Body": "こんにちは"}
+        params = {"From": "+819099990009", "Body": "こんにちは", "MessageSid": "SM" + "0" * 32}
         sig = twilio_signature("tok", url, params)
         resp = httpx.post(url, data=params, headers={SIGNATURE_HEADER: sig}, timeout=5)
     assert resp.status_code == 200

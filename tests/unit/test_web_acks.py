@@ -7,6 +7,8 @@ import hmac
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alertsvc.acks import (
     SIMULATOR_ACK_SECRET,
@@ -91,7 +93,34 @@ def test_ack_secret_fallback_only_on_loopback() -> None:
         ("12", None),
         ("無事ではない", None),
         ("STOP", None),
+        # look-alikes that NFKC would turn into "1"/"2"/"ok" (#7 item 17)
+        ("①", None),
+        ("②", None),
+        ("¹", None),
+        ("⑴", None),
+        ("⒈", None),
+        ("𝟏", None),
+        ("١", None),
+        ("o\u212a", None),  # Kelvin sign
+        ("１。", "safe"),
+        ("\u3000２\u3000", "need_help"),
     ],
 )
 def test_parse_reply(body: str, answer: str | None) -> None:
     assert parse_reply(body) == answer
+
+
+@given(st.text(max_size=8))
+def test_parse_reply_counts_only_documented_words(body: str) -> None:
+    answer = parse_reply(body)
+    if answer is None:
+        return
+    # whatever was accepted is, after width folding and trimming, one of the words
+    folded = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in body).strip(
+        " \t\r\n.。!！、,\u3000"
+    )
+    words = {
+        "safe": {"1", "無事", "ぶじ", "safe", "ok"},
+        "need_help": {"2", "助けて", "たすけて", "help"},
+    }
+    assert (folded.lower() if folded.isascii() else folded) in words[answer]
