@@ -3,22 +3,32 @@
 Endpoints (POST unless noted):
 
 * ``/twilio/sms/status``, ``/twilio/voice/status``: Twilio status callbacks -> the
-  delivery's state (``record_provider_status``). 204.
+  delivery's state (``record_provider_status``). Each route takes only its own fields
+  (MessageSid/MessageStatus, CallSid/CallStatus) and rows of its own channel. 204.
 * ``/twilio/voice/gather?key=K``: the keypress of an alert call. 1 = safe, 2 = need help;
   anything else is asked once more, then the call closes. TwiML.
-* ``/twilio/sms/inbound``: an SMS reply (1 / 2 / 無事 / 助けて / …) matched to the latest
-  SMS or call that reached the sending number (``reply_targets``: a "safe" from a number
-  several residents share marks nobody; a "need help" marks all of them). TwiML.
+* ``/twilio/sms/inbound``: an SMS reply (1 / 2 / 無事 / 助けて / …) bound to the rows sent
+  to that number for its most recent live alert (``reply_targets``): a resident's own
+  reply answers for them, a supporter's is the supporter's answer about each person
+  named; a "safe" from a number several residents share marks nobody, a "need help"
+  marks all of them. TwiML.
 * ``/ack``: the resident's app, JSON ``{"key", "answer", "token"}`` with
-  ``token = ack_token(secret, key)``. 204, 403 bad token, 404 unknown key, 422 malformed.
+  ``token = ack_token(secret, key)``. 204 (also for a replay: no second row), 403 bad
+  token, 404 unknown key, 409 a cancellation notice, 410 the alert has ended (cancelled
+  or older than ``webhooks.ack_valid_seconds``), 422 malformed.
 * ``GET /healthz``: 200 ``{"ok": true}``.
 
 Twilio requests must carry a valid ``X-Twilio-Signature`` computed over the PUBLIC URL
 Twilio called (``webhooks.public_url`` + path + query: a proxy may sit in front, so the
 URL this process sees is not the one Twilio signed); anything else is refused with 403
-before a single row is touched. Each request changes state in one transaction; an error
-is a 500 with nothing written. Bodies over 64 KiB are refused with 413. Logs never carry
-a full phone number or token.
+before a single row is touched. Signatures carry no timestamp, so inbound SMS and
+keypresses are deduplicated by MessageSid and CallSid + Digits: a replay changes nothing
+and gets 200. Each request changes state in one transaction; malformed input (NUL
+characters, keys and provider ids that are not tokens, JSON nested past
+``MAX_JSON_DEPTH``) is a 4xx, never a 500. Bodies over 64 KiB are refused with 413. Log
+lines carry no request text as given: no full phone number, token or forged line.
+Every text the resident hears or reads is in the language of their delivery row
+(``alertsvc/templates/replies.toml``).
 """
 
 from __future__ import annotations
