@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from alertsvc.acks import ack_secret as settings_ack_secret
-from alertsvc.channels.twilio_common import twilio_auth_token
+from alertsvc.acks import webhook_auth_token
 from alertsvc.config import Settings
 from alertsvc.registry.store import record_refusal
 from alertsvc.web.app import create_app
@@ -64,19 +64,20 @@ class WebhookServer:
     ) -> WebhookServer:
         """Build the app from settings: Twilio token and ack secret from the environment.
 
-        Raises ``ChannelMisconfigured`` / ``ConfigError`` when a secret is required (a
-        non-loopback deployment) but not set.
+        The built-in (published) secrets are accepted only when the listening host, the
+        public URL and every provider URL are loopback; otherwise ``ConfigError`` names
+        ``webhooks.ack_secret_env`` (or ``twilio.auth_token_env``) before anything binds.
         """
+        listen = settings.webhooks.host if host is None else host
+        # the ack secret first: a forged "safe" is the worse failure, name it first
+        secret = settings_ack_secret(settings, env, listen_hosts=[listen])
+        token = webhook_auth_token(settings, env, listen_hosts=[listen])
         app = create_app(
-            engine,
-            settings,
-            auth_token=twilio_auth_token(settings, env),
-            ack_secret=settings_ack_secret(settings, env),
-            on_refused=record_refusal,
+            engine, settings, auth_token=token, ack_secret=secret, on_refused=record_refusal
         )
         return cls(
             app,
-            host=settings.webhooks.host if host is None else host,
+            host=listen,
             port=settings.webhooks.port if port is None else port,
         )
 

@@ -80,3 +80,56 @@ def test_serve_port_in_use_exits_1(cli_env: dict[str, str], tmp_path: Path) -> N
     assert proc.returncode == 1
     assert "cannot listen" in json.loads(out)["error"]
     assert "ポートを開けません" in err
+
+
+def _without_secrets(cli_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("ALERTSVC_ACK_SECRET",)}
+    env.pop("ALERTSVC_TWILIO_TOKEN", None)
+    return {**env, **cli_env}
+
+
+def test_serve_on_every_interface_without_secrets_refuses_to_start(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """#7 item 3: the built-in ack secret would let anyone forge a "safe"."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, "serve", "--host", "0.0.0.0", "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_without_secrets(cli_env),
+        cwd=tmp_path,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    error = json.loads(out)["error"]
+    assert "ALERTSVC_ACK_SECRET" in error and "webhooks.ack_secret_env" in error
+    assert "serve --host=0.0.0.0" in error
+    assert "Traceback" not in err
+
+
+def test_serve_with_a_real_provider_url_refuses_the_builtin_secret(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**_without_secrets(cli_env), "ALERTSVC_FCM_BASE_URL": "https://fcm.googleapis.com"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, "serve", "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    assert "fcm.base_url=https://fcm.googleapis.com" in json.loads(out)["error"]

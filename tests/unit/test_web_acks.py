@@ -15,7 +15,9 @@ from alertsvc.acks import (
     TOKEN_LENGTH,
     ack_secret,
     ack_token,
+    exposed_endpoints,
     verify_ack_token,
+    webhook_auth_token,
 )
 from alertsvc.config import Settings
 from alertsvc.dispatch.inbound import parse_reply
@@ -124,3 +126,50 @@ def test_parse_reply_counts_only_documented_words(body: str) -> None:
         "need_help": {"2", "助けて", "たすけて", "help"},
     }
     assert (folded.lower() if folded.isascii() else folded) in words[answer]
+
+
+def _with(settings: Settings, **changes: str) -> Settings:
+    webhooks, twilio, fcm = settings.webhooks, settings.twilio, settings.fcm
+    for name, value in changes.items():
+        section, field = name.split("__")
+        if section == "webhooks":
+            webhooks = replace(webhooks, **{field: value})
+        elif section == "twilio":
+            twilio = replace(twilio, **{field: value})
+        else:
+            fcm = replace(fcm, **{field: value})
+    return replace(settings, webhooks=webhooks, twilio=twilio, fcm=fcm)
+
+
+@pytest.mark.parametrize(
+    ("changes", "listen", "named"),
+    [
+        ({}, ["0.0.0.0"], "serve --host=0.0.0.0"),
+        ({}, ["::"], "serve --host=::"),
+        ({}, ["alerts.example.jp"], "serve --host=alerts.example.jp"),
+        ({"webhooks__host": "192.168.1.10"}, [], "webhooks.host=192.168.1.10"),
+        ({"webhooks__public_url": "https://a.example.jp"}, [], "webhooks.public_url"),
+        ({"fcm__base_url": "https://fcm.googleapis.com"}, [], "fcm.base_url"),
+        ({"twilio__base_url": "https://api.twilio.com"}, [], "twilio.base_url"),
+    ],
+)
+def test_builtin_secrets_only_when_everything_is_loopback(
+    changes: dict[str, str], listen: list[str], named: str
+) -> None:
+    """#7 item 3: one exposed listener or provider URL and the published secrets go."""
+    settings = _with(Settings(), **changes)
+    with pytest.raises(ConfigError, match="ack_secret_env") as err:
+        ack_secret(settings, {}, listen_hosts=listen)
+    assert named in str(err.value)
+    with pytest.raises(ConfigError, match="ALERTSVC_TWILIO_TOKEN"):
+        webhook_auth_token(settings, {}, listen_hosts=listen)
+    env = {"ALERTSVC_ACK_SECRET": "s", "ALERTSVC_TWILIO_TOKEN": "t"}
+    assert ack_secret(settings, env, listen_hosts=listen) == b"s"
+    assert webhook_auth_token(settings, env, listen_hosts=listen) == "t"
+
+
+@pytest.mark.parametrize("listen", [[], ["127.0.0.1"], ["localhost"], ["::1"], ["127.0.0.2"]])
+def test_builtin_secrets_on_loopback(listen: list[str]) -> None:
+    assert ack_secret(Settings(), {}, listen_hosts=listen) == SIMULATOR_ACK_SECRET
+    assert exposed_endpoints(Settings(), listen) == []
+    assert webhook_auth_token(Settings(), {}, listen_hosts=listen)
