@@ -23,16 +23,19 @@ from alertsvc.channels.twilio_common import (
 from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
+from alertsvc.planning.language import VOICE_LANGUAGES, reply_text
 
 __all__ = ["CLOSING_TEXT", "STATUS_EVENTS", "TwilioVoice", "build_twiml"]
 
 
 STATUS_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
 
-# Said after the Gather times out without a keypress (by <Say> language).
+# Said after the Gather times out without a keypress, by <Say> language; the texts live in
+# the one table of reply texts (templates/replies.toml). ja-JP is read in plain Japanese.
 CLOSING_TEXT: dict[str, str] = {
-    "ja-JP": "入力が確認できませんでした。身の安全を確保してください。",
-    "en-US": "No key was pressed. Please keep yourself safe.",
+    say: reply_text("no_keypress", lang, written=False)
+    for lang, say in VOICE_LANGUAGES.items()
+    if lang != "ja-easy"
 }
 
 

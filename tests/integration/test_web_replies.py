@@ -9,6 +9,7 @@ worker records it, so only the webhook's own matching is under test.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
 from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, cancel_alert, create_alert
 from alertsvc.dispatch.status import alert_status
 from alertsvc.models import ChannelName
+from alertsvc.planning.language import reply_text
 from alertsvc.testing.fakes import resident_delivery
 
 with warnings.catch_warnings():
@@ -233,3 +235,44 @@ def test_reply_to_a_number_whose_only_alert_was_cancelled_marks_nobody(world: Wo
         )
     world.reply(A_MOBILE, "2")
     assert world.logged(aid) == set()
+
+
+# --------------------------------------------------------------------------- languages (item 12)
+
+
+def _in(language: str, delivery: PlannedDelivery) -> PlannedDelivery:
+    return replace(delivery, language=language)
+
+
+@pytest.mark.parametrize(("language", "say"), [("zh", "cmn-CN"), ("pt", "pt-BR"), ("ko", "ko-KR")])
+def test_keypress_confirmation_is_spoken_in_the_residents_language(
+    world: World, language: str, say: str
+) -> None:
+    send(world.engine, [_in(language, resident_delivery("V", ChannelName.VOICE, LANDLINE))], NOW)
+    with session_scope(world.engine) as session:
+        key = session.scalars(select(Delivery.key).where(Delivery.resident_id == "V")).one()
+    params = {"CallSid": "CA" + "1" * 32, "Digits": "2"}
+    path = f"/twilio/voice/gather?key={key}"
+    headers = {SIGNATURE_HEADER: twilio_signature(AUTH, PUBLIC + path, params)}
+    resp = world.client.post(path, data=params, headers=headers)
+    assert f'<Say language="{say}">' in resp.text  # no Japanese voice on another language
+    assert reply_text("need_help", language, written=False) in resp.text
+    # an unanswered prompt asks again and closes in the same language
+    params = {"CallSid": "CA" + "1" * 32, "Digits": "9"}
+    headers = {SIGNATURE_HEADER: twilio_signature(AUTH, PUBLIC + path, params)}
+    resp = world.client.post(path, data=params, headers=headers)
+    assert reply_text("ask_again", language, written=False) in resp.text
+    assert reply_text("closing", language, written=False) in resp.text
+
+
+@pytest.mark.parametrize("language", ["vi", "tl", "ja-easy"])
+def test_sms_reply_confirmation_is_written_in_the_residents_language(
+    world: World, language: str
+) -> None:
+    send(world.engine, [_in(language, resident_delivery("W", ChannelName.SMS, A_MOBILE))], NOW)
+    text = world.reply(A_MOBILE, "1")
+    assert html.escape(reply_text("safe", language, written=True), quote=False) in text
+    if not language.startswith("ja"):
+        assert reply_text("safe", "ja", written=False) in text  # Japanese beside it
+    text = world.reply(A_MOBILE, "what?")
+    assert html.escape(reply_text("sms_instructions", language, written=True), quote=False) in text
