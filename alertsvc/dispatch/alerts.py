@@ -254,7 +254,9 @@ def create_alert(
                 "language": d.language,
                 "title": d.title,
                 "body": d.body,
-                "data": [list(p) for p in d.data],
+                # planning runs before the alert has an id (a preview says "preview"): the
+                # real id is filled in here, the one place that knows it (#7 item 8)
+                "data": [[k, alert_id if k == "alert_id" else v] for k, v in d.data],
                 "priority": d.priority,
                 "level": level,
                 "is_cancellation": is_cancellation,

@@ -90,3 +90,21 @@ def test_exercise_off_the_allow_list_is_refused_and_writes_nothing(demo_env, db_
     # numbers are masked in the errors: no run of 6+ digits after the country code
     assert not re.search(r"\+81\d{6,}", res.stdout + res.stderr)
     assert _count(db_url, Alert) == 0 and _count(db_url, Delivery) == 0
+
+
+def test_every_message_carries_the_real_alert_id(demo_env, db_url: str) -> None:
+    """#7 item 8: push data said alert_id = "preview" for every production push."""
+    res = run_cli(["alert", "send", "--level", "4", *SCOPE, "--yes", "--json"], env=demo_env)
+    assert res.exit_code == 0, res.stderr
+    alert_id = res.json()["alert_id"]
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Delivery.key, Delivery.channel, Delivery.data)).all()
+    engine.dispose()
+    assert any(channel == "push" for _k, channel, _d in rows)
+    for key, channel, data in rows:
+        fields = dict(data)
+        if channel == "push" or "alert_id" in fields:
+            assert fields.get("alert_id") == alert_id, (key, fields)
+        assert "preview" not in fields.values()
+        assert key.startswith(f"{alert_id}:")  # the key every callback and ack carries
