@@ -37,7 +37,12 @@ def simulate_providers(
         8765, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: pick a free one)."
     ),
     log: Path | None = typer.Option(
-        None, "--log", help="Append one JSON line per request received to this file."
+        None,
+        "--log",
+        help="Append one JSON line per request received to this file (numbers and tokens masked).",
+    ),
+    log_unmasked: bool = typer.Option(
+        False, "--log-unmasked", help="Write full numbers and tokens to --log (tests only)."
     ),
     latency_ms: float = typer.Option(0.0, "--latency-ms", min=0.0, help="Added latency."),
     error_rate: float = typer.Option(
@@ -91,6 +96,7 @@ def simulate_providers(
                 script=scripted,
                 seed=seed,
                 log_path=log,
+                log_unmasked=log_unmasked,
                 callback_url=callback_url,
             ).start()
         except ValueError as exc:

@@ -24,7 +24,9 @@ Per-address scripts (``script(address, behaviour)``): ``unreachable``, ``opted_o
 ``fail_first:N``.
 
 Every request received is kept in ``requests`` (thread-safe) and, with ``log_path``,
-appended as one JSON line ``{"provider", "to", "status", "at"}``. Callback attempts,
+appended as one JSON line ``{"provider", "to", "status", "at"}`` where ``to`` is masked
+(``+8190****0001``, ``abcd…wxyz``) unless ``log_unmasked=True`` (tests that match
+numbers). Callback attempts,
 including failed ones, are kept in ``callbacks`` and never crash the server.
 
 Usage::
@@ -155,10 +157,11 @@ class RequestRecord:
     sid: str | None = None  # SM…/CA… or the FCM message name when accepted
     fault: str = ""  # "error", "timeout", "script:<behaviour>" or ""
 
-    def as_log_line(self) -> dict[str, Any]:
+    def as_log_line(self, *, masked: bool = True) -> dict[str, Any]:
+        """The JSON log line; ``to`` is masked (``+8190****0001``) unless ``masked=False``."""
         return {
             "provider": self.provider,
-            "to": self.to,
+            "to": mask_address(self.to) if masked else self.to,
             "status": self.status,
             "at": self.at.isoformat(),
         }
@@ -243,6 +246,7 @@ class ProviderSimulator:
         script: Mapping[str, str] | None = None,
         seed: int = 0,
         log_path: Path | None = None,
+        log_unmasked: bool = False,
         callback_url: str | None = None,
         callback_delay_s: float = 0.05,
     ) -> None:
@@ -262,6 +266,8 @@ class ProviderSimulator:
         self._port = port
         self.auth_token = auth_token
         self.log_path = log_path
+        # phone numbers and tokens are personal data: the log masks them unless a test asks
+        self.log_unmasked = log_unmasked
         self.callback_url = callback_url.rstrip("/") if callback_url else None
         self.callback_delay_s = callback_delay_s
         self._lock = threading.Lock()
@@ -378,7 +384,8 @@ class ProviderSimulator:
             if self.log_path is not None:
                 # one JSON line per request, appended under the lock so lines never interleave
                 with self.log_path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record.as_log_line(), ensure_ascii=False) + "\n")
+                    line = record.as_log_line(masked=not self.log_unmasked)
+                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def _behaviour(self, provider: str, address: str) -> str:
         with self._lock:

@@ -13,6 +13,8 @@ from pathlib import Path
 from alertsvc.channels.twilio_sms import TwilioSms
 from alertsvc.config import Settings
 from alertsvc.models import ChannelName, Outcome, OutgoingMessage
+from alertsvc.redact import mask_address
+from alertsvc.testing.simulator import ProviderSimulator
 from tests.clirun import run_cli
 
 
@@ -22,7 +24,7 @@ def test_runs_until_sigterm_and_logs_requests(tmp_path: Path) -> None:
     script.write_text(json.dumps({"+819055550002": "opted_out"}), encoding="utf-8")
     env = {**os.environ, "ALERTSVC_CONFIG": "", "ALERTSVC_TWILIO_TOKEN": "cli-token"}
     cmd = [sys.executable, "-m", "alertsvc", "simulate-providers", "--port", "0", "--json"]
-    cmd += ["--log", str(log), "--script", str(script)]
+    cmd += ["--log", str(log), "--log-unmasked", "--script", str(script)]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
     )
@@ -79,3 +81,16 @@ def test_callback_url_must_be_loopback() -> None:
     )
     assert result.exit_code == 3
     assert "127.0.0.1" in result.json()["error"]
+
+
+def test_log_masks_numbers_by_default(tmp_path: Path) -> None:
+    """#7 item 14: the simulator log wrote full phone numbers and tokens."""
+    log = tmp_path / "requests.jsonl"
+    with ProviderSimulator(auth_token="t", log_path=log) as sim:
+        s = Settings()
+        settings = dataclasses.replace(s, twilio=dataclasses.replace(s.twilio, base_url=sim.url))
+        channel = TwilioSms.from_settings(settings, env={"ALERTSVC_TWILIO_TOKEN": "t"})
+        channel.send_many([OutgoingMessage("k1", ChannelName.SMS, "+819055550001", "訓練")])
+    text = log.read_text(encoding="utf-8")
+    assert "+819055550001" not in text and "55550001" not in text
+    assert json.loads(text.splitlines()[0])["to"] == mask_address("+819055550001")

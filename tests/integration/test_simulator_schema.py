@@ -33,7 +33,9 @@ def spec() -> dict[str, Any]:
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[ProviderSimulator]:
-    with ProviderSimulator(auth_token=TOKEN, log_path=tmp_path / "sim.jsonl") as s:
+    with ProviderSimulator(
+        auth_token=TOKEN, log_path=tmp_path / "sim.jsonl", log_unmasked=True
+    ) as s:
         yield s
 
 
