@@ -40,13 +40,12 @@ from sqlalchemy.orm import Session
 
 from alertsvc import audit
 from alertsvc.errors import RowError, ShelterDataError
+from alertsvc.geo.extent import JAPAN
 from alertsvc.geo.shelter_store import StoredShelter, replace_shelters
 from alertsvc.models import HAZARD_KEYS, SHELTER_KINDS, ImportReport, ShelterInfo
 from alertsvc.textdecode import TextDecodeError, decode_text
 
 __all__ = [
-    "JAPAN_LAT",
-    "JAPAN_LON",
     "ParsedShelters",
     "ShelterEntry",
     "collect_paths",
@@ -58,8 +57,6 @@ __all__ = [
 ]
 
 EVACUATION_SHELTER, EMERGENCY_SITE, WELFARE_SHELTER = SHELTER_KINDS
-JAPAN_LON = (122.0, 154.0)
-JAPAN_LAT = (20.0, 46.0)
 # merged twins further apart than this get a warning: probably two different places
 MERGE_DISTANCE_WARN_M = 300.0
 _MAX_ID_LEN = 100  # shelters.id is String(100)
@@ -276,16 +273,13 @@ def _parse_coordinate(raw: object) -> float | None:
 
 
 def _check_location(p: _Problems, line: int, lon: float, lat: float) -> bool:
-    if JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]:
+    if JAPAN.contains(lon, lat):
         return True
-    hint = ""
-    if JAPAN_LON[0] <= lat <= JAPAN_LON[1] and JAPAN_LAT[0] <= lon <= JAPAN_LAT[1]:
-        hint = " (latitude and longitude look swapped)"
+    hint = " (latitude and longitude look swapped)" if JAPAN.looks_swapped(lon, lat) else ""
     p.error(
         line,
         "location",
-        f"coordinates lon={lon}, lat={lat} are outside Japan; expected longitude "
-        f"{JAPAN_LON[0]:g}–{JAPAN_LON[1]:g} and latitude {JAPAN_LAT[0]:g}–{JAPAN_LAT[1]:g}"
+        f"coordinates lon={lon}, lat={lat} are outside Japan; expected {JAPAN.describe()}"
         f"{hint} / 座標が日本の範囲外です",
     )
     return False

@@ -46,11 +46,11 @@ from alertsvc.db import session_scope
 from alertsvc.db.tables import Zone, ZoneSet, utcnow
 from alertsvc.errors import RowError, ZoneDataError
 from alertsvc.geo.citygml import is_citygml, read_citygml
+from alertsvc.geo.extent import JAPAN
 from alertsvc.models import DEPTH_RANK_METRES, ImportReport, ZoneKind
 
 __all__ = [
     "DEPTH_FIELDS",
-    "JAPAN_EXTENT",
     "ZoneFeature",
     "ZoneFile",
     "fingerprint",
@@ -64,7 +64,6 @@ __all__ = [
 # auto-detection order of the depth attribute; --depth-field overrides it
 DEPTH_FIELDS: tuple[str, ...] = ("A31a_205", "浸水ランク", "depth_rank", "depth_m")
 # (min lon, min lat, max lon, max lat): every stored coordinate must lie inside
-JAPAN_EXTENT: tuple[float, float, float, float] = (122.0, 20.0, 154.0, 46.0)
 NAME_FIELDS: tuple[str, ...] = ("name", "名称", "Name", "NAME", "A31a_202")
 _WGS84 = CRS.from_epsg(4326)
 _ENCODING_ALIASES = {
@@ -404,7 +403,7 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 def _outside_japan(geom: BaseGeometry) -> str | None:
     coords = shapely.get_coordinates(geom)
-    lon0, lat0, lon1, lat1 = JAPAN_EXTENT
+    lon0, lat0, lon1, lat1 = JAPAN.bounds
     lon, lat = coords[:, 0], coords[:, 1]
     bad = (lon < lon0) | (lon > lon1) | (lat < lat0) | (lat > lat1)
     if not bad.any():
