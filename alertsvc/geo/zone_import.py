@@ -42,6 +42,7 @@ from alertsvc.db.tables import Zone, ZoneSet, utcnow
 from alertsvc.errors import RowError, ZoneDataError
 from alertsvc.geo.extent import JAPAN
 from alertsvc.geo.zone_read import WGS84, crs_label, parse_crs, read_raw, same_crs
+from alertsvc.ingest import Problems
 from alertsvc.models import DEPTH_RANK_METRES, ImportReport, ZoneKind
 
 __all__ = [
@@ -295,33 +296,52 @@ def read_zones(
     transformer = _to_wgs84(src_crs)
     plausible = _Plausible.of(src_crs)
 
-    errors = list(raw.errors)
-    notes = list(raw.warnings)
+    problems = Problems()
+    problems.errors.extend(raw.errors)
+    problems.warnings.extend(raw.warnings)
     features: list[ZoneFeature] = []
     for index, (props, geom, gml_name) in enumerate(raw.rows):
         if index in raw.failed:
             continue
+        row = _FeatureProblems(problems, index)
         try:
-            feature, problems, repaired = _normalise(
-                index, props, geom, gml_name, transformer, chosen, kind, plausible
-            )
+            feature = _normalise(row, props, geom, gml_name, transformer, chosen, kind, plausible)
         except GEOSException as exc:
             # one geometry GEOS cannot process is this feature's problem, not a crash
-            feature, problems, repaired = None, [RowError(index, "geometry", str(exc))], []
-        errors.extend(problems)
-        notes.extend(repaired)
-        if feature is not None:
+            row.error("geometry", str(exc))
+            feature = None
+        if feature is not None and not row.failed:
             features.append(feature)
-    if errors:
+    if problems.errors:
         raise ZoneDataError(
-            f"{path.name}: {len(errors)} problem(s); nothing was imported / 取り込みを中止しました",
-            errors,
+            f"{path.name}: {len(problems.errors)} problem(s); nothing was imported / "
+            "取り込みを中止しました",
+            problems.errors,
         )
-    return ZoneFile(features, crs_label(src_crs), chosen, kind, notes)
+    return ZoneFile(features, crs_label(src_crs), chosen, kind, problems.warnings)
+
+
+class _FeatureProblems:
+    """The shared ``Problems`` collector seen from one feature (its index as the line)."""
+
+    def __init__(self, problems: Problems, index: int) -> None:
+        self.problems = problems
+        self.index = index
+        self._mark = problems.mark()
+
+    def error(self, column: str, message: str) -> None:
+        self.problems.error(self.index, column, message)
+
+    def warn(self, column: str, message: str) -> None:
+        self.problems.warn(self.index, column, message)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems.since(self._mark))
 
 
 def _normalise(
-    index: int,
+    row: _FeatureProblems,
     props: dict[str, Any],
     geom: BaseGeometry | None,
     gml_name: str,
@@ -329,12 +349,9 @@ def _normalise(
     depth_field: str | None,
     kind: ZoneKind,
     plausible: _Plausible,
-) -> tuple[ZoneFeature | None, list[RowError], list[RowError]]:
-    errors: list[RowError] = []
-    notes: list[RowError] = []
-
-    def err(column: str, message: str) -> None:
-        errors.append(RowError(index, column, message))
+) -> ZoneFeature | None:
+    """Validate one feature, reporting on ``row``; None when it cannot be stored."""
+    err = row.error
 
     rank: int | None = None
     metres: float | None = None
@@ -347,41 +364,39 @@ def _normalise(
 
     if geom is None or geom.is_empty:
         err("geometry", "empty geometry / ジオメトリが空です")
-        return None, errors, notes
+        return None
     if not isinstance(geom, Polygon | MultiPolygon):
         err("geometry", f"geometry is {geom.geom_type}; expected Polygon or MultiPolygon")
-        return None, errors, notes
+        return None
     geom = shapely.force_2d(geom)
     if not np.isfinite(shapely.get_coordinates(geom)).all():
         err("geometry", "coordinates are not finite numbers (NaN or infinity)")
-        return None, errors, notes
+        return None
     degrees = plausible.degrees_in_metres(geom)
     if degrees:
         err("geometry", degrees)
-        return None, errors, notes
+        return None
     if transformer is not None:
         geom = shapely.transform(geom, transformer.transform, interleaved=False)
         if not np.isfinite(shapely.get_coordinates(geom)).all():
             err("geometry", "coordinates cannot be reprojected to EPSG:4326 (wrong CRS?)")
-            return None, errors, notes
+            return None
     outside = _outside_japan(geom) or plausible.outside_area_of_use(geom)
     if outside:
         err("geometry", outside)
-        return None, errors, notes
+        return None
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         fixed = _polygonal(shapely.make_valid(geom))
         if fixed.is_empty or fixed.area == 0:
             err("geometry", f"invalid geometry that cannot be repaired: {reason}")
-            return None, errors, notes
-        notes.append(
-            RowError(index, "geometry", f"invalid geometry repaired (make_valid): {reason}")
-        )
+            return None
+        row.warn("geometry", f"invalid geometry repaired (make_valid): {reason}")
         geom = fixed
-    if errors:
-        return None, errors, notes
+    if row.failed:
+        return None
     name = next((str(props[k]) for k in NAME_FIELDS if props.get(k) not in (None, "")), gml_name)
-    return ZoneFeature(index, geom, rank, metres, name, dict(props)), errors, notes
+    return ZoneFeature(row.index, geom, rank, metres, name, dict(props))
 
 
 # --- storing -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ class Problems:
     """
 
     def __init__(self, prefix: str = "") -> None:
+        self.source = prefix
         self.prefix = f"{prefix}: " if prefix else ""
         self.errors: list[RowError] = []
         self.warnings: list[RowError] = []
