@@ -41,7 +41,7 @@ from alertsvc.db import session_scope
 from alertsvc.db.tables import Zone, ZoneSet, utcnow
 from alertsvc.errors import RowError, ZoneDataError
 from alertsvc.geo.extent import JAPAN
-from alertsvc.geo.zone_read import WGS84, crs_label, parse_crs, read_raw, same_crs
+from alertsvc.geo.zone_read import WGS84, Plausible, crs_label, parse_crs, read_raw, same_crs
 from alertsvc.ingest import Problems
 from alertsvc.models import DEPTH_RANK_METRES, ImportReport, ZoneKind
 
@@ -197,59 +197,6 @@ def _outside_japan(geom: BaseGeometry) -> str | None:
     return msg
 
 
-# how far (degrees) a zone may reach beyond its CRS's published area of use: plane
-# rectangular zones are used a little past their prefecture borders
-_AREA_MARGIN_DEG = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class _Plausible:
-    """Are a feature's coordinates plausible for the CRS the file declares?
-
-    Two mislabellings pass every other check: lon/lat degrees declared as a projected
-    CRS (EPSG:6670) become a polygon a few metres wide at the CRS origin, still inside
-    Japan; and data of one plane rectangular zone declared as another lands in the wrong
-    prefecture. The first is caught because every coordinate is a plausible Japanese
-    lon/lat, which no real zone in metres is; the second by pyproj's area of use.
-    """
-
-    label: str
-    projected: bool
-    area: tuple[float, float, float, float] | None
-    area_name: str
-
-    @classmethod
-    def of(cls, crs: CRS) -> _Plausible:
-        aou = crs.area_of_use
-        area = (aou.west, aou.south, aou.east, aou.north) if aou is not None else None
-        return cls(crs_label(crs), crs.is_projected, area, aou.name if aou else "")
-
-    def degrees_in_metres(self, geom: BaseGeometry) -> str | None:
-        if not self.projected or not JAPAN.covers(geom.bounds):
-            return None
-        return (
-            f"coordinates look like longitude/latitude in degrees (e.g. {geom.bounds[0]:g}, "
-            f"{geom.bounds[1]:g}) but {self.label} is a projected CRS in metres: the zone "
-            "would be a few metres wide at the CRS origin. Declare EPSG:4326 or EPSG:6668 "
-            "(or fix --crs) / 度の座標が投影座標系として宣言されています"
-        )
-
-    def outside_area_of_use(self, geom: BaseGeometry) -> str | None:
-        if self.area is None:
-            return None
-        west, south, east, north = self.area
-        m = _AREA_MARGIN_DEG
-        minx, miny, maxx, maxy = geom.bounds
-        if west - m <= minx and maxx <= east + m and south - m <= miny and maxy <= north + m:
-            return None
-        return (
-            f"after reprojection the zone lies at lon {minx:.4f}–{maxx:.4f}, lat "
-            f"{miny:.4f}–{maxy:.4f}, outside the area of use of {self.label} "
-            f"({self.area_name}: lon {west:g}–{east:g}, lat {south:g}–{north:g}); "
-            "wrong CRS declared? / 宣言された座標系の適用範囲外です"
-        )
-
-
 def _to_wgs84(crs: CRS) -> Transformer | None:
     if same_crs(crs, WGS84):
         return None
@@ -294,7 +241,7 @@ def read_zones(
         raise ZoneDataError(f"{path.name}: the file has no features / 地物がありません")
     chosen = _choose_depth_field(raw.columns, depth_field, kind)
     transformer = _to_wgs84(src_crs)
-    plausible = _Plausible.of(src_crs)
+    plausible = Plausible.of(src_crs)
 
     problems = Problems()
     problems.errors.extend(raw.errors)
@@ -348,7 +295,7 @@ def _normalise(
     transformer: Transformer | None,
     depth_field: str | None,
     kind: ZoneKind,
-    plausible: _Plausible,
+    plausible: Plausible,
 ) -> ZoneFeature | None:
     """Validate one feature, reporting on ``row``; None when it cannot be stored."""
     err = row.error

@@ -29,8 +29,9 @@ from shapely.geometry.base import BaseGeometry
 
 from alertsvc.errors import RowError, ZoneDataError
 from alertsvc.geo.citygml import is_citygml, read_citygml
+from alertsvc.geo.extent import JAPAN
 
-__all__ = ["WGS84", "RawZones", "crs_label", "parse_crs", "read_raw", "same_crs"]
+__all__ = ["WGS84", "Plausible", "RawZones", "crs_label", "parse_crs", "read_raw", "same_crs"]
 
 WGS84 = CRS.from_epsg(4326)
 _ENCODING_ALIASES = {
@@ -306,3 +307,56 @@ def _json_safe(value: Any) -> Any:
         pass
     iso = getattr(value, "isoformat", None)
     return iso() if callable(iso) else str(value)
+
+
+# how far (degrees) a zone may reach beyond its CRS's published area of use: plane
+# rectangular zones are used a little past their prefecture borders
+_AREA_MARGIN_DEG = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Plausible:
+    """Are a feature's coordinates plausible for the CRS the file declares?
+
+    Two mislabellings pass every other check: lon/lat degrees declared as a projected
+    CRS (EPSG:6670) become a polygon a few metres wide at the CRS origin, still inside
+    Japan; and data of one plane rectangular zone declared as another lands in the wrong
+    prefecture. The first is caught because every coordinate is a plausible Japanese
+    lon/lat, which no real zone in metres is; the second by pyproj's area of use.
+    """
+
+    label: str
+    projected: bool
+    area: tuple[float, float, float, float] | None
+    area_name: str
+
+    @classmethod
+    def of(cls, crs: CRS) -> Plausible:
+        aou = crs.area_of_use
+        area = (aou.west, aou.south, aou.east, aou.north) if aou is not None else None
+        return cls(crs_label(crs), crs.is_projected, area, aou.name if aou else "")
+
+    def degrees_in_metres(self, geom: BaseGeometry) -> str | None:
+        if not self.projected or not JAPAN.covers(geom.bounds):
+            return None
+        return (
+            f"coordinates look like longitude/latitude in degrees (e.g. {geom.bounds[0]:g}, "
+            f"{geom.bounds[1]:g}) but {self.label} is a projected CRS in metres: the zone "
+            "would be a few metres wide at the CRS origin. Declare EPSG:4326 or EPSG:6668 "
+            "(or fix --crs) / 度の座標が投影座標系として宣言されています"
+        )
+
+    def outside_area_of_use(self, geom: BaseGeometry) -> str | None:
+        if self.area is None:
+            return None
+        west, south, east, north = self.area
+        m = _AREA_MARGIN_DEG
+        minx, miny, maxx, maxy = geom.bounds
+        if west - m <= minx and maxx <= east + m and south - m <= miny and maxy <= north + m:
+            return None
+        return (
+            f"after reprojection the zone lies at lon {minx:.4f}–{maxx:.4f}, lat "
+            f"{miny:.4f}–{maxy:.4f}, outside the area of use of {self.label} "
+            f"({self.area_name}: lon {west:g}–{east:g}, lat {south:g}–{north:g}); "
+            "wrong CRS declared? / 宣言された座標系の適用範囲外です"
+        )

@@ -143,3 +143,25 @@ def test_property_line_numbers_are_physical(rows: list[tuple[str, str, str, str]
             assert [r.line for r in stored] == [line]
         else:
             assert stored == [] and line in [r.line for r in result.rejected]
+
+
+_CELL_BYTES = st.sampled_from(
+    [b"R1", b",", b'"', b"\r\n", b"\n", b"\r", "直方".encode(), "直方".encode("cp932")]
+    + [ch.encode() for ch in ODD]
+    + [b"\xe9\xab\x99", b"\xff", b"\x00", b"\xef\xbb\xbf", b"2\xe9\x9a\x8e"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CELL_BYTES, max_size=40))
+def test_property_any_bytes_give_a_result_never_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[bytes]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "r.csv"
+    path.write_bytes(HEAD.encode() + b"\r\n" + b"".join(parts))
+    result = read_register(path)  # never raises
+    physical = len(_BREAKS.findall(path.read_bytes().decode("utf-8", "replace"))) + 1
+    for problem in [*result.errors, *result.warnings]:
+        assert problem.line == -1 or 1 <= problem.line <= physical
+    for record in result.records:
+        assert 2 <= record.line <= physical
