@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -201,7 +202,13 @@ def _to_wgs84(crs: CRS) -> Transformer | None:
     if same_crs(crs, WGS84):
         return None
     # always_xy: readers hand us (x=lon/easting, y=lat/northing) whatever the CRS says
-    return Transformer.from_crs(crs, WGS84, always_xy=True)
+    try:
+        return Transformer.from_crs(crs, WGS84, always_xy=True)
+    except ProjError as exc:
+        raise ZoneDataError(
+            f"cannot reproject from {crs_label(crs)} to EPSG:4326: {exc}",
+            [RowError(-1, "crs", "no transformation to EPSG:4326")],
+        ) from exc
 
 
 def read_zones(
