@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alertsvc.geo.shelter_import import read_shelter_file
 from alertsvc.ingest import MalformedCsv, Problems, bad_character, csv_records, parse_decimal
@@ -68,3 +73,29 @@ def test_shelter_csv_refuses_separators_and_keeps_line_numbers(tmp_path: Path, o
     assert [(e.line, e.column) for e in errors] == [(2, "name"), (4, "location")]
     assert f"U+{ord(odd):04X}" in errors[0].message
     assert [e.source_id for e in entries] == ["S2"]
+
+
+_SHELTER_CELL = st.lists(
+    st.sampled_from([*list("第一小学校直方 1"), *ODD, "\r\n", "\n", ",", '"', "\t", "\x00"]),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_SHELTER_CELL, _SHELTER_CELL), min_size=1, max_size=6))
+def test_property_shelter_csv_lines_are_physical(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str]]
+) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["id", "name", "address", "lat", "lon", "kind", "hazards"])
+    starts = []
+    for index, (name, address) in enumerate(rows):
+        starts.append(len(re.findall(r"\r\n|\r|\n", out.getvalue())) + 1)
+        writer.writerow([f"S{index}", name, address, "33.74", "130.73", "指定避難所", "洪水"])
+    path = tmp_path_factory.mktemp("fuzz") / "s.csv"
+    path.write_text(out.getvalue(), encoding="utf-8", newline="")
+    entries, errors, _warnings = read_shelter_file(path)  # never raises
+    assert {e.line for e in errors} <= set(starts)
+    ok = {f"S{i}" for i, line in enumerate(starts) if line not in {e.line for e in errors}}
+    assert {e.source_id for e in entries} == ok
