@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 from alertsvc.models import ChannelName, ContactInfo, ContactKind, Need
 
-__all__ = ["ChannelOrder", "channel_order", "preference_problems"]
+__all__ = ["CONTACT_CHANNELS", "ChannelOrder", "channel_order", "preference_problems"]
 
-_GIVES: dict[ContactKind, tuple[ChannelName, ...]] = {
+# the one table of what each kind of contact can carry (registry.store uses it too)
+CONTACT_CHANNELS: dict[ContactKind, tuple[ChannelName, ...]] = {
     ContactKind.PUSH: (ChannelName.PUSH,),
     ContactKind.MOBILE: (ChannelName.SMS, ChannelName.VOICE),
     ContactKind.LANDLINE: (ChannelName.VOICE,),
@@ -68,7 +69,7 @@ def _available(contacts: Iterable[ContactInfo]) -> dict[ChannelName, list[str]]:
     for contact in contacts:
         if not contact.healthy:
             continue
-        for channel in _GIVES[contact.kind]:
+        for channel in CONTACT_CHANNELS[contact.kind]:
             if channel in contact.blocked:
                 continue
             addresses = found.setdefault(channel, [])
