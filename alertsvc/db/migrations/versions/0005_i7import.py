@@ -13,7 +13,7 @@ from alembic import op
 import alertsvc.db.tables
 
 revision = "0005_i7import"
-down_revision = "0004"
+down_revision = "0005_i7web"
 branch_labels = None
 depends_on = None
 
