@@ -85,6 +85,7 @@ class StationState:
     alerted: frozenset[int] = frozenset()  # levels alerted in this event
     below_since: dt.datetime | None = None
     stale: bool = False  # a stale warning was given and no fresh reading came since
+    ignored: tuple[dt.datetime, float | None] | None = None  # the last reading ignored
 
     @property
     def last_valid(self) -> tuple[dt.datetime, float] | None:
@@ -98,6 +99,7 @@ class StationState:
             "alerted": sorted(self.alerted),
             "below_since": self.below_since.isoformat() if self.below_since else None,
             "stale": self.stale,
+            "ignored": [self.ignored[0].isoformat(), self.ignored[1]] if self.ignored else None,
         }
 
     @classmethod
@@ -114,6 +116,11 @@ class StationState:
             alerted=frozenset(int(x) for x in doc.get("alerted", [])),
             below_since=t(doc.get("below_since")),
             stale=bool(doc.get("stale", False)),
+            ignored=(
+                (dt.datetime.fromisoformat(doc["ignored"][0]), doc["ignored"][1])
+                if doc.get("ignored")
+                else None
+            ),
         )
 
 
@@ -163,8 +170,10 @@ def predict_crossing(
     latest = window[-1][1]
     if slope <= 0 or latest >= line:
         return None
-    hours = (line - max(fitted, latest)) / slope
-    if hours * 60.0 > rules.lead_time_min:
+    # the fitted level, not the last value: one high reading must not bring the line closer
+    hours = (line - fitted) / slope
+    # a tolerance so that exactly "in 60 min" is within a 60-minute lead time
+    if hours * 60.0 > rules.lead_time_min + 1e-6:
         return None
     return window[-1][0] + dt.timedelta(hours=max(hours, 0.0)), slope
 
@@ -206,6 +215,17 @@ def _inputs(state: StationState, thresholds: Mapping[int, float], n: int) -> dic
     }
 
 
+def _ignore(
+    state: StationState, reading: Reading, why: str
+) -> tuple[StationState, Decision | None, bool]:
+    """Ignore ``reading`` once: the same reading served again is not reported again."""
+    key = (reading.observed_at, reading.level_m)
+    if state.ignored == key:
+        return state, None, False
+    decision = Decision("ignored", reading.observed_at, reading.level_m, state.level, why)
+    return replace(state, ignored=key), decision, False
+
+
 def _accept(
     state: StationState, reading: Reading, rules: Rules
 ) -> tuple[StationState, Decision | None, bool]:
@@ -214,12 +234,7 @@ def _accept(
         if reading.observed_at == state.last_at and reading.level_m is not None:
             last = state.last_valid
             if last is None or last[0] != reading.observed_at or last[1] != reading.level_m:
-                why = "duplicate time, other value"
-                return (
-                    state,
-                    Decision("ignored", reading.observed_at, reading.level_m, state.level, why),
-                    False,
-                )
+                return _ignore(state, reading, "duplicate time, other value")
         return state, None, False  # already seen (the source has not updated yet)
     if not reading.quality.valid or reading.level_m is None:
         state = replace(state, last_at=reading.observed_at)
@@ -241,11 +256,7 @@ def _accept(
                 f"impossible jump {last[1]:.2f} -> {reading.level_m:.2f} m "
                 f"(limit {rules.impossible_rate_m_per_h:g} m/h)"
             )
-            return (
-                replace(state, last_at=reading.observed_at),
-                Decision("ignored", reading.observed_at, reading.level_m, state.level, why),
-                False,
-            )
+            return _ignore(replace(state, last_at=reading.observed_at), reading, why)
         if reading.observed_at - last[0] > dt.timedelta(minutes=rules.max_age_min):
             state = replace(state, below_since=None)  # a gap restarts the all-clear clock
     recent = (*state.recent, (reading.observed_at, reading.level_m))[-64:]
@@ -287,6 +298,8 @@ def _levels_step(
         run = state.recent[-m:]
         if line is None or len(run) < m or not all(v < line - rules.hysteresis_m for _, v in run):
             break
+        if predict_crossing(state, line, rules) is not None:
+            break  # still rising towards the line (a level given ahead by the lead-time rule)
         lower = [lv for lv in LEVELS if lv < state.level and lv in thresholds]
         new = max(lower) if lower else None
         state = replace(state, level=new)
