@@ -14,7 +14,7 @@ from alertsvc.watcher.sources import area_feed, generic, river_json, suimon_dat,
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gauges"
 JST = dt.timezone(dt.timedelta(hours=9))
-FUKUOKA = sorted(DATA.glob("fukuoka_*.json"))
+FUKUOKA = sorted((DATA / "fukuoka").glob("fukuoka_*.json"))
 
 
 def test_area_feed_archive_shape_reads_every_fukuoka_gauge() -> None:

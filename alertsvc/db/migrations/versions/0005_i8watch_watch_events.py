@@ -55,7 +55,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("watch_events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_watch_events_station_id"), ["station_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_watch_events_station_id"), ["station_id"], unique=False
+        )
 
 
 def downgrade() -> None:
