@@ -240,6 +240,9 @@ class WatcherSettings:
     # scheduler: how late a job may still run, and the follower's retry interval
     misfire_grace_seconds: float = 60.0
     leader_retry_seconds: float = 5.0
+    # scheduler in `serve`: dispatcher wake-ups and escalation checks
+    dispatch_wakeup_seconds: float = 5.0
+    escalation_check_seconds: float = 10.0
     stations: tuple[StationSettings, ...] = ()
 
 
@@ -374,6 +377,8 @@ def _validate_watcher(w: WatcherSettings, where: str) -> None:
         "impossible_rate_m_per_h",
         "misfire_grace_seconds",
         "leader_retry_seconds",
+        "dispatch_wakeup_seconds",
+        "escalation_check_seconds",
         "rise_rate_m_per_h",
     ):
         if getattr(w, key) <= 0:

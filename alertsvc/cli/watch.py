@@ -7,6 +7,7 @@ configuration or input (nothing written).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,15 @@ from alertsvc.cli._common import AppState, emit_json, human, run_command, state_
 from alertsvc.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from alertsvc.config import Settings
+    from alertsvc.scheduler import Job, LeaderScheduler
     from alertsvc.watcher.notify import Notifier
 
-__all__ = ["app", "build_notifier", "sparkline"]
+__all__ = ["app", "build_notifier", "scheduler_jobs", "sparkline", "start_scheduler"]
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="River watcher: poll gauges, decide 警戒レベル, draft or send alerts.",
@@ -273,3 +279,81 @@ def replay_cmd(
         human.print(table)
 
     run_command(json_out, body)
+
+
+def scheduler_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    """The jobs `serve` schedules: watcher poll, dispatcher wake-up, escalation check.
+
+    Built here, at the composition root: the scheduler module only wires them.
+    """
+    from alertsvc.scheduler import Job
+
+    w = settings.watcher
+    grace = w.misfire_grace_seconds
+    jobs: list[Job] = []
+    if w.stations:
+        from alertsvc.watcher.http import Fetcher, build_client
+        from alertsvc.watcher.service import poll
+
+        fetcher = Fetcher(
+            build_client(
+                connect_timeout=w.connect_timeout_seconds,
+                read_timeout=w.read_timeout_seconds,
+                retries=w.retries,
+            )
+        )
+        notifier = build_notifier(settings)
+
+        def watch_poll() -> None:
+            result = poll(engine, settings, fetcher, now=dt.datetime.now(dt.UTC), notifier=notifier)
+            for warning in result.warnings:
+                log.warning("watcher: %s", warning)
+
+        jobs.append(Job("watcher-poll", watch_poll, w.poll_seconds, grace))
+
+    channels: dict[Any, Any] = {}
+
+    def dispatch_wakeup() -> None:
+        from alertsvc.channels import build_channels
+        from alertsvc.db import session_scope
+        from alertsvc.dispatch.maintenance import has_pending_work
+        from alertsvc.dispatch.runner import run_worker
+        from alertsvc.registry.store import refusal_hook
+
+        with session_scope(engine) as session:
+            if not has_pending_work(session):
+                return
+        if not channels:
+            channels.update(build_channels(settings))
+        run_worker(engine, channels, settings, until_idle=True, on_refused=refusal_hook)
+
+    def escalation_check() -> None:
+        from alertsvc.db import session_scope
+        from alertsvc.dispatch.maintenance import recover_expired_leases, release_due_escalations
+
+        now = dt.datetime.now(dt.UTC)
+        with session_scope(engine) as session:
+            recover_expired_leases(session, now)
+            release_due_escalations(session, settings.dispatch, now)
+
+    jobs.append(Job("dispatch-wakeup", dispatch_wakeup, w.dispatch_wakeup_seconds, grace))
+    jobs.append(Job("escalation-check", escalation_check, w.escalation_check_seconds, grace))
+    return jobs
+
+
+def start_scheduler(engine: Engine, settings: Settings) -> LeaderScheduler:
+    """Start the leader-elected scheduler of `serve`; prints each change of role."""
+    from alertsvc.scheduler import LeaderScheduler, leadership_for
+
+    def announce(role: str) -> None:
+        if role == "leader":
+            human.print("スケジューラ: 主 / scheduler: leader (watcher, dispatcher, escalations)")
+        else:
+            human.print("スケジューラ: 待機 / scheduler: follower (another serve leads)")
+
+    return LeaderScheduler(
+        scheduler_jobs(engine, settings),
+        leadership_for(engine),
+        retry_seconds=settings.watcher.leader_retry_seconds,
+        on_change=announce,
+    ).start()
