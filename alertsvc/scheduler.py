@@ -182,7 +182,8 @@ class LeaderScheduler:
     """Runs ``jobs`` on a scheduler only while ``leadership`` is held.
 
     ``on_change("leader" | "follower")`` is called when the role changes (the serve
-    command prints it). ``stop()`` shuts the scheduler down and releases the lead.
+    command prints it). ``stop()`` calls ``on_stop``, shuts the scheduler down and
+    releases the lead.
     """
 
     def __init__(
@@ -192,11 +193,13 @@ class LeaderScheduler:
         *,
         retry_seconds: float,
         on_change: Callable[[str], None] = lambda _role: None,
+        on_stop: Callable[[], None] = lambda: None,
     ) -> None:
         self.jobs = list(jobs)
         self.leadership = leadership
         self.retry_seconds = retry_seconds
         self.on_change = on_change
+        self.on_stop = on_stop
         self.role = "none"
         self._scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
@@ -229,8 +232,12 @@ class LeaderScheduler:
             self._stop.wait(self.retry_seconds)
 
     def stop(self) -> None:
-        """Stop the jobs (waiting for running ones) and release the lead. Idempotent."""
+        """Stop the jobs (waiting for running ones) and release the lead. Idempotent.
+
+        ``on_stop`` runs first, so that long jobs (a dispatcher run) end their work early.
+        """
         self._stop.set()
+        self.on_stop()
         if self._thread is not None:
             self._thread.join(timeout=self.retry_seconds + 10)
             self._thread = None

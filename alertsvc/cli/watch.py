@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -281,15 +282,55 @@ def replay_cmd(
     run_command(json_out, body)
 
 
-def scheduler_jobs(engine: Engine, settings: Settings) -> list[Job]:
+def scheduler_jobs(engine: Engine, settings: Settings, stop: threading.Event) -> list[Job]:
     """The jobs `serve` schedules: watcher poll, dispatcher wake-up, escalation check.
 
-    Built here, at the composition root: the scheduler module only wires them.
+    Built here, at the composition root: the scheduler module only wires them. ``stop``
+    ends a dispatcher run early (on shutdown): its in-flight batch is finished first.
     """
     from alertsvc.scheduler import Job
 
     w = settings.watcher
     grace = w.misfire_grace_seconds
+    channels: dict[Any, Any] = {}
+    # one dispatcher run at a time in this process, scheduled or kicked by the watcher; a
+    # wake-up that finds a run in progress leaves `again` set, and the running one goes
+    # round once more, so no wake-up is lost between its last look and its end
+    running = threading.Lock()
+    again = threading.Event()
+
+    def dispatch_once() -> None:
+        from alertsvc.channels import build_channels
+        from alertsvc.db import session_scope
+        from alertsvc.dispatch.maintenance import has_pending_work
+        from alertsvc.dispatch.runner import run_worker
+        from alertsvc.registry.store import refusal_hook
+
+        with session_scope(engine) as session:
+            if not has_pending_work(session):
+                return
+        if not channels:
+            channels.update(build_channels(settings))
+        run_worker(
+            engine, channels, settings, until_idle=True, stop_event=stop, on_refused=refusal_hook
+        )
+
+    def dispatch_wakeup() -> None:
+        again.set()
+        while again.is_set() and not stop.is_set():
+            if not running.acquire(blocking=False):
+                return
+            try:
+                again.clear()
+                dispatch_once()
+            finally:
+                running.release()
+
+    def kick_dispatcher() -> None:
+        # not inline: a dispatcher run lasts while the alert is live (acknowledgement
+        # waits), and the watcher must keep polling meanwhile
+        threading.Thread(target=dispatch_wakeup, name="dispatch-kick", daemon=True).start()
+
     jobs: list[Job] = []
     if w.stations:
         from alertsvc.watcher.http import Fetcher, build_client
@@ -308,24 +349,10 @@ def scheduler_jobs(engine: Engine, settings: Settings) -> list[Job]:
             result = poll(engine, settings, fetcher, now=dt.datetime.now(dt.UTC), notifier=notifier)
             for warning in result.warnings:
                 log.warning("watcher: %s", warning)
+            if result.alerts:
+                kick_dispatcher()  # an auto-sent alert goes out now, not at the next wake-up
 
         jobs.append(Job("watcher-poll", watch_poll, w.poll_seconds, grace))
-
-    channels: dict[Any, Any] = {}
-
-    def dispatch_wakeup() -> None:
-        from alertsvc.channels import build_channels
-        from alertsvc.db import session_scope
-        from alertsvc.dispatch.maintenance import has_pending_work
-        from alertsvc.dispatch.runner import run_worker
-        from alertsvc.registry.store import refusal_hook
-
-        with session_scope(engine) as session:
-            if not has_pending_work(session):
-                return
-        if not channels:
-            channels.update(build_channels(settings))
-        run_worker(engine, channels, settings, until_idle=True, on_refused=refusal_hook)
 
     def escalation_check() -> None:
         from alertsvc.db import session_scope
@@ -351,9 +378,11 @@ def start_scheduler(engine: Engine, settings: Settings) -> LeaderScheduler:
         else:
             human.print("スケジューラ: 待機 / scheduler: follower (another serve leads)")
 
+    stop = threading.Event()
     return LeaderScheduler(
-        scheduler_jobs(engine, settings),
+        scheduler_jobs(engine, settings, stop),
         leadership_for(engine),
         retry_seconds=settings.watcher.leader_retry_seconds,
         on_change=announce,
+        on_stop=stop.set,
     ).start()
