@@ -180,3 +180,83 @@ def test_two_serves_elect_one_leader_and_fail_over(
                 proc.wait(30)
             if proc.stderr is not None:
                 proc.stderr.close()
+
+
+def test_serve_watcher_job_auto_sends_and_wakes_the_dispatcher(
+    engine: Engine, settings: object, tmp_path: Path
+) -> None:
+    """The watcher job of `serve` with policy auto: decide, send, first provider request."""
+    import datetime as dt
+    import json
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from alertsvc.cli.watch import scheduler_jobs
+    from alertsvc.config import Settings, StationSettings
+    from alertsvc.db import session_scope
+    from alertsvc.db.tables import Alert, WatchEvent
+    from alertsvc.geo.zone_import import import_zones
+    from alertsvc.registry.csv_import import import_register
+    from alertsvc.testing.simulator import ProviderSimulator
+
+    root = Path(__file__).resolve().parents[2]
+    import_zones(engine, root / "zones" / "nogata_flood_synthetic.geojson", "flood", actor="t")
+    import_register(engine, root / "recipients" / "register.csv", actor="t")
+    feed = tmp_path / "feed.json"
+    now = dt.datetime.now(dt.UTC)
+    # synthetic 川の防災情報-shaped document: two readings over 避難判断水位 4.0 m
+    values = [3.9, 4.1, 4.2]
+    feed.write_text(
+        json.dumps(
+            {
+                "obsFcd": "0901000400101",
+                "spclWarnStg": 4.0,
+                "min10Values": [
+                    {
+                        "obsTime": (now - dt.timedelta(minutes=10 * (2 - i))).isoformat(),
+                        "stg": v,
+                        "stgCcd": 0,
+                    }
+                    for i, v in enumerate(values)
+                ],
+            }
+        )
+    )
+    assert isinstance(settings, Settings)
+    station = StationSettings(
+        id="auto",
+        source="river_json",
+        url=feed.as_uri(),
+        code="0901000400101",
+        zone_sets_level3=("flood",),
+        policy_level3="auto",
+    )
+    stop = threading.Event()
+    with ProviderSimulator(callback_delay_s=0.0) as sim:
+        run_settings = replace(
+            settings,
+            twilio=replace(settings.twilio, base_url=sim.url),
+            fcm=replace(settings.fcm, base_url=sim.url),
+            dispatch=replace(settings.dispatch, ack_wait_level3_seconds=0.0),
+            watcher=replace(settings.watcher, stations=(station,)),
+        )
+        jobs = {j.id: j for j in scheduler_jobs(engine, run_settings, stop)}
+        assert set(jobs) == {"watcher-poll", "dispatch-wakeup", "escalation-check"}
+        jobs["watcher-poll"].func()
+        with session_scope(engine) as session:
+            alert_ids = session.scalars(select(Alert.id)).all()
+            event = session.scalars(select(WatchEvent).where(WatchEvent.kind == "enter")).one()
+        assert len(alert_ids) == 1 and event.alert_id == alert_ids[0] and event.level == 3
+        # the dispatcher was woken by the watcher, not by its own schedule
+        got = threading.Event()
+        for _ in range(600):
+            if sim.requests:
+                got.set()
+                break
+            stop.wait(0.05)
+        stop.set()
+        for thread in threading.enumerate():
+            if thread.name == "dispatch-kick":
+                thread.join(60)  # the stopped dispatcher finishes its batch first
+        assert got.is_set()
