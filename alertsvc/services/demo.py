@@ -297,6 +297,13 @@ def _watch_the_river(
         watch_settings = replace(settings, watcher=replace(settings.watcher, stations=(station,)))
         notifier = RecordingNotifier([])
         phase = _WatchPhase([], None, [], [], [])
+        with session_scope(engine) as session:
+            # a demo run replays its river from the start: forget an earlier run's state
+            from sqlalchemy import delete
+
+            from alertsvc.db.tables import WatchStation
+
+            session.execute(delete(WatchStation).where(WatchStation.station_id == DEMO_STATION))
         step(
             "河川監視 / river watcher: 遠賀川 直方 (合成データ / synthetic area-feed series, "
             "10-minute readings)"
