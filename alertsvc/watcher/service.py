@@ -170,8 +170,10 @@ def _act(
 
 def _quality(item: StationInput, state: StationState, now: dt.datetime, rules: Rules) -> str:
     newest = max(item.readings, key=lambda r: r.observed_at) if item.readings else None
-    if newest is not None and not newest.quality.valid and newest.quality != Quality.MISSING:
-        return "invalid"
+    if newest is not None and not newest.quality.valid:
+        # the source's latest word is "no valid reading": 欠測 is missing, 閉局 and any
+        # other code invalid
+        return "missing" if newest.quality == Quality.MISSING else "invalid"
     last = state.last_valid
     if last is None:
         return "missing"

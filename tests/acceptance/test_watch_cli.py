@@ -331,3 +331,20 @@ def test_watch_status_shows_the_trend(
     assert station["recent"] == [3.0, 3.05, 3.1, 3.12, 3.2]
     human = run_cli(["watch", "status"], env=env)
     assert "▁" in human.stderr and "█" in human.stderr
+
+
+def test_watch_once_invalid_quality_is_not_zero_metres(
+    cli_env: dict[str, str], tmp_path: Path, sim: ProviderSimulator
+) -> None:
+    feed = tmp_path / "feed.json"
+    env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url))}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    doc = json.loads(_river_doc(now, [3.2, 3.3, 0.0]))
+    doc["min10Values"][-1]["stgCcd"] = 140  # 閉局: the 0.0 is not a reading
+    feed.write_text(json.dumps(doc), encoding="utf-8")
+    res = run_cli(["watch", "--once", "--json"], env=env)
+    assert res.exit_code == 0, res.stderr
+    out = res.json()
+    (station,) = out["stations"]
+    assert station["quality"] == "invalid" and station["reading"] == 3.3
+    assert any("stale" in w and "closed" in w for w in out["warnings"])
