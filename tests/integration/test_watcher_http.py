@@ -98,3 +98,24 @@ def test_connection_refused_is_unavailable() -> None:
     fetcher = Fetcher(build_client(connect_timeout=0.5, read_timeout=0.5, retries=2))
     with pytest.raises(GaugeUnavailable, match="ConnectError"):
         fetcher.fetch(f"http://127.0.0.1:{port}/x")
+
+
+def test_one_hanging_source_does_not_stop_the_others(hanging_server: str, tmp_path: Path) -> None:
+    from alertsvc.config import StationSettings
+    from alertsvc.watcher.gather import gather
+
+    good = tmp_path / "area.json"
+    # synthetic upstream area-feed document with one gauge
+    good.write_text(
+        '{"obss": [{"code": "4020400001", "obsTime": "2026-07-01T02:10:00+09:00",'
+        ' "level": 5.2, "startLevel": 4.0, "warnLevel": 5.0, "fladLevel": 6.0}]}'
+    )
+    stations = [
+        StationSettings(id="hang", source="area_feed", url=hanging_server, code="4020400009"),
+        StationSettings(id="ok", source="area_feed", url=good.as_uri(), code="4020400001"),
+    ]
+    fetcher = Fetcher(build_client(connect_timeout=0.5, read_timeout=0.3, retries=0))
+    inputs, _warnings = gather(stations, fetcher, timezone="Asia/Tokyo")
+    by_id = {i.station.id: i for i in inputs}
+    assert by_id["hang"].error is not None and "timed out" in by_id["hang"].error
+    assert by_id["ok"].error is None and [r.level_m for r in by_id["ok"].readings] == [5.2]
