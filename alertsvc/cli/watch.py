@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from alertsvc.cli._common import AppState, emit_json, human, run_command, state_of
-from alertsvc.errors import ConfigError, InputError
+from alertsvc.errors import AlertsvcError, ConfigError, InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -95,14 +95,22 @@ def watch(
             read_timeout=w.read_timeout_seconds,
             retries=w.retries,
         )
+        notice = None
+        try:
+            notifier = build_notifier(settings)
+        except AlertsvcError as exc:
+            # the officers cannot be told, but the river is still watched and recorded
+            notifier, notice = None, f"当番職員へ通知できません / duty notifier: {exc.message}"
         with client:
             result = poll(
                 state.engine,
                 settings,
                 Fetcher(client),
                 now=dt.datetime.now(dt.UTC),
-                notifier=build_notifier(settings),
+                notifier=notifier,
             )
+        if notice:
+            result.warnings.insert(0, notice)
         if json_out:
             emit_json(result.as_dict())
         _render_poll(result.as_dict(), settings)
@@ -343,7 +351,11 @@ def scheduler_jobs(engine: Engine, settings: Settings, stop: threading.Event) ->
                 retries=w.retries,
             )
         )
-        notifier = build_notifier(settings)
+        try:
+            notifier = build_notifier(settings)
+        except AlertsvcError as exc:
+            log.error("watcher: duty officers cannot be told: %s", exc.message)
+            notifier = None
 
         def watch_poll() -> None:
             result = poll(engine, settings, fetcher, now=dt.datetime.now(dt.UTC), notifier=notifier)

@@ -348,3 +348,18 @@ def test_watch_once_invalid_quality_is_not_zero_metres(
     (station,) = out["stations"]
     assert station["quality"] == "invalid" and station["reading"] == 3.3
     assert any("stale" in w and "closed" in w for w in out["warnings"])
+
+
+def test_watch_once_goes_on_when_the_duty_notifier_cannot_be_built(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    feed = tmp_path / "feed.json"
+    # a real Twilio URL and no auth token in the environment: SMS cannot work
+    config = _config(tmp_path, feed, "https://api.twilio.com")
+    env = {**cli_env, "ALERTSVC_CONFIG": str(config), "ALERTSVC_TWILIO_TOKEN": ""}
+    feed.write_text(_river_doc(dt.datetime.now(dt.UTC), [3.2, 3.3]), encoding="utf-8")
+    res = run_cli(["watch", "--once", "--json"], env=env)
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert doc["stations"][0]["reading"] == 3.3
+    assert "duty notifier" in doc["warnings"][0]
