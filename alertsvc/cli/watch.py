@@ -171,7 +171,7 @@ def status_cmd(
         docs: list[dict[str, Any]] = []
         for sid in [*configured, *sorted(set(rows) - set(configured))]:
             row = rows.get(sid)
-            st = StationState.from_dict(row.state) if row and row.state else StationState()
+            st = StationState.from_dict(row.memory) if row and row.memory else StationState()
             fit = theil_sen(list(st.recent[-12:]))
             docs.append(
                 {

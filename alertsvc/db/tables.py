@@ -378,8 +378,8 @@ class WatchStation(Base):
     __tablename__ = "watch_stations"
 
     station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # alertsvc.watcher.decide.StationState.as_dict()
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the decision core's memory: alertsvc.watcher.decide.StationState.as_dict()
+    memory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # level -> alert id sent in the current event (the parent of a higher level's alert)
     alerts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -196,9 +196,9 @@ def _decide_station(
         select(WatchStation).where(WatchStation.station_id == station.id).with_for_update()
     ).one_or_none()
     if row is None:
-        row = WatchStation(station_id=station.id, state={}, thresholds={}, alerts={})
+        row = WatchStation(station_id=station.id, memory={}, thresholds={}, alerts={})
         session.add(row)
-    state = StationState.from_dict(row.state or {})
+    state = StationState.from_dict(row.memory or {})
     lines = thresholds_for(station, item.meta)
     if item.meta is None and row.thresholds:
         # absent from this document: keep the lines it published last time
@@ -280,7 +280,7 @@ def _decide_station(
         "predicted_level3_at": eta,
     }
     if new_state != state:
-        row.state = new_state.as_dict()
+        row.memory = new_state.as_dict()
     changed = new_state != state
     for name, value in values.items():
         if getattr(row, name) != value:

@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "watch_stations",
         sa.Column("station_id", sa.String(length=64), nullable=False),
-        sa.Column("state", sa.JSON(), nullable=False),
+        sa.Column("memory", sa.JSON(), nullable=False),
         sa.Column("thresholds", sa.JSON(), nullable=False),
         sa.Column("alerts", sa.JSON(), nullable=False),
         sa.Column("reading", sa.Float(), nullable=True),
