@@ -86,6 +86,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("shelters", "app", "shelters"),
     ("registry", "app", "registry"),
     ("alert", "app", "alert"),
+    ("watch", "app", "watch"),
     ("providers", "register", ""),
     ("delivery", "register", ""),
     ("web", "register", ""),
