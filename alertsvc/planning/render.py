@@ -17,7 +17,7 @@ of ``SMS_SHORTENING`` until it fits. The head is never cut.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -29,6 +29,7 @@ from alertsvc.planning.sms import MAX_SEGMENTS, sms_segments
 __all__ = [
     "EXERCISE_PREFIX",
     "SMS_SHORTENING",
+    "RenderCache",
     "RenderedMessage",
     "render_cancellation",
     "render_message",
@@ -126,6 +127,50 @@ def render_message(
         return RenderedMessage(channel, language, title, body, data, voice_language=voice_language)
     body = _prefixed(render_text(language, f"{prefix}voice", full), exercise)
     return RenderedMessage(channel, language, "", body, (), voice_language=voice_language)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, order-independent image of a context value (dicts, lists, scalars)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+class RenderCache:
+    """``render_message`` remembered per (channel, language, prefix, context).
+
+    Rendering is a pure function of those inputs, so two people whose contexts are equal
+    (same level, action, shelter, distance, floor, depth...) share one rendering: the
+    text is exactly what ``render_message`` gives, only computed once. ``data`` (the push
+    payload, which names the person) is attached per call and is not part of the key.
+    Not thread-safe; one cache per planning run.
+    """
+
+    __slots__ = ("_done", "renders")
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[Any, ...], RenderedMessage] = {}
+        self.renders = 0  # distinct renderings, for tests and profiling
+
+    def render(
+        self,
+        channel: ChannelName,
+        language: str,
+        context: Mapping[str, Any],
+        *,
+        prefix: str = "",
+        data: tuple[tuple[str, str], ...] = (),
+    ) -> RenderedMessage:
+        """As ``render_message`` (same failure modes)."""
+        key = (channel, language, prefix, _freeze(context))
+        message = self._done.get(key)
+        if message is None:
+            message = render_message(channel, language, context, prefix=prefix)
+            self._done[key] = message
+            self.renders += 1
+        return replace(message, data=data) if data and channel is ChannelName.PUSH else message
 
 
 def render_cancellation(
