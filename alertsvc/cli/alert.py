@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from alertsvc.audit import record
@@ -71,7 +72,7 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
                 f"{preview.rates[_voice()]:g} per second: {voice_n} calls take "
                 f"{human_duration(est['voice'])}[/]"
             )
-    _render_contact_directly(preview)
+    render_contact_directly(preview, human)
     if not show_contacts:
         human.print("連絡先は伏せ字です (--show-contacts で表示) / contacts masked")
     samples = Table(title="文例 / sample messages", show_lines=True)
@@ -87,7 +88,7 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
 DIRECT_ROWS_SHOWN = 20
 
 
-def _render_contact_directly(preview: Preview) -> None:
+def render_contact_directly(preview: Preview, out: Console) -> None:
     """The first people to contact directly, in an 80-column table, and how many in all.
 
     Thousands of table rows help nobody at a terminal: the whole list (with addresses)
@@ -104,9 +105,9 @@ def _render_contact_directly(preview: Preview) -> None:
     direct.add_column("理由 / reason", overflow="ellipsis", no_wrap=True, max_width=38)
     for row in rows[:DIRECT_ROWS_SHOWN]:
         direct.add_row(*row)
-    human.print(direct)
+    out.print(direct)
     if len(rows) > DIRECT_ROWS_SHOWN:
-        human.print(
+        out.print(
             f"ほか{len(rows) - DIRECT_ROWS_SHOWN}人: 全員と住所は --csv / --map に / "
             f"{len(rows) - DIRECT_ROWS_SHOWN} more: the full list with addresses is in the "
             "--csv file and the --map page"

@@ -275,3 +275,11 @@ def test_house_collapse_forbids_move_up_even_when_out_of_scope(demo_env) -> None
             in_strip += 1
             assert t["action"] != "move_up", t
     assert in_strip > 0  # the demo data really exercises this
+
+
+def test_json_mode_prints_no_human_view(demo_env) -> None:
+    res = run_cli(["alert", "preview", "--level", "4", *SCOPE, "--json"], env=demo_env)
+    assert res.exit_code == 0, res.stderr
+    assert "文例" not in res.stderr and "要直接連絡" not in res.stderr
+    human = run_cli(["alert", "preview", "--level", "4", *SCOPE], env=demo_env)
+    assert "文例" in human.stderr and "要直接連絡" in human.stderr
