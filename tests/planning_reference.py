@@ -96,6 +96,40 @@ def eager_rows(
     return rows
 
 
+def eager_sms_notes(plans: tuple[PersonPlan, ...], *, level: Level, options: PlanOptions,
+                    exercise: bool) -> list[tuple[str, bool]]:  # fmt: skip
+    """(resident, SMS over MAX_SEGMENTS) from every person's SMS rendered eagerly."""
+    from alertsvc.models import ChannelName
+    from alertsvc.planning.sms import MAX_SEGMENTS
+
+    out: list[tuple[str, bool]] = []
+    for plan in plans:
+        if ChannelName.SMS not in plan.messages:
+            continue
+        context = message_context(
+            plan.target,
+            level=level,
+            action=plan.action,
+            shelter=plan.shelter,
+            municipality=options.municipality,
+            exercise=exercise,
+        )
+        m = render_message(ChannelName.SMS, plan.language, context)
+        out.append((plan.target.resident.id, (m.segments or 0) > MAX_SEGMENTS))
+    return out
+
+
+def plan_sms_notes(plans: tuple[PersonPlan, ...]) -> list[tuple[str, bool]]:
+    """The same pairs from the notes the (lazy) plans carry."""
+    from alertsvc.models import ChannelName
+
+    return [
+        (p.target.resident.id, any("SMS needs" in n for n in p.notes))
+        for p in plans
+        if ChannelName.SMS in p.messages
+    ]
+
+
 def sent_rows(deliveries: list[Any]) -> list[tuple[Any, ...]]:
     """The same tuple for every ``PlannedDelivery`` that ``plan_rows`` returns."""
     return [

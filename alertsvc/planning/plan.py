@@ -218,9 +218,9 @@ def _plan(
     )
     messages = LazyMessages(order.channels, language, context, data, cache)
     if ChannelName.SMS in order.channels:
-        # the only text the plan itself needs: an over-long SMS is an officer-facing note
-        segments = messages[ChannelName.SMS].segments
-        if segments is not None and segments > MAX_SEGMENTS:
+        # the only thing the plan needs from a text: an over-long SMS is an officer note
+        segments = cache.sms_segments(language, context)
+        if segments > MAX_SEGMENTS:
             notes.append(f"SMSが{segments}通に分割 / SMS needs {segments} parts")
     notices, supporter_notes = supporter_notices(resident, context)
     notes.extend(supporter_notes)
@@ -286,7 +286,12 @@ def plan_alert(
     index = ShelterIndex(
         shelters, active_zones, walking_speed_m_per_min=options.walking_speed_m_per_min
     )
-    cache = RenderCache()
+    cache = RenderCache(
+        (
+            max((len(s.name.encode("utf-16-le")) // 2 for s in shelters), default=0),
+            max((len(s.address.encode("utf-16-le")) // 2 for s in shelters), default=0),
+        )
+    )
     plans = [
         _plan(
             t,

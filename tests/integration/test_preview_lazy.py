@@ -21,7 +21,7 @@ from alertsvc.services.preview import build_preview
 from alertsvc.services.scope import resolve_scope
 from alertsvc.services.send import plan_rows
 from tests.acceptance.demo_data import ROOT, import_demo
-from tests.planning_reference import eager_rows, sent_rows
+from tests.planning_reference import eager_rows, eager_sms_notes, plan_sms_notes, sent_rows
 
 
 def _check(db_url: str, settings: Settings, level: Level, sets: list[str], exercise: bool) -> int:
@@ -56,6 +56,11 @@ def _check(db_url: str, settings: Settings, level: Level, sets: list[str], exerc
         options=PlanOptions.from_settings(settings),
         alert_ref="A1",
         exercise=exercise,
+    )
+    # the over-long SMS note comes from a probe, not from every person's text: same notes
+    options = PlanOptions.from_settings(settings)
+    assert plan_sms_notes(preview.plans) == eager_sms_notes(
+        preview.plans, level=level, options=options, exercise=exercise
     )
     return len(deliveries)
 
