@@ -521,7 +521,7 @@ def measure_dispatch(tmp: Path, n: int, floor_n: int, pg: str | None,
             extra={"simulator_ceiling_msg_s": round(ceiling, 1), "states": r["states"]},
         )
     )
-    for channel, count in (("sms", max(200, n // 5)), ("voice", max(200, n // 10))):
+    for channel, count in (("sms", max(100, n // 5)), ("voice", max(100, n // 10))):
         r = run(f"{channel}=1", 1, count)
         got = r["per_channel"].get(channel, {}).get("per_second", 0.0)
         figs.append(
@@ -606,8 +606,8 @@ def main(argv: list[str] | None = None) -> int:
         previews: list[tuple[int, int, float, float | None, float | None]] = [
             (20_000, 400, 1.0, None, None)
         ]
-        targeting_size, import_n = (100_000, 1_000), 5_000
-        send_n, dispatch_n, floor_n, scaling = 5_000, 1_000, 300, [1, 2]
+        targeting_size, import_n = (100_000, 1_000), 2_000
+        send_n, dispatch_n, floor_n, scaling = 2_000, 500, 200, [1, 2]
     else:
         previews = [
             (20_000, 400, 1.0, None, None),
@@ -615,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
             (1_000_000, 10_000, 1.5, None, 2048.0),
         ]
         targeting_size, import_n = (1_000_000, 10_000), 100_000
-        send_n, dispatch_n, floor_n, scaling = 100_000, 20_000, 2_000, [1, 2, 4]
+        # dispatch sizes: SMS and voice run at tens per second on the simulator here
+        send_n, dispatch_n, floor_n, scaling = 100_000, 5_000, 2_000, [1, 2, 4]
     for n, z, ratio, goal_s, goal_rss in previews:
         sections.append(
             ("preview", lambda t, n=n, z=z, r=ratio, s=goal_s, m=goal_rss: [

@@ -9,6 +9,8 @@ records of the given ids with Core selects (no ORM objects) and builds exactly t
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import Contact, Resident, Supporter
@@ -30,6 +32,22 @@ from alertsvc.models import (
 )
 
 __all__ = ["Positions", "load_people", "load_positions"]
+
+_KINDS = {k.value: k for k in ContactKind}
+_CHANNELS = {c.value: c for c in ChannelName}
+_NEEDS = {n.value: n for n in Need}
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs(raw: str | None) -> frozenset[Need]:
+    # a register holds few distinct lists: decode each JSON text once, not once per person
+    return frozenset(_NEEDS[n] for n in json.loads(raw or "[]") if n in _NEEDS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _channels(raw: str | None) -> tuple[ChannelName, ...]:
+    return tuple(_CHANNELS[c] for c in json.loads(raw or "[]") if c in _CHANNELS)
+
 
 # ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits
 _CHUNK = 2_000
@@ -97,8 +115,9 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
                     rt.c.language,
                     rt.c.kana,
                     rt.c.floor,
-                    rt.c.needs,
-                    rt.c.channel_pref,
+                    # stored JSON read as its text, decoded through the caches above
+                    cast(rt.c.needs, Text).label("needs"),
+                    cast(rt.c.channel_pref, Text).label("channel_pref"),
                     rt.c.consent,
                     rt.c.birth_date,
                 ).where(rt.c.id.in_(chunk))
@@ -106,17 +125,19 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
         )
         # (resident, position, id) is the relationship's order with a tie-break
         for c in session.execute(
-            select(ct.c.resident_id, ct.c.kind, ct.c.address, ct.c.healthy, ct.c.blocked_channels)
+            select(
+                ct.c.resident_id,
+                ct.c.kind,
+                ct.c.address,
+                ct.c.healthy,
+                cast(ct.c.blocked_channels, Text).label("blocked_channels"),
+            )
             .where(ct.c.resident_id.in_(chunk))
             .order_by(ct.c.resident_id, ct.c.position, ct.c.id)
         ):
-            blocked = frozenset(
-                ChannelName(b)
-                for b in (c.blocked_channels or [])
-                if b in ChannelName._value2member_map_
-            )
+            blocked = frozenset(_channels(c.blocked_channels))
             contacts[c.resident_id].append(
-                ContactInfo(ContactKind(c.kind), c.address, c.healthy, blocked)
+                ContactInfo(_KINDS[c.kind], c.address, c.healthy, blocked)
             )
         for s in session.execute(
             select(st.c.resident_id, st.c.id, st.c.name, st.c.phone, st.c.phone_kind)
@@ -128,7 +149,7 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
                     id=s.id,
                     name=s.name,
                     phone=s.phone,
-                    phone_kind=ContactKind(s.phone_kind) if s.phone_kind else None,
+                    phone_kind=_KINDS[s.phone_kind] if s.phone_kind else None,
                 )
             )
     rank = {rid: k for k, rid in enumerate(wanted)}
@@ -143,10 +164,8 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
             language=r.language,
             kana=r.kana,
             floor=r.floor,
-            needs=frozenset(Need(n) for n in r.needs if n in Need._value2member_map_),
-            channel_pref=tuple(
-                ChannelName(c) for c in r.channel_pref if c in ChannelName._value2member_map_
-            ),
+            needs=_needs(r.needs),
+            channel_pref=_channels(r.channel_pref),
             contacts=tuple(contacts.get(r.id, ())),
             supporters=tuple(supporters.get(r.id, ())),
             consent=r.consent,
