@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from alertsvc.audit import record
@@ -71,18 +72,7 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
                 f"{preview.rates[_voice()]:g} per second: {voice_n} calls take "
                 f"{human_duration(est['voice'])}[/]"
             )
-    direct = Table(title="[bold red]要直接連絡 / contact directly[/]")
-    for col in ("名簿番号 / id", "氏名 / name", "住所 / address", "理由 / reason"):
-        direct.add_column(col)
-    for plan in preview.unreachable:
-        r = plan.target.resident
-        direct.add_row(r.id, r.name, r.address, plan.unreachable_reason or "")
-    for r in preview.unlocated:
-        direct.add_row(r.id, r.name, r.address, "位置不明 / unlocated")
-    for r in preview.needs_review:
-        reason = "要確認 / needs review: " + "; ".join(r.review_reasons)
-        direct.add_row(r.id, r.name, r.address, reason)
-    human.print(direct)
+    render_contact_directly(preview, human)
     if not show_contacts:
         human.print("連絡先は伏せ字です (--show-contacts で表示) / contacts masked")
     samples = Table(title="文例 / sample messages", show_lines=True)
@@ -92,6 +82,40 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
         text = f"{sample['title']}\n{sample['body']}" if sample["title"] else sample["body"]
         samples.add_row(sample["channel"], sample["language"], text, str(sample["segments"] or ""))
     human.print(samples)
+
+
+# rows of the contact-directly list shown on the terminal; the files hold every row
+DIRECT_ROWS_SHOWN = 20
+
+
+def render_contact_directly(preview: Preview, out: Console) -> None:
+    """The first people to contact directly, in an 80-column table, and how many in all.
+
+    Thousands of table rows help nobody at a terminal: the whole list (with addresses)
+    is in the ``--csv`` file and on the ``--map`` page.
+    """
+    rows = [
+        (p.target.resident.id, p.target.resident.name, p.unreachable_reason or "")
+        for p in preview.unreachable
+    ]
+    rows += [(r.id, r.name, "位置不明 / unlocated") for r in preview.unlocated]
+    rows += [
+        (r.id, r.name, "要確認 / needs review: " + "; ".join(r.review_reasons))
+        for r in preview.needs_review
+    ]
+    direct = Table(title=f"[bold red]要直接連絡 / contact directly: {len(rows)} 人[/]")
+    direct.add_column("名簿番号 / id", no_wrap=True, max_width=14)
+    direct.add_column("氏名 / name", no_wrap=True, max_width=16)
+    direct.add_column("理由 / reason", overflow="ellipsis", no_wrap=True, max_width=38)
+    for row in rows[:DIRECT_ROWS_SHOWN]:
+        direct.add_row(*row)
+    out.print(direct)
+    if len(rows) > DIRECT_ROWS_SHOWN:
+        out.print(
+            f"ほか{len(rows) - DIRECT_ROWS_SHOWN}人: 全員と住所は --csv / --map に / "
+            f"{len(rows) - DIRECT_ROWS_SHOWN} more: the full list with addresses is in the "
+            "--csv file and the --map page"
+        )
 
 
 def _voice() -> Any:
@@ -207,7 +231,9 @@ def preview_cmd(
             if draft_id is not None:
                 doc["draft_id"] = draft_id
             emit_json(doc)
-        render_preview_human(preview, show_contacts=show_contacts)
+        else:
+            # the JSON document is the answer: a human table of thousands of rows is not
+            render_preview_human(preview, show_contacts=show_contacts)
         if draft_id is not None:
             human.print(
                 f"[bold]下書きを保存しました / draft saved: {draft_id}[/] — "
