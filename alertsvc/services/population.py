@@ -49,6 +49,12 @@ def _channels(raw: str | None) -> tuple[ChannelName, ...]:
     return tuple(_CHANNELS[c] for c in json.loads(raw or "[]") if c in _CHANNELS)
 
 
+@functools.lru_cache(maxsize=4096)
+def _reasons(raw: str | None) -> tuple[str, ...]:
+    # flagged residents are few: most rows carry the same empty list
+    return tuple(str(r) for r in json.loads(raw or "[]") or ())
+
+
 # ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits
 _CHUNK = 2_000
 
@@ -118,6 +124,7 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
                     # stored JSON read as its text, decoded through the caches above
                     cast(rt.c.needs, Text).label("needs"),
                     cast(rt.c.channel_pref, Text).label("channel_pref"),
+                    cast(rt.c.review_reasons, Text).label("review_reasons"),
                     rt.c.consent,
                     rt.c.birth_date,
                 ).where(rt.c.id.in_(chunk))
@@ -170,6 +177,7 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
             supporters=tuple(supporters.get(r.id, ())),
             consent=r.consent,
             birth_date=r.birth_date,
+            review_reasons=_reasons(r.review_reasons),
         )
         for r in rows
     ]

@@ -305,6 +305,8 @@ def test_needs_review_residents_are_in_contact_directly(demo_env, tmp_path: Path
     assert human.exit_code == 0, human.stderr
     direct = human.stderr.split("contact directly")[1].split("文例")[0]
     assert "要確認" in direct and target in direct
+
+
 def test_json_mode_prints_no_human_view(demo_env) -> None:
     res = run_cli(["alert", "preview", "--level", "4", *SCOPE, "--json"], env=demo_env)
     assert res.exit_code == 0, res.stderr
