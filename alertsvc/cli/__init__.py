@@ -98,6 +98,8 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("registry", "app", "registry"),
     ("alert", "app", "alert"),
     ("audit", "app", "audit"),
+    # more `alert` subcommands (kept apart from cli/alert.py): CAP, Atom, Lアラート
+    ("interop", "register", ""),
     ("providers", "register", ""),
     ("delivery", "register", ""),
     ("web", "register", ""),
