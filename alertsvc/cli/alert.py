@@ -106,14 +106,32 @@ def load_scope_and_preview(
     area: Path | None,
     exercise: bool,
     draft_id: str | None = None,
+    cap: str | None = None,
 ) -> Preview:
-    """Resolve the scope (from options, or from an open draft) and plan the alert."""
+    """Resolve the scope (from options, an open draft or a CAP alert) and plan the alert."""
     from alertsvc.errors import InputError
     from alertsvc.services.drafts import load_draft
     from alertsvc.services.preview import build_preview
     from alertsvc.services.scope import resolve_scope, scope_from_dict
 
     with session_scope(state.engine) as session:
+        if cap is not None:
+            from alertsvc.interop.cap_scope import cap_scope
+
+            if draft_id is not None or zone_sets or zone_ids or area is not None:
+                raise ScopeError(
+                    "--cap cannot be combined with --draft, --zone-set, --zone, --area"
+                )
+            found = cap_scope(session, state.settings, cap, level)
+            if found.exercise and not exercise:
+                human.print("CAP の status が Actual ではないため訓練として扱います / "
+                            "CAP status is not Actual: planned as an exercise")  # fmt: skip
+            if found.references:
+                human.print(f"参照先 / references: {', '.join(found.references)}")
+            lvl, scope = parse_level(found.level), found.scope
+            exercise = exercise or found.exercise
+            return build_preview(session, state.settings, level=lvl, scope=scope,
+                                 exercise=exercise)  # fmt: skip
         if draft_id is not None:
             if level is not None or zone_sets or zone_ids or area is not None:
                 raise ScopeError(
@@ -154,6 +172,7 @@ def preview_cmd(
         False, "--show-contacts", help="Show full phone numbers and tokens (audited)."
     ),
     draft: str | None = typer.Option(None, "--draft", help="Preview a saved draft."),
+    cap: str | None = typer.Option(None, "--cap", help="Scope from a CAP 1.2 file or URL."),
     save_draft: bool = typer.Option(
         False, "--save-draft", help="Save this level and scope as a draft to send later."
     ),
@@ -170,6 +189,7 @@ def preview_cmd(
             area=area,
             exercise=exercise,
             draft_id=draft,
+            cap=cap,
         )
         draft_id: str | None = None
         if save_draft:
@@ -246,6 +266,7 @@ def send_cmd(
     draft: str | None = typer.Option(
         None, "--draft", help="Send a saved draft (its level and scope; re-planned now)."
     ),
+    cap: str | None = typer.Option(None, "--cap", help="Scope from a CAP 1.2 file or URL."),
 ) -> None:
     """Send an alert: preview, typed confirmation, then one outbox row per message.
 
@@ -264,6 +285,7 @@ def send_cmd(
             area=area,
             exercise=exercise,
             draft_id=draft,
+            cap=cap,
         )
         render_preview_human(preview, show_contacts=False)
         if not yes:
