@@ -100,6 +100,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("audit", "app", "audit"),
     # more `alert` subcommands (kept apart from cli/alert.py): CAP, Atom, Lアラート
     ("interop", "register", ""),
+    ("lifecycle", "register", ""),
     ("providers", "register", ""),
     ("delivery", "register", ""),
     ("web", "register", ""),

@@ -288,23 +288,13 @@ def send_cmd(
             cap=cap,
         )
         render_preview_human(preview, show_contacts=False)
-        if not yes:
-            phrase = confirmation_phrase(preview.level, preview.exercise)
-            human.print(
-                f"[bold]送信するには「{phrase}」と入力してください / to send, type "
-                f"'{'exercise' if preview.exercise else 'send'} level {int(preview.level)}':[/]"
-            )
-            try:
-                typed = input("> ")
-            except EOFError:
-                typed = ""
-            if not _accepted(typed, preview.level, preview.exercise):
-                if json_out:
-                    emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
-                human.print(
-                    "[red]確認されなかったため送信しません / not confirmed: nothing sent[/]"
-                )
-                raise typer.Exit(1)
+        if _held_for_approval(state, preview, draft, json_out):
+            return
+        if not yes and not _confirmed(preview):
+            if json_out:
+                emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
+            human.print("[red]確認されなかったため送信しません / not confirmed: nothing sent[/]")
+            raise typer.Exit(1)
         with session_scope(state.engine) as session:
             result = send_preview(session, state.settings, preview)
             if draft is not None:
@@ -321,6 +311,74 @@ def send_cmd(
         )
 
     run_command(json_out, body)
+
+
+def _held_for_approval(state: Any, preview: Preview, draft: str | None, json_out: bool) -> bool:
+    """Two-person rule: save (or keep) the alert as a draft awaiting approval.
+
+    True when it was held: the command then prints {"draft_id", "needs_approval": true}
+    and exits 0. Whatever the flags, an alert that needs approval is never sent before a
+    different officer approved it (``alert approve``).
+    """
+    from alertsvc.services.approval import hold_for_approval, is_approved
+    from alertsvc.services.drafts import load_draft
+
+    needs = state.settings.approval.needs_approval(
+        int(preview.level), len(preview.plans), preview.exercise
+    )
+    if not needs:
+        return False
+    with session_scope(state.engine) as session:
+        if draft is not None and is_approved(load_draft(session, draft)):
+            return False
+        draft_id = hold_for_approval(session, preview, draft_id=draft)
+    if json_out:
+        emit_json({"draft_id": draft_id, "needs_approval": True})
+    human.print(
+        f"[bold yellow]承認が必要です / needs approval:[/] 下書き / draft {draft_id}. "
+        f"別の担当者が / another officer runs: alertsvc alert approve {draft_id}; then "
+        f"alertsvc alert send --draft {draft_id}"
+    )
+    return True
+
+
+def _confirmed(preview: Preview) -> bool:
+    """Exercise: the typed phrase. Live: a one-time code, at a terminal only."""
+    import sys
+
+    if preview.exercise:
+        phrase = confirmation_phrase(preview.level, preview.exercise)
+        human.print(
+            f"[bold]送信するには「{phrase}」と入力してください / to send, type "
+            f"'exercise level {int(preview.level)}':[/]"
+        )
+        try:
+            return _accepted(input("> "), preview.level, preview.exercise)
+        except EOFError:
+            return False
+    if not sys.stdin.isatty():
+        human.print(
+            "本番送信の確認は端末で行います (スクリプトは --yes) / a live send is confirmed "
+            "at a terminal (scripts use --yes)"
+        )
+        return False
+    from alertsvc.services.approval import confirm_with_code, one_time_code
+
+    def ask(prompt: str) -> str:
+        # the prompt goes to stderr with the rest of the human text; stdout stays JSON
+        human.print(prompt, end="", markup=False)
+        try:
+            return input()
+        except EOFError:
+            return ""
+
+    return confirm_with_code(
+        level=int(preview.level),
+        recipients=len(preview.plans),
+        code=one_time_code(),
+        say=lambda text: human.print(text, markup=False),
+        ask=ask,
+    )
 
 
 @app.command("drafts")

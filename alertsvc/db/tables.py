@@ -378,3 +378,7 @@ class AlertDraft(Base):
     alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
     sent_by: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # two-person rule (migration 0005): held for a second officer's approval
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

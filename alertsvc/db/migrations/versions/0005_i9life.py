@@ -1,5 +1,6 @@
 """audit hash chain and append-only triggers
 
+Two-person rule: ``alert_drafts.needs_approval``, ``approved_by``, ``approved_at``.
 Adds ``prev_hash``/``hash`` to ``audit_log`` (existing rows are chained in id order),
 the one-row ``audit_chain_head``, and triggers refusing UPDATE and DELETE on
 ``audit_log`` (PostgreSQL and SQLite).
@@ -67,8 +68,21 @@ def upgrade() -> None:
     for sql in append_only_ddl(bind.dialect.name):
         op.execute(sql)
 
+    with op.batch_alter_table("alert_drafts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("needs_approval", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(sa.Column("approved_by", sa.String(length=200), nullable=True))
+        batch_op.add_column(
+            sa.Column("approved_at", alertsvc.db.tables.UTCDateTime(), nullable=True)
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("alert_drafts", schema=None) as batch_op:
+        batch_op.drop_column("approved_at")
+        batch_op.drop_column("approved_by")
+        batch_op.drop_column("needs_approval")
     from alertsvc.audit import drop_append_only_ddl
 
     for sql in drop_append_only_ddl(op.get_bind().dialect.name):
