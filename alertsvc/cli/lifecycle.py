@@ -137,9 +137,17 @@ def correct_cmd(
                 wording = f"避難先 / Shelter: {row.name}" + (
                     f"（{row.address}）" if row.address else ""
                 )
+        from alertsvc.services.lifecycle import stop_unsent
+
+        # two transactions: the stop commits at once (within a second for any size),
+        # then the correction and the reissued messages are written
+        with session_scope(state.engine) as session:
+            stopped = stop_unsent(session, alert_id, actor=_actor(operator))
+        with session_scope(state.engine) as session:
             result = correct_alert(
-                session, state.settings, alert_id, actor=_actor(operator), text=wording
-            )
+                session, state.settings, alert_id, actor=_actor(operator), text=wording,
+                stopped=stopped,
+            )  # fmt: skip
         _print_result(result.as_dict(), json_out, "訂正しました / corrected")
 
     run_command(json_out, body)

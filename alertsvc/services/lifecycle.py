@@ -50,7 +50,14 @@ from alertsvc.models import ChannelName, Level
 from alertsvc.services.preview import Preview
 from alertsvc.services.send import plan_rows
 
-__all__ = ["LifecycleResult", "clear_alert", "correct_alert", "notice_text", "update_alert"]
+__all__ = [
+    "LifecycleResult",
+    "clear_alert",
+    "correct_alert",
+    "notice_text",
+    "stop_unsent",
+    "update_alert",
+]
 
 # language -> kind -> text; {city}, {level}, {label}, {text} filled in
 _TEXTS: dict[str, dict[str, str]] = {
@@ -115,10 +122,10 @@ def _root(session: Session, alert_id: str) -> Alert:
     return alert
 
 
-def _reached(session: Session, alert_ids: Sequence[str]) -> list[Delivery]:
+def _reached(session: Session, alert_ids: Sequence[str]) -> list[Any]:
     """Rows that reached (or may have reached) someone, one per (person, channel, address)."""
-    rows = session.scalars(
-        select(Delivery)
+    rows = session.execute(
+        select(Delivery.__table__)
         .where(
             Delivery.alert_id.in_(alert_ids),
             Delivery.state.in_([s.value for s in REACHED_STATES]),
@@ -126,7 +133,7 @@ def _reached(session: Session, alert_ids: Sequence[str]) -> list[Delivery]:
         .order_by(Delivery.id)
     ).all()
     seen: set[tuple[str, str, int, str, str]] = set()
-    out: list[Delivery] = []
+    out: list[Any] = []
     for row in rows:
         ident = (row.recipient, row.resident_id, row.supporter_id, row.channel, row.address)
         if ident not in seen:
@@ -135,22 +142,33 @@ def _reached(session: Session, alert_ids: Sequence[str]) -> list[Delivery]:
     return out
 
 
-def _stop(
-    session: Session, alert_ids: Sequence[str], actor: str, now: dt.datetime
-) -> list[Delivery]:
-    """Stop unsent rows (held, queued, claimed); return them as they were."""
-    where = [Delivery.alert_id.in_(alert_ids), Delivery.state.in_(("held", "queued", "claimed"))]
-    pending = list(session.scalars(select(Delivery).where(*where).order_by(Delivery.id)))
-    for row in pending:
-        session.expunge(row)  # keep the pre-stop copy for re-issuing
+def _stop(session: Session, alert_ids: Sequence[str], actor: str, now: dt.datetime) -> list[Any]:
+    """Stop unsent rows (held, queued, claimed); return them (plain rows) as they were."""
+    unsent = (Delivery.alert_id.in_(alert_ids), Delivery.state.in_(("held", "queued", "claimed")))
+    # plain rows, not ORM objects: a stop must be fast for alerts of many thousand rows
+    pending = list(session.execute(select(Delivery.__table__).where(*unsent)).all())
     if pending:
-        move(
-            session,
-            Event.CANCEL,
-            Delivery.id.in_([r.id for r in pending]),
-            values={"finished_at": now, "updated_at": now, "detail": f"stopped by {actor}"},
-        )
+        stop = {"finished_at": now, "updated_at": now, "detail": f"stopped by {actor}"}
+        move(session, Event.CANCEL, Delivery.id.in_([r.id for r in pending]), values=stop)
     return pending
+
+
+def stop_unsent(
+    session: Session, alert_id: str, *, actor: str, now: dt.datetime | None = None
+) -> list[Any]:
+    """Phase one of a correction: stop every unsent row of the alert's family now.
+
+    Committed on its own so the stop takes effect within a second even for a large
+    alert; pass the returned rows to ``correct_alert(stopped=...)``. Should phase two
+    fail, the stopped people are on the alert's follow-up list (never silently gone).
+    """
+    now = now or utcnow()
+    _root(session, alert_id)
+    family = [a.id for a in alert_family(session, alert_id)]
+    rows = _stop(session, family, actor, now)
+    record(session, "alert.stop", {"alert_id": alert_id, "for": "correction"},
+           {"stopped": len(rows)}, actor=actor)  # fmt: skip
+    return rows
 
 
 def _as_planned(
@@ -182,7 +200,11 @@ def _targets_for(
 ) -> list[PlannedTarget]:
     known = {
         t.resident_id: t
-        for t in session.scalars(select(AlertTarget).where(AlertTarget.alert_id.in_(alert_ids)))
+        for t in session.execute(
+            select(AlertTarget.resident_id, AlertTarget.priority, AlertTarget.located).where(
+                AlertTarget.alert_id.in_(alert_ids)
+            )
+        )
     }
     return [
         PlannedTarget(
@@ -297,6 +319,7 @@ def correct_alert(
     *,
     actor: str,
     text: str,
+    stopped: Sequence[Any] | None = None,
     now: dt.datetime | None = None,
 ) -> LifecycleResult:
     """訂正: ``text`` (already worded, e.g. the new shelter) to exactly the original's
@@ -309,7 +332,8 @@ def correct_alert(
     now = now or utcnow()
     root = _root(session, alert_id)
     family = [a.id for a in alert_family(session, alert_id)]
-    stopped = _stop(session, family, actor, now)
+    if stopped is None:
+        stopped = _stop(session, family, actor, now)
     level = max(a.level for a in alert_family(session, alert_id))
     planned = []
     for row in _reached(session, family):

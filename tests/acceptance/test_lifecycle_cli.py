@@ -121,6 +121,6 @@ def test_whole_life(demo_env, db_url: str) -> None:
     engine.dispose()
 
 
-def test_exercise_cannot_become_live_and_notice_is_marked(demo_env) -> None:
+def test_update_of_an_unknown_alert_is_exit_3(demo_env) -> None:
     res = run_cli(["alert", "update", "A0000", "--level", "4", "--json"], env=demo_env)
     assert res.exit_code == 3
