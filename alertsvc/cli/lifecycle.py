@@ -172,6 +172,34 @@ def clear_cmd(
     run_command(json_out, body)
 
 
+def fix_shelter_cmd(
+    ctx: typer.Context,
+    shelter_id: str = typer.Argument(..., help="Shelter id."),
+    name: str | None = typer.Option(None, "--name", help="The corrected name."),
+    address: str | None = typer.Option(None, "--address", help="The corrected address."),
+    operator: str | None = typer.Option(None, "--operator", help=OPERATOR_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print {shelter_id, rewritten}."),
+) -> None:
+    """Quiet fix: correct a shelter's name/address in unsent messages, re-notifying nobody."""
+    from alertsvc.services.lifecycle import quiet_fix_shelter
+
+    state = state_of(ctx)
+
+    def body() -> None:
+        with session_scope(state.engine) as session:
+            result = quiet_fix_shelter(
+                session, shelter_id, actor=_actor(operator), name=name, address=address
+            )
+        if json_out:
+            emit_json(result.as_dict())
+        human.print(
+            f"避難所を修正しました (再通知なし) / shelter fixed quietly: {shelter_id}, "
+            f"{result.rewritten} 件の未送信メッセージ / unsent messages rewritten"
+        )
+
+    run_command(json_out, body)
+
+
 def register(_root: typer.Typer) -> None:
     """Attach the lifecycle commands to the ``alert`` group."""
     from alertsvc.cli.alert import app as alert_app
@@ -180,3 +208,4 @@ def register(_root: typer.Typer) -> None:
     alert_app.command("update")(update_cmd)
     alert_app.command("correct")(correct_cmd)
     alert_app.command("clear")(clear_cmd)
+    alert_app.command("fix-shelter")(fix_shelter_cmd)

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record
@@ -55,6 +55,7 @@ __all__ = [
     "clear_alert",
     "correct_alert",
     "notice_text",
+    "quiet_fix_shelter",
     "stop_unsent",
     "update_alert",
 ]
@@ -494,4 +495,68 @@ def update_alert(
         result.as_dict(),
         actor=actor,
     )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class QuietFix:
+    shelter_id: str
+    rewritten: int  # unsent messages that now carry the fixed name/address
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"shelter_id": self.shelter_id, "rewritten": self.rewritten}
+
+
+def quiet_fix_shelter(
+    session: Session, shelter_id: str, *, actor: str, name: str | None = None,
+    address: str | None = None,
+) -> QuietFix:  # fmt: skip
+    """Fix a shelter's name or address without re-notifying anyone.
+
+    The shelter row changes (so later plans and the resident page use it) and every
+    unsent message (held, queued) of an active alert that names the old text is
+    rewritten in place; messages already sent are left alone — nobody is messaged again
+    for a typo (the trap of re-announcing an edited Lアラート item). ``NotFound`` for an
+    unknown shelter, ``InputError`` when nothing is given to change.
+    """
+    from alertsvc.db.tables import Shelter
+    from alertsvc.errors import NotFound
+
+    if not name and not address:
+        raise InputError("--name か --address が必要です / give --name and/or --address")
+    shelter = session.get(Shelter, shelter_id)
+    if shelter is None:
+        raise NotFound(f"避難所がありません / no such shelter: {shelter_id}")
+    swaps = [(old, new) for old, new in ((shelter.name, name), (shelter.address, address))
+             if new and old and old != new]  # fmt: skip
+    before = {"name": shelter.name, "address": shelter.address}
+    if name:
+        shelter.name = name
+    if address:
+        shelter.address = address
+    shelter.updated_at = utcnow()
+    active = select(Alert.id).where(Alert.state == "active").scalar_subquery()
+    rewritten = 0
+    if swaps:
+        rows = session.execute(
+            select(Delivery.id, Delivery.title, Delivery.body).where(
+                Delivery.alert_id.in_(active), Delivery.state.in_(("held", "queued"))
+            )
+        ).all()
+        for row_id, title, body in rows:
+            new_title, new_body = title, body
+            for old, new in swaps:
+                new_title, new_body = new_title.replace(old, new), new_body.replace(old, new)
+            if (new_title, new_body) != (title, body):
+                # text only; the state is untouched (a row already claimed keeps its text)
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == row_id, Delivery.state.in_(("held", "queued")))
+                    .values(title=new_title, body=new_body)
+                    .execution_options(synchronize_session=False)
+                )
+                rewritten += 1
+    result = QuietFix(shelter_id, rewritten)
+    record(session, "shelter.quiet_fix", {"shelter_id": shelter_id, "before": before,
+           "name": name, "address": address}, result.as_dict(), actor=actor)  # fmt: skip
     return result

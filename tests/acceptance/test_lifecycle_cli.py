@@ -124,3 +124,39 @@ def test_whole_life(demo_env, db_url: str) -> None:
 def test_update_of_an_unknown_alert_is_exit_3(demo_env) -> None:
     res = run_cli(["alert", "update", "A0000", "--level", "4", "--json"], env=demo_env)
     assert res.exit_code == 3
+
+
+def test_quiet_fix_of_a_shelter_rewrites_unsent_messages_only(demo_env, db_url: str) -> None:
+    engine = make_engine(db_url)
+    root = run_cli(
+        ["alert", "send", "--level", "4", *SCOPE, "--yes", "--json"], env=demo_env
+    ).json()["alert_id"]
+    rows = _rows(engine, root)
+    with engine.connect() as conn:
+        shelter_id, old_name = conn.execute(
+            text("SELECT id, name FROM shelters ORDER BY id")
+        ).all()[0]
+    naming = [r for r in rows if old_name in r.body]
+    if not naming:  # pick the shelter the plan used most
+        from collections import Counter as C
+
+        with engine.connect() as conn:
+            shelters = conn.execute(text("SELECT id, name FROM shelters")).all()
+        counts = C({sid: sum(1 for r in rows if nm in r.body) for sid, nm in shelters})
+        shelter_id = counts.most_common(1)[0][0]
+        old_name = dict(shelters)[shelter_id]
+        naming = [r for r in rows if old_name in r.body]
+    assert naming
+    sent_one = naming[0]
+    _mark_sent(engine, f"id = {sent_one.id}")
+    res = run_cli(
+        ["alert", "fix-shelter", shelter_id, "--name", "訂正後の避難所", "--json"], env=demo_env
+    )
+    assert res.exit_code == 0, res.stderr
+    after = {r.id: r for r in _rows(engine, None)}
+    assert res.json()["rewritten"] == len(naming) - 1
+    assert old_name in after[sent_one.id].body  # what went out is history
+    assert all("訂正後の避難所" in after[r.id].body for r in naming[1:])
+    # nobody re-notified: no new alert, no new rows
+    assert set(after) == {r.id for r in rows}
+    engine.dispose()
