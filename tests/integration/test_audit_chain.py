@@ -176,3 +176,31 @@ def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
     assert ok, reason
     with session_scope(engine) as s:
         assert len(list(s.scalars(select(AuditEntry.id)))) == 40
+
+
+def test_upgrade_chains_entries_written_before_the_chain(tmp_path) -> None:
+    """Migration 0005 chains the rows an older database already holds, in id order."""
+    from alembic import command
+
+    from alertsvc.db import _alembic_config, make_engine
+
+    old = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(_alembic_config(old), "0004")
+    with old.begin() as conn:
+        for i in range(3):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, args, result) "
+                    "VALUES ('2026-07-01 00:00:0' || :i, 'a', 'old', '{\"i\": 1}', '{}')"
+                ),
+                {"i": i},
+            )
+    command.upgrade(_alembic_config(old), "head")
+    _write(old, 1)
+    ok, _, reason = _verify(old)
+    assert ok, reason
+    with session_scope(old) as s:
+        assert [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))] == [
+            "old", "old", "old", "test.step"
+        ]  # fmt: skip
+    old.dispose()
