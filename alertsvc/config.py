@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from alertsvc.errors import ConfigError
 
 __all__ = [
+    "ApprovalSettings",
     "DatabaseSettings",
     "DispatchSettings",
     "DutySettings",
@@ -148,6 +149,26 @@ class DispatchSettings:
 class ExerciseSettings:
     # E.164 numbers and push tokens that exercise (【訓練】) alerts may reach
     allow_list: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    # two-person rule: an alert needs a second officer's approval when its level is
+    # listed or it reaches at least min_recipients people (0 = no count rule)
+    levels: tuple[int, ...] = ()
+    min_recipients: int = 0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.levels) or self.min_recipients > 0
+
+    def needs_approval(self, level: int, recipients: int, exercise: bool) -> bool:
+        """Exercises never need approval; unconfigured, nothing does."""
+        if exercise:
+            return False
+        if level in self.levels:
+            return True
+        return self.min_recipients > 0 and recipients >= self.min_recipients
 
 
 @dataclass(frozen=True)
@@ -279,6 +300,7 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     watcher: WatcherSettings = field(default_factory=WatcherSettings)
     duty: DutySettings = field(default_factory=DutySettings)
+    approval: ApprovalSettings = field(default_factory=ApprovalSettings)
     # where the file came from (None: built-in defaults); relative paths resolve against it
     source: Path | None = None
 
@@ -303,6 +325,7 @@ _SECTIONS = {
     "webhooks": "webhooks",
     "watcher": "watcher",
     "duty": "duty",
+    "approval": "approval",
 }
 
 T = TypeVar("T")
@@ -528,6 +551,14 @@ def _validate(s: Settings, where: str) -> None:
         if not base.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: {key}: expected an http(s) URL, got {base!r}")
     _validate_watcher(s.watcher, where)
+    for i, lvl in enumerate(s.approval.levels):
+        if lvl not in (3, 4, 5):
+            raise ConfigError(f"{where}: approval.levels[{i}]: expected 3, 4 or 5, got {lvl}")
+    if s.approval.min_recipients < 0:
+        raise ConfigError(
+            f"{where}: approval.min_recipients: must be 0 (off) or more, got "
+            f"{s.approval.min_recipients}"
+        )
     for i, entry in enumerate(s.exercise.allow_list):
         if not entry:
             raise ConfigError(f"{where}: exercise.allow_list[{i}]: empty entry")

@@ -33,6 +33,7 @@ __all__ = [
     "Alert",
     "AlertDraft",
     "AlertTarget",
+    "AuditChainHead",
     "AuditEntry",
     "Base",
     "Contact",
@@ -245,6 +246,22 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100), index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # hash chain (migration 0005; see alertsvc.audit): set when the row is flushed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """One row (id 1): how many audit entries there are and the last one's hash.
+
+    Anchors the end of the chain, so deleting the newest entries is detectable.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 # --- outbox (migration 0002): alerts, the people they concern, one row per message ---
@@ -407,6 +424,10 @@ class AlertDraft(Base):
     alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
     sent_by: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # two-person rule (migration 0005): held for a second officer's approval
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- river watcher (migration 0005_i8watch) ---

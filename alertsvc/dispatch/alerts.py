@@ -30,6 +30,7 @@ from alertsvc.redact import mask_address
 
 __all__ = [
     "EXERCISE_PREFIX",
+    "NOTICE_KINDS",
     "SUPPORTER_LEGAL_BASES",
     "CancelResult",
     "PlannedDelivery",
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 EXERCISE_PREFIX = "【訓練】"
+# notices about an earlier alert (#9): claimed ahead of every other message, and never a
+# reply target (an answer belongs to the alert the notice is about)
+NOTICE_KINDS = frozenset({"cancellation", "update", "correction", "clear"})
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
 
 Recipient = Literal["resident", "supporter"]
@@ -206,7 +210,8 @@ def create_alert(
     )  # fmt: skip
     now = now or utcnow()
     alert_id = new_alert_id(now)
-    is_cancellation = kind == "cancellation"
+    # the column keeps its name from #7; it marks every notice kind
+    is_cancellation = kind in NOTICE_KINDS
     session.add(
         Alert(
             id=alert_id,
@@ -274,7 +279,9 @@ def create_alert(
         session.execute(insert(Delivery), rows)
     audit_record(
         session,
-        "alert.cancel_notice" if is_cancellation else "alert.create",
+        ("alert.cancel_notice" if kind == "cancellation" else f"alert.{kind}_notice")
+        if is_cancellation
+        else "alert.create",
         {"level": level, "exercise": exercise, "kind": kind, "parent_id": parent_id},
         {
             "alert_id": alert_id,
