@@ -30,8 +30,11 @@ def _root(
         None, "--config", help="TOML config file (else $ALERTSVC_CONFIG, else ./alertsvc.toml)."
     ),
 ) -> None:
-    ctx.obj = AppState(config_path=config)
-    ctx.call_on_close(ctx.obj.close)
+    # the composition root (main(), or a test) may hand in a prepared state
+    state = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
+    state.config_path = config
+    ctx.obj = state
+    ctx.call_on_close(state.close)
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -93,6 +96,7 @@ _GROUPS: list[tuple[str, str, str]] = [
 ]
 
 
-def main() -> None:
+def main(state: AppState | None = None) -> None:
+    """The composition root: builds the application state (real channels by default)."""
     _register_groups()
-    app()
+    app(obj=state or AppState())

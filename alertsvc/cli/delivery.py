@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -28,8 +28,7 @@ from sqlalchemy import select
 from alertsvc.audit import current_actor
 from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
-from alertsvc.cli._common import emit_json, human, run_command, state_of
-from alertsvc.config import Settings
+from alertsvc.cli._common import AppState, emit_json, human, run_command, state_of
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Resident
 from alertsvc.dispatch.alerts import cancel_alert
@@ -38,11 +37,7 @@ from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
-__all__ = ["channel_factory", "register"]
-
-# Composition-root hook: tests (and the demo) may set this to build fake channels;
-# None means the real adapters from alertsvc.channels.build_channels.
-channel_factory: Callable[[Settings], Mapping[ChannelName, Channel]] | None = None
+__all__ = ["register"]
 
 REASONS = {
     "unlocated": "位置不明 / unlocated",
@@ -64,14 +59,10 @@ def register(app: typer.Typer) -> None:
     alert_app.command("cancel")(cancel)
 
 
-def _build_channels(settings: Settings, only: list[str] | None) -> dict[ChannelName, Channel]:
+def _build_channels(state: AppState, only: list[str] | None) -> dict[ChannelName, Channel]:
     wanted = [ChannelName(c) for c in only] if only else list(ChannelName)
-    if channel_factory is not None:
-        built = dict(channel_factory(settings))
-        return {c: built[c] for c in wanted if c in built}
-    from alertsvc.channels import build_channels
-
-    return build_channels(settings, only=wanted)
+    built = dict(state.channels(state.settings, wanted))
+    return {c: built[c] for c in wanted if c in built}
 
 
 @contextmanager
@@ -122,7 +113,7 @@ def worker(
             )
         settings = state.settings
         engine = state.engine
-        channels = _build_channels(settings, channel)
+        channels = _build_channels(state, channel)
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
             # twilio's client logs every request's headers at INFO: noise, not news

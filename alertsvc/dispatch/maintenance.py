@@ -25,8 +25,10 @@ from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState, Event
 
 __all__ = [
     "ACTIVE_ALERTS",
+    "EXPIRED_PREFIX",
     "LOST_DETAIL",
     "cancel_rows_of_cancelled_alerts",
+    "expire_unsent_rows",
     "has_pending_work",
     "recover_expired_leases",
     "release_due_escalations",
@@ -36,6 +38,8 @@ log = logging.getLogger("alertsvc.dispatch.worker")
 
 S = DeliveryState
 LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
+# the start of the detail the max-age sweep writes (``alert status`` and ``verify`` read it)
+EXPIRED_PREFIX = "expired: not handed to a provider within max_age_seconds"
 
 
 def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int]:
@@ -95,6 +99,59 @@ def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
         },
         only={S.HELD, S.QUEUED},
     )
+
+
+def expire_unsent_rows(
+    session: Session, settings: DispatchSettings, now: dt.datetime
+) -> dict[str, int]:
+    """Fail every queued or claimed row not handed to a provider within ``max_age_seconds``.
+
+    Age counts from when the row was queued (created, or released by escalation). Such a
+    row belongs to a channel that is broken, not served by any worker, or stalled; failing
+    it (with the reason in ``detail``) lets escalation release the person's next channel
+    instead of leaving them waiting for ever. A worker that still holds the claim finds
+    the row gone when it moves it to 'sending' and never calls the provider. Returns the
+    rows failed per channel; the caller reports them.
+    """
+    cutoff = now - dt.timedelta(seconds=settings.max_age_seconds)
+    stale = list(
+        session.execute(
+            select(Delivery.channel, func.count())
+            .where(
+                Delivery.state.in_([S.QUEUED.value, S.CLAIMED.value]),
+                func.coalesce(Delivery.queued_at, Delivery.created_at) < cutoff,
+                Delivery.alert_id.in_(ACTIVE_ALERTS),
+            )
+            .group_by(Delivery.channel)
+        ).all()
+    )
+    failed: dict[str, int] = {}
+    for channel, _n in stale:
+        n = move(
+            session,
+            Event.EXPIRE,
+            Delivery.channel == channel,
+            func.coalesce(Delivery.queued_at, Delivery.created_at) < cutoff,
+            Delivery.alert_id.in_(ACTIVE_ALERTS),
+            values={
+                "detail": f"{EXPIRED_PREFIX} ({settings.max_age_seconds:.0f}s): "
+                f"channel {channel} made no progress",
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "finished_at": now,
+                "updated_at": now,
+            },
+        )
+        if n:
+            failed[channel] = n
+            log.error(
+                "channel %s made no progress: %d rows not handed to the provider within "
+                "%.0fs failed over to the next channel",
+                channel,
+                n,
+                settings.max_age_seconds,
+            )
+    return failed
 
 
 def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:
