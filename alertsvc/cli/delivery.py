@@ -197,6 +197,16 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
         if len(st.unreached) > 50:
             un.add_row("…", f"+{len(st.unreached) - 50}", "", "")
         parts.append(un)
+    labels = {
+        "broken": "故障 / broken",
+        "no_progress": "送信が進んでいません / no progress",
+        "expired": "期限切れで次の手段へ / failed over (max age)",
+    }
+    for p in st.channel_problems:
+        parts.append(
+            f"[bold red]チャネル / channel {p.channel}: {labels.get(p.problem, p.problem)} "
+            f"— {p.detail} (since {p.since})[/]"
+        )
     if st.unknown:
         parts.append(
             f"[yellow]不明 / unknown (may have gone out, not resent): {len(st.unknown)}[/]"

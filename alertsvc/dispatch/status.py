@@ -6,6 +6,7 @@ have 100,000 rows and ``alert status --watch`` polls it every second.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,14 +14,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery
+from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, AuditEntry, Delivery, utcnow
 from alertsvc.dispatch.alerts import load_alert
+from alertsvc.dispatch.maintenance import EXPIRED_PREFIX
 from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
 from alertsvc.redact import mask_address
 
 __all__ = [
+    "STALL_SECONDS",
     "STATUS_KEYS",
     "AlertStatus",
+    "ChannelProblem",
     "UnknownDelivery",
     "UnreachedPerson",
     "alert_status",
@@ -52,6 +56,26 @@ class UnreachedPerson:
     reason: str
 
 
+# a channel whose due rows have waited this long without being handed over makes no progress
+STALL_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProblem:
+    """A channel of this alert that is not getting messages out.
+
+    ``problem``: ``broken`` (a worker reported it cannot work, see the audit's
+    ``channel.broken``), ``no_progress`` (rows due for longer than ``STALL_SECONDS`` and
+    none handed over: no worker serves it, or it is stalled) or ``expired`` (rows failed
+    by the max-age sweep and handed to the next channel).
+    """
+
+    channel: str
+    problem: str
+    detail: str
+    since: str  # ISO 8601, UTC
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownDelivery:
     key: str
@@ -79,6 +103,7 @@ class AlertStatus:
     targets: int
     parent_id: str | None = None
     cancellation_ids: list[str] = field(default_factory=list)
+    channel_problems: list[ChannelProblem] = field(default_factory=list)
 
     @property
     def in_flight(self) -> bool:
@@ -112,17 +137,24 @@ class AlertStatus:
             "needs_help": self.needs_help,
             "parent_id": self.parent_id,
             "cancellation_ids": self.cancellation_ids,
+            "channel_problems": [
+                {"channel": p.channel, "problem": p.problem, "detail": p.detail, "since": p.since}
+                for p in self.channel_problems
+            ],
         }
 
 
-def alert_status(session: Session, alert_id: str) -> AlertStatus:
+def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = None) -> AlertStatus:
     """Counts per channel and overall, who is not yet reached, unknown rows, help requests.
 
     "Reached" means the person answered or a provider confirmed delivery of one of their
     own messages; everyone else is listed in ``unreached``, highest priority first,
     with the reason (unlocated, no_channel, in_progress, failed, unknown, not_confirmed).
-    Raises ``NotFound`` for an unknown id.
+    ``channel_problems`` names every channel that is broken, making no progress, or whose
+    rows had to fail over (``now`` defaults to the current time). Raises ``NotFound`` for
+    an unknown id.
     """
+    now = now or utcnow()
     alert = load_alert(session, alert_id)
     # aggregated in SQL: an alert can have 100,000 rows and --watch polls this every second
     grouped = session.execute(
@@ -205,7 +237,50 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
         targets=len(targets),
         parent_id=alert.parent_id,
         cancellation_ids=children,
+        channel_problems=_channel_problems(session, alert, set(by_channel), now),
     )
+
+
+def _channel_problems(
+    session: Session, alert: Alert, channels: set[str], now: dt.datetime
+) -> list[ChannelProblem]:
+    problems: list[ChannelProblem] = []
+    for entry in session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "channel.broken", AuditEntry.at >= alert.created_at)
+        .order_by(AuditEntry.at.desc())
+    ):
+        for ch in entry.args.get("channels", []):
+            if ch in channels and not any(p.channel == ch for p in problems):
+                problems.append(
+                    ChannelProblem(ch, "broken", str(entry.result.get("error", ""))[:300],
+                                   entry.at.isoformat())
+                )  # fmt: skip
+    stalled_before = now - dt.timedelta(seconds=STALL_SECONDS)
+    for ch, n, oldest in session.execute(
+        select(Delivery.channel, func.count(), func.min(Delivery.next_attempt_at))
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.state == S.QUEUED.value,
+            Delivery.next_attempt_at <= stalled_before,
+        )
+        .group_by(Delivery.channel)
+    ):
+        problems.append(
+            ChannelProblem(ch, "no_progress",
+                           f"{n} rows due and not handed to the provider", oldest.isoformat())
+        )  # fmt: skip
+    for ch, n, first in session.execute(
+        select(Delivery.channel, func.count(), func.min(Delivery.finished_at))
+        .where(Delivery.alert_id == alert.id, Delivery.detail.startswith(EXPIRED_PREFIX))
+        .group_by(Delivery.channel)
+    ):
+        problems.append(
+            ChannelProblem(ch, "expired",
+                           f"{n} rows failed over: not handed to the provider within "
+                           "max_age_seconds", first.isoformat() if first else "")
+        )  # fmt: skip
+    return sorted(problems, key=lambda p: (p.channel, p.problem))
 
 
 def _unreached_reason(target: AlertTarget, states: set[str]) -> str:
