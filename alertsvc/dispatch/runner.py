@@ -172,6 +172,8 @@ def run_worker(
                         _short(exc),
                         wait,
                     )
+                    # whatever this thread had claimed was never handed to a provider
+                    _release(d)
                     stop.wait(wait)
                     continue
                 except Exception as exc:  # one channel's failure must not stop the others
