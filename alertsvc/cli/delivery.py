@@ -188,12 +188,13 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
         un.add_column("優先度 / priority", justify="right")
         un.add_column("理由 / reason")
         for u in st.unreached[:50]:
-            un.add_row(
-                u.resident_id,
-                names.get(u.resident_id, ""),
-                f"{u.priority:.1f}",
-                REASONS.get(u.reason, u.reason),
-            )
+            reason = REASONS.get(u.reason, u.reason)
+            if u.supporters:
+                # the supporter notices about this person that nobody confirmed
+                reason += "; 支援者未確認 / supporter not confirmed: " + ", ".join(
+                    f"#{n.supporter_id} {n.channel} {n.state}" for n in u.supporters
+                )
+            un.add_row(u.resident_id, names.get(u.resident_id, ""), f"{u.priority:.1f}", reason)
         if len(st.unreached) > 50:
             un.add_row("…", f"+{len(st.unreached) - 50}", "", "")
         parts.append(un)

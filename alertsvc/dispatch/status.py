@@ -25,9 +25,12 @@ __all__ = [
     "STATUS_KEYS",
     "AlertStatus",
     "ChannelProblem",
+    "SupporterNotice",
     "UnknownDelivery",
     "UnreachedPerson",
     "alert_status",
+    "confirms",
+    "unreached_reason",
 ]
 
 S = DeliveryState
@@ -49,11 +52,22 @@ _COUNT_KEY: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class SupporterNotice:
+    """A message to one of the person's supporters that nobody confirmed."""
+
+    supporter_id: int
+    channel: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnreachedPerson:
     resident_id: str
     priority: float
     # unlocated | no_channel | in_progress | failed | unknown | not_confirmed | cancelled
     reason: str
+    # the person's supporter notices that were not confirmed (listed under the person)
+    supporters: tuple[SupporterNotice, ...] = ()
 
 
 # a channel whose due rows have waited this long without being handed over makes no progress
@@ -120,7 +134,15 @@ class AlertStatus:
             "by_channel": self.by_channel,
             "targets": self.targets,
             "unreached": [
-                {"resident_id": u.resident_id, "priority": u.priority, "reason": u.reason}
+                {
+                    "resident_id": u.resident_id,
+                    "priority": u.priority,
+                    "reason": u.reason,
+                    "supporters": [
+                        {"supporter_id": n.supporter_id, "channel": n.channel, "state": n.state}
+                        for n in u.supporters
+                    ],
+                }
                 for u in self.unreached
             ],
             "unknown": [
@@ -172,19 +194,18 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
         counts[bucket] = counts.get(bucket, 0) + n
         per = by_channel.setdefault(channel, dict.fromkeys(counts, 0))
         per[bucket] = per.get(bucket, 0) + n
-    own: dict[str, set[str]] = defaultdict(set)
-    confirmed: set[str] = set()
-    for resident_id, channel, state in session.execute(
-        select(Delivery.resident_id, Delivery.channel, Delivery.state)
-        .where(Delivery.alert_id == alert_id, Delivery.recipient == "resident")
-        .distinct()
-    ):
-        own[resident_id].add(state)
-        # reached: an answer, or an SMS the carrier delivered to the handset. A call that
-        # was answered without a keypress may have been an answering machine, and a push
-        # accepted by FCM may never have been seen: those stay on the follow-up list.
-        if state == "acknowledged" or (channel == "sms" and state == "delivered"):
-            confirmed.add(resident_id)
+    own: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    notices: dict[str, list[SupporterNotice]] = defaultdict(list)
+    for resident_id, recipient, supporter_id, channel, state in session.execute(
+        select(Delivery.resident_id, Delivery.recipient, Delivery.supporter_id, Delivery.channel,
+               Delivery.state)
+        .where(Delivery.alert_id == alert_id)
+        .order_by(Delivery.id)
+    ):  # fmt: skip
+        if recipient == "resident":
+            own[resident_id].add((channel, state))
+        elif not confirms(channel, state) and state not in _NOT_SENT:
+            notices[resident_id].append(SupporterNotice(supporter_id or 0, channel, state))
     unknown = [
         UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
                         r.detail)
@@ -198,10 +219,11 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
     targets = session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id)).all()
     unreached: list[UnreachedPerson] = []
     for t in targets:
-        states = own.get(t.resident_id, set())
-        if t.acknowledged_at is not None or t.resident_id in confirmed:
-            continue
-        unreached.append(UnreachedPerson(t.resident_id, t.priority, _unreached_reason(t, states)))
+        reason = unreached_reason(t.located, t.acknowledged_at is not None,
+                                  own.get(t.resident_id, set()))  # fmt: skip
+        if reason is not None:
+            unreached.append(UnreachedPerson(t.resident_id, t.priority, reason,
+                                             tuple(notices.get(t.resident_id, ()))))  # fmt: skip
     unreached.sort(key=lambda u: (-u.priority, u.resident_id))
     needs_help = [
         {"resident_id": a.resident_id, "via": a.via, "at": a.at.isoformat(), "key": a.delivery_key}
@@ -283,8 +305,31 @@ def _channel_problems(
     return sorted(problems, key=lambda p: (p.channel, p.problem))
 
 
-def _unreached_reason(target: AlertTarget, states: set[str]) -> str:
-    if not target.located:
+# supporter notices that never went out (cancelled with the alert, skipped after an answer)
+_NOT_SENT = frozenset({"cancelled", "skipped"})
+
+
+def confirms(channel: str, state: str) -> bool:
+    """Whether one row proves its recipient got the message.
+
+    An answer does, and an SMS the carrier delivered to the handset. A call answered
+    without a keypress may have been an answering machine, and a push accepted by FCM may
+    never have been seen: those do not.
+    """
+    return state == "acknowledged" or (channel == "sms" and state == "delivered")
+
+
+def unreached_reason(located: bool, acknowledged: bool, rows: set[tuple[str, str]]) -> str | None:
+    """Why a person is on the follow-up list, or None when they are confirmed reached.
+
+    ``rows`` are the (channel, state) pairs of the person's own messages. The one rule:
+    confirmed = an answer or a confirming row (``confirms``); everybody else is listed,
+    whatever their rows say — in particular every person with an 'unknown' row.
+    """
+    if acknowledged or any(confirms(c, st) for c, st in rows):
+        return None
+    states = {st for _c, st in rows}
+    if not located:
         return "unlocated"
     if not states:
         return "no_channel"
