@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from alertsvc.config import DispatchSettings
 from alertsvc.db.tables import Alert, Delivery
 from alertsvc.dispatch._sql import deliveries_table
+from alertsvc.dispatch.alerts import add_notices, cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
-from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState, Event
+from alertsvc.dispatch.states import ACTIVE_STATES, REACHED_STATES, DeliveryState, Event
 
 __all__ = [
     "ACTIVE_ALERTS",
@@ -30,6 +31,7 @@ __all__ = [
     "cancel_rows_of_cancelled_alerts",
     "expire_unsent_rows",
     "has_pending_work",
+    "notify_settled_in_flight",
     "recover_expired_leases",
     "release_due_escalations",
 ]
@@ -99,6 +101,49 @@ def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
         },
         only={S.HELD, S.QUEUED},
     )
+
+
+def notify_settled_in_flight(session: Session, now: dt.datetime) -> int:
+    """Cancellation notices for rows that were in a provider call when their alert was
+    cancelled and have since turned out accepted, or possibly accepted.
+
+    ``cancel_alert`` notifies only addresses a provider accepted (or may have); a row
+    then 'sending' gets its notice here once its outcome is known — and none when it
+    came back deferred (withdrawn) or failed. Idempotent: an address already in the
+    notice is skipped. Returns the notices added.
+    """
+    notice = aliased(Alert)
+    parent = aliased(Alert)
+    already = aliased(Delivery)
+    rows = session.execute(
+        select(Delivery, notice)
+        .join(parent, parent.id == Delivery.alert_id)
+        .join(notice, (notice.parent_id == parent.id) & (notice.kind == "cancellation"))
+        .where(
+            parent.state == "cancelled",
+            Delivery.state.in_([s.value for s in REACHED_STATES]),
+            ~exists().where(
+                already.alert_id == notice.id,
+                already.recipient == Delivery.recipient,
+                already.resident_id == Delivery.resident_id,
+                already.supporter_id == Delivery.supporter_id,
+                already.channel == Delivery.channel,
+                already.address == Delivery.address,
+            ),
+        )
+        .order_by(Delivery.id)
+    ).all()
+    by_notice: dict[str, tuple[Alert, list[Delivery]]] = {}
+    for row, n in rows:
+        by_notice.setdefault(n.id, (n, []))[1].append(row)
+    added = 0
+    for n, found in by_notice.values():
+        texts = dict((n.scope or {}).get("texts") or {})
+        planned = cancellation_notices(found, texts, str(n.parent_id))
+        added += add_notices(session, n, planned, now)
+    if added:
+        log.info("cancellation: %d notices for sends that settled after the cancel", added)
+    return added
 
 
 def expire_unsent_rows(

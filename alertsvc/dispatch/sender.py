@@ -41,6 +41,7 @@ from alertsvc.dispatch.maintenance import (
     cancel_rows_of_cancelled_alerts,
     expire_unsent_rows,
     has_pending_work,
+    notify_settled_in_flight,
     recover_expired_leases,
     release_due_escalations,
 )
@@ -181,6 +182,7 @@ class Dispatcher:
         with self._sessions.begin() as s:
             requeued, lost = recover_expired_leases(s, now)
             cancel_rows_of_cancelled_alerts(s, now)
+            notify_settled_in_flight(s, now)
             expired = expire_unsent_rows(s, self.dispatch, now)
             if expired:
                 audit_record(

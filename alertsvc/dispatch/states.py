@@ -129,9 +129,11 @@ SETTLED_STATES: frozenset[DeliveryState] = frozenset(
 TERMINAL_STATES: frozenset[DeliveryState] = frozenset(
     {S.DELIVERED, S.ACKNOWLEDGED, S.FAILED, S.CANCELLED, S.SKIPPED}
 )
-# the message reached, or may have reached, the address: a cancellation goes to these
+# a provider accepted the message, or may have: a cancellation goes to these. A row still
+# 'sending' is not among them: its notice waits until its outcome is known (maintenance),
+# because a send that comes back deferred never reached anybody.
 REACHED_STATES: frozenset[DeliveryState] = frozenset(
-    {S.SENDING, S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.UNKNOWN}
+    {S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.UNKNOWN}
 )
 
 
