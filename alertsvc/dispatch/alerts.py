@@ -26,6 +26,9 @@ from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
 from alertsvc.errors import InputError, NotFound, RowError
 from alertsvc.models import ChannelName
+
+# one definition: the renderer adds it, create_alert checks it
+from alertsvc.planning.render import EXERCISE_PREFIX
 from alertsvc.redact import mask_address
 
 __all__ = [
@@ -40,7 +43,6 @@ __all__ = [
     "new_alert_id",
 ]
 
-EXERCISE_PREFIX = "【訓練】"
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
 
 Recipient = Literal["resident", "supporter"]

@@ -146,3 +146,28 @@ def test_a_broken_channel_does_not_stop_the_others_and_fails_over(
     assert broken and "invalid_grant" in broken[0].result["error"]
     problems = {(p.channel, p.problem) for p in st.channel_problems}
     assert {("push", "broken"), ("push", "expired")} <= problems
+
+
+def test_a_busy_call_releases_the_next_channel_at_once(engine: Engine) -> None:
+    """busy / no-answer / 30003: the row fails, so escalation does not wait (#7 item 10)."""
+    from alertsvc.dispatch.inbound import record_provider_status
+
+    clock = Clock()
+    targets, deliveries = simple_plan(2, channels=(ChannelName.VOICE, SMS))
+    with session_scope(engine) as s:
+        aid = create_alert(s, level=3, scope={}, exercise=False, targets=targets,
+                           deliveries=deliveries, actor="t", now=clock())  # fmt: skip
+    chans = {ChannelName.VOICE: FakeChannel.of(ChannelName.VOICE), SMS: FakeChannel.of(SMS)}
+    d = Dispatcher(engine, chans, _settings(engine, ack_wait_level3_seconds=900), worker_id="w",
+                   clock=clock)  # fmt: skip
+    assert d.step() == 2
+    with session_scope(engine) as s:
+        keys = list(s.scalars(select(Delivery.key).where(Delivery.channel == "voice")
+                              .order_by(Delivery.id)))  # fmt: skip
+        record_provider_status(s, key=keys[0], provider_ref=None, status="busy", error_code=None,
+                               now=clock())  # fmt: skip
+        record_provider_status(s, key=keys[1], provider_ref=None, status="no-answer",
+                               error_code=None, now=clock())  # fmt: skip
+    d.maintain()  # no ack wait: every earlier row failed
+    assert d.step() == 2
+    assert _states(engine, aid) == {("voice", "failed"): 2, ("sms", "sent"): 2}
