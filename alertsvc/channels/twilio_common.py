@@ -256,6 +256,7 @@ TWILIO_MISCONFIGURED_CODES: dict[int, str] = {
     21210: "caller ID From number not verified",
 }
 
+
 def classify_twilio_error(
     status: int, code: int | None, retry_after: float | None = None
 ) -> tuple[Outcome, str, float | None]:

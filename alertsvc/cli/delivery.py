@@ -34,6 +34,7 @@ from alertsvc.db.tables import Resident
 from alertsvc.dispatch.alerts import cancel_alert
 from alertsvc.dispatch.runner import default_worker_id, run_worker
 from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
+from alertsvc.dispatch.verify import Verification
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
@@ -57,6 +58,7 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     alert_app.command("status")(status)
     alert_app.command("cancel")(cancel)
+    alert_app.command("verify")(verify)
 
 
 def _build_channels(state: AppState, only: list[str] | None) -> dict[ChannelName, Channel]:
@@ -346,5 +348,47 @@ def cancel(
             human.print(
                 "`alertsvc worker` が取消し通知を最優先で送ります / workers send these first"
             )
+
+    run_command(json_out, body)
+
+
+def verification_renderable(v: Verification) -> Any:
+    """The human view of ``alert verify``: OK, or every violation (no addresses)."""
+    if v.ok:
+        return f"[bold green]検証OK / verify {v.alert_id}: every rule holds[/]"
+    table = Table(title=f"[bold red]違反 / violations of {v.alert_id}: {len(v.violations)}[/]")
+    table.add_column("規則 / rule")
+    table.add_column("名簿番号 / id")
+    table.add_column("内容 / detail")
+    for x in v.violations:
+        table.add_row(x.rule, x.resident_id, x.detail)
+    return table
+
+
+def verify(
+    ctx: typer.Context,
+    alert_id: str = typer.Argument(..., help="Alert id (A…)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check the alert's invariants and print every violation; exit 0 when all hold, 1 if not.
+
+    Rules: every person in scope is confirmed or on the follow-up list with a reason;
+    every row is in a state of the table; nothing queued, claimed or held past
+    max_age_seconds plus the lease; cancellations only (and always) to addresses that
+    were accepted or may have been; every acknowledgement belongs to the person whose
+    own address answered.
+    """
+    state = state_of(ctx)
+
+    def body() -> None:
+        from alertsvc.dispatch.verify import verify_alert
+
+        with session_scope(state.engine) as s:
+            result = verify_alert(s, alert_id, state.settings.dispatch)
+        if json_out:
+            emit_json(result.as_dict())
+        human.print(verification_renderable(result))
+        if not result.ok:
+            raise typer.Exit(1)
 
     run_command(json_out, body)

@@ -155,3 +155,34 @@ def test_channels_are_injected_at_the_composition_root(
     assert done.value.code in (0, None)
     assert json.loads(capsys.readouterr().out)["sent"] == 2
     assert len(fakes[ChannelName.SMS].sent) == 2
+
+
+def test_alert_verify_exit_codes_and_json(
+    engine: Engine, env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
+) -> None:
+    import datetime as dt
+
+    aid, _ = _alert(engine, 3)
+    assert run_cli(["worker", "--until-idle"], env, channels=_builder(fakes)).exit_code == 0
+    res = run_cli(["alert", "verify", aid, "--json"], env)
+    assert res.exit_code == 0, res.stderr
+    assert res.json() == {"alert_id": aid, "ok": True, "violations": []}
+    assert "every rule holds" in res.stderr
+
+    # an alert nobody sent for three hours: its rows are stuck
+    targets, deliveries = simple_plan(1, channels=(ChannelName.SMS,), first=50)
+    with session_scope(engine) as s:
+        old = create_alert(s, level=4, scope={}, exercise=False, targets=targets,
+                           deliveries=deliveries, actor="t",
+                           now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))  # fmt: skip
+    res = run_cli(["alert", "verify", old, "--json"], env)
+    assert res.exit_code == 1
+    doc = res.json()
+    assert doc["alert_id"] == old and doc["ok"] is False
+    assert doc["violations"][0]["rule"] == "row_stuck"
+    assert set(doc["violations"][0]) == {"rule", "resident_id", "detail"}
+    assert doc["violations"][0]["resident_id"] == "R00050"
+    assert deliveries[0].address not in res.stdout + res.stderr
+
+    res = run_cli(["alert", "verify", "A20260101000000beef", "--json"], env)
+    assert res.exit_code == 3 and "error" in res.json()
