@@ -40,6 +40,7 @@ log = logging.getLogger("alertsvc.dispatch.worker")
 
 S = DeliveryState
 LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
+LOST_PUSH_DETAIL = "worker lost during the provider call; push resent (duplicates collapse)"
 # the start of the detail the max-age sweep writes (``alert status`` and ``verify`` read it)
 EXPIRED_PREFIX = "expired: not handed to a provider within max_age_seconds"
 
@@ -47,8 +48,10 @@ EXPIRED_PREFIX = "expired: not handed to a provider within max_age_seconds"
 def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int]:
     """Handle rows whose worker died or stalled; returns (requeued, marked unknown).
 
-    'claimed' rows go back to 'queued': the provider was never called. 'sending' rows
-    become 'unknown': the provider may have acted, so they are never resent automatically.
+    'claimed' rows go back to 'queued': the provider was never called. 'sending' SMS and
+    voice rows become 'unknown': the provider may have acted, so they are never resent
+    automatically; 'sending' push rows are queued again (a duplicate push is collapsed on
+    the device, a missing one leaves a person unwarned).
     The lease owner is kept on unknown rows so that a stalled (not dead) worker can still
     record the real outcome when its provider call returns.
     """
@@ -59,6 +62,22 @@ def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int
         values={"lease_owner": None, "lease_expires_at": None, "updated_at": now},
         only={S.CLAIMED},
     )
+    # a push is resent instead: a duplicate replaces the notification on the device
+    # (same collapse key), so "may have gone out" is no reason to leave someone unwarned
+    repushed = move(
+        session,
+        Event.RETRY,
+        Delivery.lease_expires_at < now,
+        Delivery.channel == "push",
+        values={
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "next_attempt_at": now,
+            "detail": LOST_PUSH_DETAIL,
+            "updated_at": now,
+        },
+        only={S.SENDING},
+    )
     lost = move(
         session,
         Event.LEASE_EXPIRED,
@@ -66,9 +85,14 @@ def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int
         values={"detail": LOST_DETAIL, "finished_at": now, "updated_at": now},
         only={S.SENDING},
     )
-    if requeued or lost:
-        log.warning("expired leases: %d requeued, %d marked unknown", requeued, lost)
-    return requeued, lost
+    if requeued or lost or repushed:
+        log.warning(
+            "expired leases: %d requeued, %d pushes resent, %d marked unknown",
+            requeued,
+            repushed,
+            lost,
+        )
+    return requeued + repushed, lost
 
 
 def _ack_wait(settings: DispatchSettings, level: int) -> float:

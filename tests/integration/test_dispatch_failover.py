@@ -171,3 +171,25 @@ def test_a_busy_call_releases_the_next_channel_at_once(engine: Engine) -> None:
     d.maintain()  # no ack wait: every earlier row failed
     assert d.step() == 2
     assert _states(engine, aid) == {("voice", "failed"): 2, ("sms", "sent"): 2}
+
+
+def test_a_push_lost_with_its_worker_is_resent_not_left_unknown(engine: Engine) -> None:
+    from alertsvc.dispatch.moves import move
+    from alertsvc.dispatch.states import Event
+
+    clock = Clock()
+    targets, deliveries = simple_plan(3, channels=(PUSH,))
+    with session_scope(engine) as s:
+        aid = create_alert(s, level=4, scope={}, exercise=False, targets=targets,
+                           deliveries=deliveries, actor="t", now=clock())  # fmt: skip
+    settings = _settings(engine, lease_seconds=30)
+    dead = Dispatcher(engine, {}, settings, worker_id="dead", clock=clock)
+    rows = dead._claim("push", 3)
+    with session_scope(engine) as s:
+        move(s, Event.CALL_PROVIDER, Delivery.id.in_([r.id for r in rows]))  # then SIGKILL
+    clock.advance(31)
+    push = FakeChannel.of(PUSH)
+    alive = Dispatcher(engine, {PUSH: push}, settings, worker_id="alive", clock=clock)
+    alive.maintain()
+    assert alive.step() == 3
+    assert _states(engine, aid) == {("push", "sent"): 3}
