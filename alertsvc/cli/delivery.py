@@ -159,6 +159,12 @@ def worker(
             f"再試行 retried {stats.retried}, 不達 failed {stats.failed}, "
             f"不明 unknown {stats.unknown}"
         )
+        if stats.db_errors or stats.channel_errors or stats.expired:
+            human.print(
+                f"[bold red]障害 / faults survived: database errors {stats.db_errors}, "
+                f"broken-channel reports {stats.channel_errors}, rows failed over at max age "
+                f"{stats.expired} — see the log above and `alertsvc alert status`[/]"
+            )
         if stats.unknown or stats.recovered_unknown:
             human.print(
                 "[yellow]不明な送信があります(再送していません)。`alertsvc alert status` で確認"
