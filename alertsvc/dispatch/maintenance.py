@@ -69,6 +69,8 @@ def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int
         Event.RETRY,
         Delivery.lease_expires_at < now,
         Delivery.channel == "push",
+        # in a cancelled alert it may have gone out: it stays unknown and is notified
+        Delivery.alert_id.in_(ACTIVE_ALERTS),
         values={
             "lease_owner": None,
             "lease_expires_at": None,

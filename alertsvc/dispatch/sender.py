@@ -539,8 +539,13 @@ class Dispatcher:
                     p.update(sent_at=now)
                 elif decision.decision is Decision.RETRY:
                     if alert_state.get(row.alert_id) == "cancelled":
-                        event = Event.WITHDRAW
-                        p.update(detail="alert cancelled before retry")
+                        if res.outcome is Outcome.UNKNOWN:
+                            # a push that may have gone out: it gets a cancellation notice
+                            event = Event.OUTCOME_UNKNOWN
+                            p.update(detail="may have gone out; alert cancelled, not resent")
+                        else:
+                            event = Event.WITHDRAW
+                            p.update(detail="alert cancelled before retry")
                     else:
                         event = Event.RETRY
                         p.update(

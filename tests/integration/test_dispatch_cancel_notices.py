@@ -113,3 +113,29 @@ def test_a_send_in_flight_whose_worker_died_is_notified_as_may_have_gone_out(
     good = FakeSmsChannel()
     run_worker(engine, {ChannelName.SMS: good}, settings, until_idle=True, clock=clock)
     assert _notified(good) == [deliveries[0].address]
+
+
+def test_a_push_in_flight_that_timed_out_is_notified_not_withdrawn(engine: Engine) -> None:
+    from alertsvc.testing.fakes import FakePushChannel
+
+    targets, deliveries = simple_plan(2, channels=(ChannelName.PUSH,))
+    with session_scope(engine) as s:
+        aid = create_alert(s, level=4, scope={}, exercise=False, targets=targets,
+                           deliveries=deliveries, actor="t")  # fmt: skip
+    addresses = [d.address for d in deliveries]
+
+    class CancelDuringPush(FakePushChannel):
+        def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
+            _cancel(engine, aid)
+            return super().send_many(messages)
+
+    # the push call times out after the cancel: it may have been shown on the phone
+    first = CancelDuringPush(script={addresses[0]: Outcome.UNKNOWN})
+    Dispatcher(engine, {ChannelName.PUSH: first}, _settings(engine), worker_id="w").step()
+    good = FakePushChannel()
+    run_worker(engine, {ChannelName.PUSH: good}, _settings(engine), until_idle=True)
+    assert sorted(m.address for m in good.sent if m.body == NOTICE) == sorted(addresses)
+    with session_scope(engine) as s:
+        states = dict(s.execute(select(Delivery.address, Delivery.state)
+                                .where(Delivery.alert_id == aid)).all())  # fmt: skip
+    assert states == {addresses[0]: "unknown", addresses[1]: "sent"}
