@@ -10,7 +10,8 @@ waits (at most ``--max-seconds``) until no row is held, queued, claimed or sendi
 Faults (``--faults``, default all):
 
 * ``kill``      SIGKILL one of the two workers at random moments, ``--kills`` times (20),
-                restarting it each time;
+                restarting it at once each time (this fault sends at a lower rate, so
+                that every kill lands inside the one send);
 * ``pg``        PostgreSQL stopped like a crash mid-send, started again after ``--pg-down``;
 * ``sim-down``  the provider simulator down for ``--down-seconds`` (120), then back;
 * ``errors``    30 % of provider requests answered 429/500/503 (429 with Retry-After) and
@@ -128,7 +129,7 @@ class Run:
             time.sleep(0.1)
         raise SystemExit(f"{self.name}: the webhook app did not start")
 
-    def start_worker(self, i: int) -> subprocess.Popen[bytes]:
+    def start_worker(self, i: int, wait: bool = True) -> subprocess.Popen[bytes]:
         log_path = self.tmp / f"{self.name}-worker{i}.log"
         start = log_path.stat().st_size if log_path.exists() else 0
         log = log_path.open("ab")
@@ -138,7 +139,7 @@ class Run:
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + 60
-        while b"started" not in log_path.read_bytes()[start:]:
+        while wait and b"started" not in log_path.read_bytes()[start:]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{self.name}: worker {i} did not start: {log_path}")
             time.sleep(0.05)
@@ -167,14 +168,15 @@ class Run:
             sim.stop()
 
 
-def _config(run: Run, lease: float) -> Path:
+def _config(run: Run, lease: float, sms_rate: float) -> Path:
     cfg = run.tmp / f"{run.name}.toml"
     url = f"http://127.0.0.1:{run.sim_port}"
     cfg.write_text(
         f'[twilio]\nbase_url = "{url}"\n[fcm]\nbase_url = "{url}"\n'
         f'[webhooks]\npublic_url = "http://127.0.0.1:{run.web_port}"\nhost = "127.0.0.1"\n'
         f"port = {run.web_port}\n"
-        "[rates]\nsms_per_second = 20.0\ncalls_per_second = 10.0\npush_per_second = 500.0\n"
+        f"[rates]\nsms_per_second = {sms_rate}\ncalls_per_second = {sms_rate / 2}\n"
+        "push_per_second = 500.0\n"
         f"[dispatch]\nlease_seconds = {lease}\nmax_attempts = 12\nbackoff_seconds = 1.0\n"
         "backoff_max_seconds = 10.0\njitter_seconds = 0.5\nmax_age_seconds = 900.0\n"
         f"ack_wait_level4_seconds = {run.args.ack_wait}\nchannel_retry_seconds = 5.0\n"
@@ -237,7 +239,8 @@ def inject(run: Run, alert_id: str, cluster: ThrowawayCluster, rng: random.Rando
             run.workers[i].send_signal(signal.SIGKILL)
             run.workers[i].wait()
             kills += 1
-            run.workers[i] = run.start_worker(i)
+            # restarted at once; the next kill may hit it while it is still starting
+            run.workers[i] = run.start_worker(i, wait=False)
         run.notes["kills"] = kills
     elif run.name == "pg":
         _wait(_sent_some(run, alert_id, 0.2), 120)
@@ -302,7 +305,9 @@ def run_fault(
         elif d.channel is ChannelName.SMS and d.recipient == "resident" and roll < 0.05:
             run.script[d.address] = "unreachable"
     run.start_sim()
-    run.cfg = _config(run, lease=30.0 if name == "errors" else 10.0)
+    # the kill fault sends slowly, so that all its kills land inside one send
+    run.cfg = _config(run, lease=30.0 if name == "errors" else 10.0,
+                      sms_rate=4.0 if name == "kill" else 20.0)  # fmt: skip
     timed_out = False
     try:
         run.start_web()
