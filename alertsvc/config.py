@@ -143,6 +143,11 @@ class DispatchSettings:
     ack_wait_level3_seconds: float = 900.0
     ack_wait_level4_seconds: float = 600.0
     ack_wait_level5_seconds: float = 0.0
+    # a channel that cannot work (ChannelMisconfigured) is tried again after this pause;
+    # meanwhile its rows age out (max_age_seconds) and fail over to the next channel
+    channel_retry_seconds: float = 30.0
+    # a worker that hits a database error backs off exponentially up to this pause
+    db_retry_max_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -531,6 +536,8 @@ def _validate(s: Settings, where: str) -> None:
         "dispatch.max_attempts": s.dispatch.max_attempts,
         "dispatch.batch_size": s.dispatch.batch_size,
         "webhooks.ack_valid_seconds": s.webhooks.ack_valid_seconds,
+        "dispatch.channel_retry_seconds": s.dispatch.channel_retry_seconds,
+        "dispatch.db_retry_max_seconds": s.dispatch.db_retry_max_seconds,
     }
     for key, value in positive.items():
         if key == "targeting.edge_tolerance_m" and value == 0:

@@ -41,8 +41,11 @@ def _root(
         # the composition root hands the identity to every audited call through the
         # one documented carrier, $ALERTSVC_OPERATOR (alertsvc.audit.current_actor)
         os.environ["ALERTSVC_OPERATOR"] = operator
-    ctx.obj = AppState(config_path=config)
-    ctx.call_on_close(ctx.obj.close)
+    # the composition root (main(), or a test) may hand in a prepared state
+    state = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
+    state.config_path = config
+    ctx.obj = state
+    ctx.call_on_close(state.close)
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -109,6 +112,7 @@ _GROUPS: list[tuple[str, str, str]] = [
 ]
 
 
-def main() -> None:
+def main(state: AppState | None = None) -> None:
+    """The composition root: builds the application state (real channels by default)."""
     _register_groups()
-    app()
+    app(obj=state or AppState())

@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 
 from alertsvc.cli._common import emit_json, human, run_command, state_of
-from alertsvc.cli.delivery import REASONS
+from alertsvc.cli.delivery import REASONS, verification_renderable
 
 if TYPE_CHECKING:
     from alertsvc.dispatch.status import AlertStatus
@@ -131,6 +131,9 @@ def register(app: typer.Typer) -> None:
                 "プロバイダ要求 / provider requests (HTTP status: count): "
                 + "; ".join(f"{p} {c}" for p, c in result.provider_requests.items())
             )
+            human.print(f"最後に検証 / finally: alertsvc alert verify {result.alert_id}")
+            if result.verification is not None:
+                human.print(verification_renderable(result.verification))
             human.print(
                 f"次の操作 / next: alertsvc alert status {result.alert_id} · "
                 f"alertsvc alert cancel {result.alert_id} --reason ..."
@@ -144,7 +147,12 @@ def register(app: typer.Typer) -> None:
                         "provider_requests": result.provider_requests,
                         "scripted": result.scripted,
                         "watcher": result.watcher,
+                        "verify": result.verification.as_dict()
+                        if result.verification is not None
+                        else None,
                     }
                 )
+            if result.verification is not None and not result.verification.ok:
+                raise typer.Exit(1)  # the demo must hold its own invariants
 
         run_command(json_out, body)

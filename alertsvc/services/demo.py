@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.dispatch.status import AlertStatus, alert_status
+from alertsvc.dispatch.verify import Verification, verify_alert
 from alertsvc.errors import ConfigError
 from alertsvc.models import ContactKind, Level, ResidentInfo, ZoneKind
 
@@ -61,6 +62,8 @@ class DemoResult:
     scripted: dict[str, int] = field(default_factory=dict)
     # the watcher's decisions, drafts, approved alerts and what the duty officer was told
     watcher: dict[str, Any] = field(default_factory=dict)
+    # `alert verify` on the demo's alert, run last
+    verification: Verification | None = None
 
 
 def demo_paths(settings: Settings, base: Path | None = None) -> dict[str, Path]:
@@ -221,6 +224,8 @@ def run_demo(
             requests.setdefault(req.provider, Counter())[str(req.status)] += 1
     with session_scope(engine) as session:
         status = alert_status(session, sent.alert_id)
+        # the demo ends as an operator would: checking the alert's invariants
+        verification = verify_alert(session, sent.alert_id, run_settings.dispatch)
     on_status(status)
     return DemoResult(
         alert_id=sent.alert_id,
@@ -230,6 +235,7 @@ def run_demo(
         provider_requests={p: dict(sorted(c.items())) for p, c in sorted(requests.items())},
         scripted=dict(Counter(script.values())),
         watcher=watch.as_dict(),
+        verification=verification,
     )
 
 

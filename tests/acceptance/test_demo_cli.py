@@ -38,6 +38,9 @@ def test_demo_runs_the_whole_path(cli_env: dict[str, str], db_url: str, tmp_path
     assert watch["alerts"][-1] == doc["alert_id"]
     status = doc["status"]
     assert status["state"] == "complete"
+    # the demo ends with `alert verify`, and it holds
+    assert doc["verify"] == {"alert_id": doc["alert_id"], "ok": True, "violations": []}
+    assert "every rule holds" in res.stderr
     counts = status["counts"]
     assert counts["queued"] == counts["sending"] == counts["unknown"] == 0
     # the simulator really injected transient errors, and they were retried, not failed
