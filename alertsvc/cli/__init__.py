@@ -88,6 +88,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("alert", "app", "alert"),
     ("providers", "register", ""),
     ("delivery", "register", ""),
+    ("followup", "register", ""),
     ("web", "register", ""),
     ("demo", "register", ""),
 ]
