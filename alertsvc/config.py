@@ -150,6 +150,21 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class DutyContact:
+    """One duty officer (当番職員) told at once when someone asks for help."""
+
+    name: str = ""
+    phone: str = ""  # E.164
+    channel: str = "sms"  # sms (a keypress on a call would answer for the resident)
+
+
+@dataclass(frozen=True)
+class DutySettings:
+    # who is told at once, by an outbox message, when anyone answers "need help"
+    contacts: tuple[DutyContact, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     municipality: MunicipalitySettings = field(default_factory=MunicipalitySettings)
@@ -161,6 +176,7 @@ class Settings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     exercise: ExerciseSettings = field(default_factory=ExerciseSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    duty: DutySettings = field(default_factory=DutySettings)
     # where the file came from (None: built-in defaults); relative paths resolve against it
     source: Path | None = None
 
@@ -182,6 +198,7 @@ _SECTIONS = {
     "dispatch": "dispatch",
     "exercise": "exercise",
     "webhooks": "webhooks",
+    "duty": "duty",
 }
 
 T = TypeVar("T")
@@ -275,6 +292,10 @@ def _coerce(expected: Any, value: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value
+    if is_dataclass(expected) and isinstance(expected, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return _build(expected, value, key)
     raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover
 
 
@@ -325,6 +346,16 @@ def _validate(s: Settings, where: str) -> None:
     for key, base in (("twilio.base_url", s.twilio.base_url), ("fcm.base_url", s.fcm.base_url)):
         if not base.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: {key}: expected an http(s) URL, got {base!r}")
+    for i, duty in enumerate(s.duty.contacts):
+        if not duty.phone.startswith("+") or not duty.phone[1:].isdigit():
+            raise ConfigError(
+                f"{where}: duty.contacts[{i}].phone: expected an E.164 number, got "
+                f"{'(empty)' if not duty.phone else 'a number without +country code'}"
+            )
+        if duty.channel != "sms":
+            raise ConfigError(
+                f"{where}: duty.contacts[{i}].channel: expected 'sms', got {duty.channel!r}"
+            )
     for i, entry in enumerate(s.exercise.allow_list):
         if not entry:
             raise ConfigError(f"{where}: exercise.allow_list[{i}]: empty entry")
