@@ -71,6 +71,7 @@ from alertsvc.duty import notify_duty
 from alertsvc.models import ChannelName
 from alertsvc.planning.language import ReplyTextId, reply_text, voice_language
 from alertsvc.redact import mask_phone
+from alertsvc.web.pages import page_routes
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -411,6 +412,8 @@ def create_app(
         Route("/ack", _guarded(app_ack), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    # the resident page (signed link per person and alert in every SMS)
+    routes.extend(page_routes(engine, settings, secret=ack_secret))
     app = Starlette(routes=routes)
     app.state.public_url = settings.webhooks.public_url.rstrip("/")
     return app
