@@ -42,8 +42,17 @@ from alertsvc.db.tables import Alert, Delivery, Resident, Shelter, utcnow
 from alertsvc.dispatch.inbound import Answer, record_acknowledgement
 from alertsvc.duty import notify_duty
 from alertsvc.planning.language import pick_language
+from alertsvc.planning.sms import MAX_SEGMENTS, split_sms
 
-__all__ = ["PAGE_TOKEN_LENGTH", "page_link", "page_routes", "page_token", "verify_page_token"]
+__all__ = [
+    "PAGE_TOKEN_LENGTH",
+    "is_resident_alert_sms",
+    "page_link",
+    "page_routes",
+    "page_token",
+    "verify_page_token",
+    "with_page_link",
+]
 
 PAGE_TOKEN_LENGTH = 16  # base64url characters: 96 bits, short enough for an SMS
 _PURPOSE = b"alertsvc resident page v1\x00"
@@ -73,6 +82,28 @@ def verify_page_token(secret: bytes, key: str, token: str) -> bool:
 def page_link(public_url: str, secret: bytes, key: str) -> str:
     """The short link put in the SMS of delivery ``key``."""
     return f"{public_url.rstrip('/')}/r/{key}/{page_token(secret, key)}"
+
+
+def with_page_link(body: str, link: str) -> str | None:
+    """``body`` with ``link`` on its own last line, or None when the link would break the
+    SMS rules: the body's first part must still be whole in the first part sent (it must
+    stand alone on a handset that does not join parts), and the link may add at most one
+    part beyond ``MAX_SEGMENTS``. Pure; never raises.
+    """
+    text = f"{body}\n{link}"
+    first = split_sms(body)[0]
+    parts = split_sms(text)
+    if not parts[0].startswith(first) or len(parts) > MAX_SEGMENTS + 1:
+        return None
+    return text
+
+
+def is_resident_alert_sms(data: tuple[tuple[str, str], ...]) -> bool:
+    """True for a resident's own alert message, judged by its data: planning gives those
+    an ``action``; cancellations (``cancels``), supporter notices and duty notices
+    (``duty_for``) get no page."""
+    keys = {k for k, _ in data}
+    return "action" in keys and not keys & {"cancels", "duty_for"}
 
 
 @cache
