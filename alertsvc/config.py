@@ -284,10 +284,25 @@ class WatcherSettings:
 
 
 @dataclass(frozen=True)
+class DutyContact:
+    """One duty officer (当番職員) told at once when someone asks for help."""
+
+    name: str = ""
+    phone: str = ""  # E.164
+    channel: str = "sms"  # sms (a keypress on a call would answer for the resident)
+
+
+@dataclass(frozen=True)
 class DutySettings:
-    # duty officers told about watcher drafts and stale gauges (E.164 numbers, FCM tokens)
-    sms: tuple[str, ...] = ()
-    push: tuple[str, ...] = ()
+    # who is told at once, by an outbox message, when anyone answers "need help"; the
+    # watcher tells the same people about drafts, stale gauges and all-clear proposals
+    contacts: tuple[DutyContact, ...] = ()
+    push: tuple[str, ...] = ()  # FCM tokens of the duty officers' app (watcher notices)
+
+    @property
+    def sms(self) -> tuple[str, ...]:
+        """The duty officers' phone numbers (every contact's)."""
+        return tuple(c.phone for c in self.contacts)
 
 
 @dataclass(frozen=True)
@@ -500,6 +515,10 @@ def _coerce(expected: Any, value: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value
+    if is_dataclass(expected) and isinstance(expected, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return _build(expected, value, key)
     raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover
 
 
@@ -566,6 +585,16 @@ def _validate(s: Settings, where: str) -> None:
             f"{where}: approval.min_recipients: must be 0 (off) or more, got "
             f"{s.approval.min_recipients}"
         )
+    for i, duty in enumerate(s.duty.contacts):
+        if not duty.phone.startswith("+") or not duty.phone[1:].isdigit():
+            raise ConfigError(
+                f"{where}: duty.contacts[{i}].phone: expected an E.164 number, got "
+                f"{'(empty)' if not duty.phone else 'a number without +country code'}"
+            )
+        if duty.channel != "sms":
+            raise ConfigError(
+                f"{where}: duty.contacts[{i}].channel: expected 'sms', got {duty.channel!r}"
+            )
     for i, entry in enumerate(s.exercise.allow_list):
         if not entry:
             raise ConfigError(f"{where}: exercise.allow_list[{i}]: empty entry")

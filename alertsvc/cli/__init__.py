@@ -107,6 +107,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("lifecycle", "register", ""),
     ("providers", "register", ""),
     ("delivery", "register", ""),
+    ("followup", "register", ""),
     ("web", "register", ""),
     ("demo", "register", ""),
 ]

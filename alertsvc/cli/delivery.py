@@ -222,7 +222,7 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
         )
     if st.needs_help:
         ids = ", ".join(h["resident_id"] for h in st.needs_help)
-        parts.append(f"[bold red]支援要請 / need help: {ids}[/]")
+        parts.append(f"[bold red]🔔 支援要請 / need help: {ids}[/]")
     if st.cancellation_ids:
         parts.append(f"取消し通知 / cancellation: {', '.join(st.cancellation_ids)}")
     return Group(*parts)

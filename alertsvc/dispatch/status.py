@@ -250,7 +250,12 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
     else:
         state = "complete"
     children = list(
-        session.scalars(select(Alert.id).where(Alert.parent_id == alert_id).order_by(Alert.id))
+        session.scalars(
+            select(Alert.id)
+            # duty-desk notices (kind 'duty') hang off the alert too; they cancel nothing
+            .where(Alert.parent_id == alert_id, Alert.kind == "cancellation")
+            .order_by(Alert.id)
+        )
     )
     return AlertStatus(
         alert_id=alert.id,

@@ -200,7 +200,7 @@ def _config(tmp_path: Path, feed: Path, sim_url: str, extra: str = "") -> Path:
 base_url = "{sim_url}"
 
 [duty]
-sms = ["+819011112222"]
+contacts = [{{name = "当番", phone = "+819011112222", channel = "sms"}}]
 
 [[watcher.stations]]
 id = "onga-test"
