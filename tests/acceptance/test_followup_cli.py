@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from alertsvc.channels import Channel
-from alertsvc.cli import delivery
+from alertsvc.cli._common import ChannelBuilder
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import AuditEntry, Resident, Supporter
@@ -35,14 +35,16 @@ PEOPLE = [
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[ChannelName, FakeChannel]:
-    chans = fake_channels()
+def fakes() -> dict[ChannelName, FakeChannel]:
+    return dict(fake_channels())
 
-    def factory(_settings: Settings) -> dict[ChannelName, Channel]:
-        return dict(chans)
 
-    monkeypatch.setattr(delivery, "channel_factory", factory)
-    return chans
+def _builder(chans: dict[ChannelName, FakeChannel]) -> ChannelBuilder:
+    # channels are injected at the composition root, as main() does with the real ones
+    def build(_settings: Settings, wanted: list[ChannelName]) -> dict[ChannelName, Channel]:
+        return {c: chans[c] for c in wanted if c in chans}
+
+    return build
 
 
 @pytest.fixture
@@ -72,7 +74,9 @@ def sent_alert(engine: Engine, env: dict[str, str], fakes: dict[ChannelName, Fak
         aid = create_alert(s, level=3, scope={}, exercise=False, targets=targets,
                            deliveries=deliveries, actor="t")  # fmt: skip
     fakes[ChannelName.SMS].script[deliveries[3].address] = Outcome.REJECTED
-    assert run_cli(["worker", "--until-idle", "--json"], env).exit_code == 0
+    assert (
+        run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes)).exit_code == 0
+    )
     with session_scope(engine) as s:
         assert record_acknowledgement(s, key=f"{aid}:1", answer="safe", via="sms")
         assert record_acknowledgement(s, key=f"{aid}:3", answer="need_help", via="web")
