@@ -74,12 +74,18 @@ class ContactKind(enum.StrEnum):
     LANDLINE = "landline"
     IP_PHONE = "ip_phone"  # 050 numbers: voice and usually SMS-less
     PUSH = "push"  # FCM registration token
+    FAX = "fax"  # E.164 FAX number
+    LINE = "line"  # LINE user id (U + 32 hex digits)
+    EMAIL = "email"
 
 
 class ChannelName(enum.StrEnum):
     PUSH = "push"
     SMS = "sms"
     VOICE = "voice"
+    FAX = "fax"
+    LINE = "line"
+    EMAIL = "email"
 
 
 # ja-easy is やさしい日本語

@@ -25,7 +25,7 @@ from alertsvc.models import (
     ResidentInfo,
     SupporterInfo,
 )
-from alertsvc.planning.channel_order import channel_order
+from alertsvc.planning.channel_order import CONTACT_CHANNELS, channel_order
 
 __all__ = [
     "REFUSAL_SCOPE",
@@ -152,15 +152,6 @@ def mark_contact_unhealthy(
     return len(contacts)
 
 
-# channels each kind of contact can carry (a push token only push, a mobile sms and voice)
-_CONTACT_CHANNELS: dict[ContactKind, frozenset[ChannelName]] = {
-    ContactKind.PUSH: frozenset({ChannelName.PUSH}),
-    ContactKind.MOBILE: frozenset({ChannelName.SMS, ChannelName.VOICE}),
-    ContactKind.LANDLINE: frozenset({ChannelName.VOICE}),
-    ContactKind.IP_PHONE: frozenset({ChannelName.VOICE}),
-}
-
-
 # What a provider's permanent refusal says about the address it was sent to. Codes not
 # listed here (our own configuration, a malformed message) say nothing about the contact.
 REFUSAL_SCOPE: dict[str, str] = {
@@ -176,6 +167,14 @@ REFUSAL_SCOPE: dict[str, str] = {
     "30004": "channel",  # blocked by the recipient
     "30005": "address",  # unknown destination handset: the number does not exist
     "30006": "channel",  # landline or carrier that cannot take SMS; calls still work
+    # issue 11 channels: "channel" scope, since a FAX number is often the household's
+    # phone line too (voice keeps working); the FAX/LINE/e-mail contact itself carries
+    # only that channel, so it becomes unhealthy
+    "invalid_number": "channel",  # FAX (Telnyx 422 on "to"): not a number we can fax
+    "unfollowed": "channel",  # LINE 400: not a friend of the account, or blocked it
+    "smtp550": "channel",  # mailbox does not exist
+    "smtp551": "channel",  # user not local
+    "smtp553": "channel",  # mailbox name not allowed
 }
 
 
@@ -228,7 +227,7 @@ def block_contact(
             continue
         blocked.add(channel.value)
         contact.blocked_channels = sorted(blocked)
-        if {c.value for c in _CONTACT_CHANNELS[ContactKind(contact.kind)]} <= blocked:
+        if {c.value for c in CONTACT_CHANNELS[ContactKind(contact.kind)]} <= blocked:
             contact.healthy = False
         contact.health_detail = f"{channel.value}: {detail}"
         contact.health_changed_at = now
