@@ -31,6 +31,7 @@ __all__ = [
     "LineSettings",
     "MunicipalitySettings",
     "RateSettings",
+    "RegistrySettings",
     "Secret",
     "Settings",
     "TargetingSettings",
@@ -88,6 +89,14 @@ class TargetingSettings:
     # elderly walking pace used for walking minutes to the shelter
     walking_speed_m_per_min: float = 40.0
     metres_per_storey: float = 3.0
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    # `registry import` refuses to deactivate more than this share of the active
+    # residents (a partial export would silently drop everyone else) without
+    # --allow-removals
+    max_removal_share: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,7 @@ class Settings:
     municipality: MunicipalitySettings = field(default_factory=MunicipalitySettings)
     data: DataSettings = field(default_factory=DataSettings)
     targeting: TargetingSettings = field(default_factory=TargetingSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     fcm: FcmSettings = field(default_factory=FcmSettings)
     rates: RateSettings = field(default_factory=RateSettings)
@@ -218,6 +228,7 @@ _SECTIONS = {
     "municipality": "municipality",
     "data": "data",
     "targeting": "targeting",
+    "registry": "registry",
     "twilio": "twilio",
     "fcm": "fcm",
     "rates": "rates",
@@ -362,6 +373,11 @@ def _validate(s: Settings, where: str) -> None:
             continue
         if value <= 0:
             raise ConfigError(f"{where}: {key}: must be greater than 0, got {value}")
+    if not 0.0 <= s.registry.max_removal_share <= 1.0:
+        raise ConfigError(
+            f"{where}: registry.max_removal_share: expected a share from 0 to 1, got "
+            f"{s.registry.max_removal_share}"
+        )
     if not s.municipality.metric_crs.upper().startswith("EPSG:"):
         raise ConfigError(
             f"{where}: municipality.metric_crs: expected 'EPSG:<code>', got "

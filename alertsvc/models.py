@@ -174,6 +174,8 @@ class ResidentInfo:
     supporters: tuple[SupporterInfo, ...] = ()
     consent: bool | None = None
     birth_date: dt.date | None = None
+    # cells the register import cleared: an officer must check this person directly
+    review_reasons: tuple[str, ...] = ()
 
     @property
     def located(self) -> bool:

@@ -4,9 +4,19 @@ Municipal systems export CP932; newer ones UTF-8. ``auto`` tries UTF-8 first (a 
 file is almost never valid UTF-8), then CP932 — except when the bytes are mostly valid
 UTF-8 with a few broken sequences: that is a damaged UTF-8 file, and decoding it as CP932
 would silently turn every name into mojibake, so it is refused instead.
+
+The other mix — a CP932 file with a cell pasted in as UTF-8 (「髙」 is E9 AB 99, which
+CP932 reads as 「鬮剽…」) — decodes without error, so it is looked for: on each line, a
+run of UTF-8 encoded kanji/kana is read as UTF-8 and the rest as CP932; when that reading
+is valid and clearly more plausible (fewer JIS level-2 kanji, half-width katakana and
+stray ASCII letters wedged between kanji, the marks mojibake leaves) than pure CP932, the
+file is refused naming the line. Pure CP932 text almost never passes that test, because
+its level-2 kanji then misalign the rest of the line.
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = ["TextDecodeError", "decode_text"]
 
@@ -46,6 +56,73 @@ def _strict(data: bytes, encoding: str, shift: int) -> str:
         ) from None
 
 
+# three-byte UTF-8 for U+3000–U+9FFF (kana, CJK): what a pasted Japanese name becomes
+_UTF8_RUN = re.compile(rb"(?:[\xe3-\xe9][\x80-\xbf]{2})+")
+
+
+def _is_japanese(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff"
+
+
+def _oddity(text: str, trusted: range | None = None) -> int:
+    """How much ``text`` looks like mojibake; characters at ``trusted`` indexes count 0."""
+    score = 0
+    for i, ch in enumerate(text):
+        if trusted is not None and i in trusted:
+            continue
+        if "\uff61" <= ch <= "\uff9f":
+            score += 1  # half-width katakana
+        elif ch.isascii():
+            if ch.isalpha() and 0 < i < len(text) - 1:
+                before, after = text[i - 1], text[i + 1]
+                score += int(not before.isascii() and not after.isascii())
+        else:
+            try:
+                code = int.from_bytes(ch.encode("cp932"), "big")
+            except UnicodeEncodeError:
+                continue
+            score += int(0x989F <= code <= 0xEAA4)  # JIS X 0208 level-2 kanji
+    return score
+
+
+def _find_utf8_in_cp932(data: bytes) -> tuple[int, str] | None:
+    """(1-based line, the UTF-8 text) of the first UTF-8 run in CP932 ``data``, or None."""
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not _UTF8_RUN.search(line):
+            continue
+        try:
+            plain = _oddity(line.decode("cp932"))
+        except UnicodeDecodeError:
+            continue
+        for match in _UTF8_RUN.finditer(line):
+            try:
+                head = line[: match.start()].decode("cp932")
+                run = match.group().decode("utf-8")
+                tail = line[match.end() :].decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            if not all(_is_japanese(ch) for ch in run):
+                continue
+            mixed = _oddity(head + run + tail, range(len(head), len(head) + len(run)))
+            if mixed + 2 <= plain:
+                return number, run
+    return None
+
+
+def _cp932(data: bytes, shift: int) -> str:
+    text = _strict(data, "cp932", shift)
+    found = _find_utf8_in_cp932(data)
+    if found is not None:
+        line, run = found
+        raise TextDecodeError(
+            f"mixed encodings: line {line} holds UTF-8 text (「{run}」) in a CP932 "
+            "(Shift_JIS) file; it would be stored as mojibake. Save the whole file in one "
+            "encoding / 文字コードが混在しています",
+            line,
+        )
+    return text
+
+
 def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
     """Decode ``data``; return (text, encoding used: utf-8, utf-8-sig or cp932).
 
@@ -61,6 +138,8 @@ def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
         raise TextDecodeError("the file is UTF-16; save it as UTF-8 or CP932 (Shift_JIS)", 1)
     if data.startswith(_BOM) and enc in ("auto", "utf-8"):
         return _strict(data[len(_BOM) :], "utf-8", len(_BOM)), "utf-8-sig"
+    if enc == "cp932":
+        return _cp932(data, 0), enc
     if enc != "auto":
         return _strict(data, enc, 0), enc
     try:
@@ -77,7 +156,7 @@ def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
                 line,
             ) from None
         try:
-            return data.decode("cp932"), "cp932"
+            data.decode("cp932")
         except UnicodeDecodeError as cp_exc:
             # the earlier failure is the more telling place to look
             offset = min(utf8_exc.start, cp_exc.start)
@@ -87,3 +166,4 @@ def decode_text(data: bytes, encoding: str = "auto") -> tuple[str, str]:
                 "/ 文字コードが UTF-8 でも CP932 でもありません",
                 _line_of(data, offset),
             ) from None
+        return _cp932(data, 0), "cp932"

@@ -79,6 +79,9 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
         direct.add_row(r.id, r.name, r.address, plan.unreachable_reason or "")
     for r in preview.unlocated:
         direct.add_row(r.id, r.name, r.address, "位置不明 / unlocated")
+    for r in preview.needs_review:
+        reason = "要確認 / needs review: " + "; ".join(r.review_reasons)
+        direct.add_row(r.id, r.name, r.address, reason)
     human.print(direct)
     if not show_contacts:
         human.print("連絡先は伏せ字です (--show-contacts で表示) / contacts masked")

@@ -1,9 +1,13 @@
 """CLI group: registry — import and list the 避難行動要支援者名簿 (support register).
 
-``alertsvc registry import PATH [--dry-run] [--encoding auto|utf-8|cp932] [--skip-invalid]``
-prints ``ImportReport.as_dict()`` with ``--json``. Exit 3 (nothing written) on any invalid
-row unless ``--skip-invalid``; then the good rows are written, the bad ones reported, and
-the exit code is 0. ``alertsvc registry list`` shows residents with contacts masked.
+``alertsvc registry import PATH [--dry-run] [--encoding auto|utf-8|cp932] [--skip-invalid]
+[--allow-removals]`` prints ``RegisterReport.as_dict()`` with ``--json``. Exit 3 (nothing
+written) on any invalid row unless ``--skip-invalid``; then every row with a usable id,
+name and address is written (bad optional cells cleared, the resident flagged
+needs_review), the rejected rows recorded, and the exit code is 0. Exit 3 too when more
+than ``registry.max_removal_share`` of the active residents would be deactivated, unless
+``--allow-removals``. ``alertsvc registry list`` shows residents with contacts masked;
+``registry health`` lists refused contacts, residents needing review and rejected rows.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from alertsvc.planning.channel_order import channel_order
 from alertsvc.registry import (
     RegisterEntry,
     RegisterImportFailed,
+    RegisterReport,
     import_register,
     list_register,
     mask_phone,
@@ -43,6 +48,8 @@ class Encoding(enum.StrEnum):
 
 def _error_report(exc: AlertsvcError) -> dict[str, object]:
     if isinstance(exc, RegisterImportFailed):
+        if isinstance(exc.report, RegisterReport):
+            _print_lists(exc.report)
         return exc.report.as_dict()
     return import_error_doc(exc)
 
@@ -54,7 +61,15 @@ def import_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and count; write nothing."),
     encoding: Encoding = typer.Option(Encoding.AUTO, "--encoding", help="File encoding."),
     skip_invalid: bool = typer.Option(
-        False, "--skip-invalid", help="Write the good rows and report the bad ones."
+        False,
+        "--skip-invalid",
+        help="Write every row with a usable id, name and address (bad optional cells "
+        "cleared, resident flagged for review); record and report the others.",
+    ),
+    allow_removals: bool = typer.Option(
+        False,
+        "--allow-removals",
+        help="Allow deactivating more than registry.max_removal_share of active residents.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -68,6 +83,8 @@ def import_cmd(
             encoding=encoding.value,
             dry_run=dry_run,
             skip_invalid=skip_invalid,
+            allow_removals=allow_removals,
+            max_removal_share=state.settings.registry.max_removal_share,
             actor=audit.current_actor(),
         )
         if json_out:
@@ -75,6 +92,27 @@ def import_cmd(
         _print_report(report)
 
     run_command(json_out, body, on_error_json=_error_report)
+
+
+def _print_lists(report: RegisterReport) -> None:
+    """Who would be deactivated, who needs review, which rows were rejected (stderr)."""
+    if report.removed_ids:
+        verb = "無効化 / deactivated" if report.written else "無効化予定 / would be deactivated"
+        shown = ", ".join(report.removed_ids[:200])
+        more = f" … (+{len(report.removed_ids) - 200})" if len(report.removed_ids) > 200 else ""
+        human.print(f"{verb} ({len(report.removed_ids)}): {shown}{more}", markup=False)
+    for record in report.needs_review:
+        human.print(
+            f"  要確認 / needs review: {record.id} (line {record.line}): "
+            + "; ".join(record.review),
+            markup=False,
+        )
+    for rejected in report.rejected:
+        human.print(
+            f"  取り込めない行 / rejected row: line {rejected.line} "
+            f"(名簿番号 {rejected.resident_id!r}): " + "; ".join(rejected.reasons),
+            markup=False,
+        )
 
 
 def _print_report(report: ImportReport) -> None:
@@ -97,6 +135,8 @@ def _print_report(report: ImportReport) -> None:
         )
         for error in report.errors:
             human.print(f"  - {error}", markup=False)
+    if isinstance(report, RegisterReport):
+        _print_lists(report)
 
 
 def _contact_doc(kind: ContactKind, address: str, healthy: bool, unmasked: bool) -> dict[str, Any]:
@@ -123,6 +163,8 @@ def _entry_doc(entry: RegisterEntry, unmasked: bool) -> dict[str, Any]:
         "channels": [c.value for c in order.channels],
         "no_working_channel": entry.no_working_channel,
         "unreachable_reason": order.unreachable_reason,
+        "needs_review": bool(r.review_reasons),
+        "review_reasons": list(r.review_reasons),
         "contacts": [_contact_doc(c.kind, c.address, c.healthy, unmasked) for c in r.contacts],
         "supporters": [
             {
@@ -171,7 +213,7 @@ def _print_table(docs: list[dict[str, Any]]) -> None:
     ):
         table.add_column(column)
     table.add_column("状態 state")
-    unlocated = unreachable = inactive = 0
+    unlocated = unreachable = inactive = review = 0
     for doc in docs:
         if doc["located"]:
             where = f"{doc['lat']:.5f}, {doc['lon']:.5f}"
@@ -186,11 +228,15 @@ def _print_table(docs: list[dict[str, Any]]) -> None:
         contacts = " ".join(f"{c['kind']}:{c['address']}" for c in doc["contacts"]) or "—"
         state = "有効 active" if doc["active"] else "[dim]無効 inactive[/]"
         inactive += 0 if doc["active"] else 1
+        if doc["needs_review"]:
+            state += " [bold yellow]要確認 needs review[/]"
+            review += 1
         table.add_row(doc["id"], _escape(doc["name"]), where, channels, contacts, state)
     human.print(table)
     human.print(
         f"{len(docs)} 人 / residents; 位置不明 unlocated {unlocated}; "
-        f"連絡手段なし no working channel {unreachable}; 無効 inactive {inactive}"
+        f"連絡手段なし no working channel {unreachable}; 無効 inactive {inactive}; "
+        f"要確認 needs review {review}"
     )
 
 
@@ -207,15 +253,22 @@ def health_cmd(
     unmasked: bool = typer.Option(False, "--unmasked", help="Show full numbers and tokens."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Contact-health report: contacts a provider refused, and who lost their last channel."""
+    """Register health: contacts a provider refused, who lost their last channel, residents
+    flagged for review on import, and rows the last import could not store.
+
+    ``--json`` prints one list; review and rejected-row entries have ``kind``
+    ``needs_review`` / ``rejected_row`` and the reasons in ``detail``.
+    """
     from alertsvc.redact import mask_address
-    from alertsvc.registry.store import contact_health
+    from alertsvc.registry.store import contact_health, rejected_rows, review_list
 
     state = state_of(ctx)
 
     def body() -> None:
         with session_scope(state.engine) as session:
             items = contact_health(session)
+            review = review_list(session)
+            rejected = rejected_rows(session)
         docs = [
             {
                 "resident_id": h.resident_id,
@@ -229,8 +282,9 @@ def health_cmd(
             }
             for h in items
         ]
+        extra = _review_docs(review, rejected)
         if json_out:
-            emit_json(docs)
+            emit_json(docs + extra)
         table = Table(title=f"連絡先の状態 / contact health ({len(docs)})")
         for col in (
             "名簿番号 / id",
@@ -253,6 +307,7 @@ def health_cmd(
                 "はい / yes" if h.resident_reachable else "[bold red]いいえ / NO[/]",
             )
         human.print(table)
+        _print_review(extra)
         lost = sum(1 for h in items if not h.resident_reachable)
         if lost:
             human.print(
@@ -262,3 +317,54 @@ def health_cmd(
             )
 
     run_command(json_out, body)
+
+
+def _review_docs(review: list[Any], rejected: list[Any]) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [
+        {
+            "resident_id": r.id,
+            "kind": "needs_review",
+            "name": r.name,
+            "detail": "; ".join(r.review_reasons),
+            "reasons": list(r.review_reasons),
+            "contact": "直接連絡 / contact directly",
+        }
+        for r in review
+    ]
+    docs.extend(
+        {
+            "resident_id": row.resident_id,
+            "kind": "rejected_row",
+            "source": row.source,
+            "line": row.line,
+            "detail": "; ".join(row.reasons),
+            "reasons": list(row.reasons),
+            "recorded_at": row.recorded_at.isoformat(),
+        }
+        for row in rejected
+    )
+    return docs
+
+
+def _print_review(docs: list[dict[str, Any]]) -> None:
+    review = [d for d in docs if d["kind"] == "needs_review"]
+    rejected = [d for d in docs if d["kind"] == "rejected_row"]
+    if review:
+        table = Table(title=f"[bold yellow]要確認 / needs review ({len(review)})[/]")
+        for col in ("名簿番号 / id", "氏名 / name", "理由 / reason"):
+            table.add_column(col)
+        for d in review:
+            table.add_row(d["resident_id"], _escape(d["name"]), _escape(d["detail"]))
+        human.print(table)
+    if rejected:
+        table = Table(title=f"[bold red]取り込めなかった行 / rejected rows ({len(rejected)})[/]")
+        for col in ("ファイル / file", "行 / line", "名簿番号 / id", "理由 / reason"):
+            table.add_column(col)
+        for d in rejected:
+            table.add_row(
+                _escape(d["source"]),
+                str(d["line"]),
+                _escape(repr(d["resident_id"])),
+                _escape(d["detail"]),
+            )
+        human.print(table)

@@ -153,6 +153,10 @@ class Resident(Base):
     consent: Mapped[bool | None] = mapped_column(Boolean)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     no_working_channel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # set by `registry import --skip-invalid` when a bad optional cell was cleared: an
+    # officer must check this person; review_reasons says which cells and why
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    review_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # hash of the normalised register row, to report unchanged rows
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -171,6 +175,24 @@ class Resident(Base):
         order_by="Supporter.position",
         passive_deletes=True,
     )
+
+
+class RejectedRow(Base):
+    """A register row `--skip-invalid` could not store (no usable id, name or address).
+
+    Replaced as a whole by every written register import, so a row stays listed by
+    `registry health` until an import no longer has it wrong.
+    """
+
+    __tablename__ = "register_rejected_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(Text)  # file name of the import
+    line: Mapped[int] = mapped_column(Integer)  # physical line in that file
+    # the id cell as read (may be empty or damaged): a hint, never a key
+    resident_id: Mapped[str] = mapped_column(Text, default="")
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Contact(Base):

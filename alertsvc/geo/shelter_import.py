@@ -25,13 +25,9 @@ Failure modes
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +36,23 @@ from sqlalchemy.orm import Session
 
 from alertsvc import audit
 from alertsvc.errors import RowError, ShelterDataError
+from alertsvc.geo.shelter_fields import (
+    EVACUATION_SHELTER,
+    Layout,
+    ShelterEntry,
+    entry_from,
+    layout_problems,
+    normalise_key,
+)
 from alertsvc.geo.shelter_store import StoredShelter, replace_shelters
-from alertsvc.models import HAZARD_KEYS, SHELTER_KINDS, ImportReport, ShelterInfo
+from alertsvc.ingest import MalformedCsv, Problems, csv_records, parse_decimal
+from alertsvc.models import SHELTER_KINDS, ImportReport, ShelterInfo
 from alertsvc.textdecode import TextDecodeError, decode_text
 
+# merged twins further apart than this get a warning: probably two different places
+MERGE_DISTANCE_WARN_M = 300.0
+
 __all__ = [
-    "JAPAN_LAT",
-    "JAPAN_LON",
     "ParsedShelters",
     "ShelterEntry",
     "collect_paths",
@@ -57,93 +63,6 @@ __all__ = [
     "read_shelter_file",
 ]
 
-EVACUATION_SHELTER, EMERGENCY_SITE, WELFARE_SHELTER = SHELTER_KINDS
-JAPAN_LON = (122.0, 154.0)
-JAPAN_LAT = (20.0, 46.0)
-# merged twins further apart than this get a warning: probably two different places
-MERGE_DISTANCE_WARN_M = 300.0
-_MAX_ID_LEN = 100  # shelters.id is String(100)
-
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "共通id", "施設id"),
-    "name": ("name", "施設・場所名", "施設名", "名称", "避難所名"),
-    "address": ("address", "住所", "所在地"),
-    "lat": ("lat", "latitude", "緯度"),
-    "lon": ("lon", "lng", "longitude", "経度"),
-    "kind": ("kind", "kinds", "種別"),
-    "hazards": ("hazards", "対応災害"),
-    "capacity": ("capacity", "収容人数", "収容可能人数", "想定収容人数"),
-    "wheelchair": ("wheelchair", "車いす対応", "車椅子対応"),
-    "floors": ("floors", "階数"),
-    "kana": ("kana", "ふりがな", "フリガナ", "よみがな", "name_kana"),
-}
-# GSI columns we read only to tell which file a row comes from, or knowingly ignore
-_EVACUATION_MARKERS = (
-    "指定緊急避難場所との住所同一",
-    "受入対象者",
-    "その他市町村長が必要と認める事項",
-)
-_EMERGENCY_MARKERS = ("指定避難所との住所同一",)
-_IGNORED = ("no", "都道府県名及び市町村名", "備考", *_EVACUATION_MARKERS, *_EMERGENCY_MARKERS)
-
-
-def _hdr(key: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", key)).lower()
-
-
-_FIELD_OF: dict[str, str] = {_hdr(a): f for f, aliases in _ALIASES.items() for a in aliases}
-_FLAG_OF: dict[str, str] = {_hdr(ja): key for ja, key in HAZARD_KEYS.items()}
-_IGNORED_HDRS = frozenset(_hdr(c) for c in _IGNORED)
-_EVAC_HDRS = frozenset(_hdr(c) for c in _EVACUATION_MARKERS)
-_EMERG_HDRS = frozenset(_hdr(c) for c in _EMERGENCY_MARKERS)
-
-_KIND_WORDS: dict[str, str] = {
-    **{_hdr(k): k for k in SHELTER_KINDS},
-    "evacuation_shelter": EVACUATION_SHELTER,
-    "shelter": EVACUATION_SHELTER,
-    "避難所": EVACUATION_SHELTER,
-    "emergency_site": EMERGENCY_SITE,
-    "緊急避難場所": EMERGENCY_SITE,
-    "welfare_shelter": WELFARE_SHELTER,
-    "welfare": WELFARE_SHELTER,
-}
-_HAZARD_WORDS: dict[str, str] = {
-    **{_hdr(ja): key for ja, key in HAZARD_KEYS.items()},
-    **{key: key for key in HAZARD_KEYS.values()},
-    "土砂災害": "landslide",
-    "火事": "fire",
-    "火災": "fire",
-    "火山": "volcano",
-}
-_SEPARATORS = re.compile(r"[;；、,，]")
-_TRUE = frozenset({"はい", "1", "true", "yes", "y", "○", "可", "有", "あり"})
-_FALSE = frozenset({"いいえ", "0", "false", "no", "n", "×", "否", "無", "なし"})
-_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def normalise_key(text: str) -> str:
-    """NFKC with all whitespace removed: how names and addresses are compared for merging."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
-@dataclass(frozen=True, slots=True)
-class ShelterEntry:
-    """One validated entry of one input file (a GSI feature or a CSV row)."""
-
-    source_id: str
-    name: str
-    address: str
-    lat: float
-    lon: float
-    kinds: frozenset[str]
-    hazards: frozenset[str]
-    wheelchair: bool | None = None
-    capacity: int | None = None
-    floors: int | None = None
-    kana: str = ""
-    origin: str = ""  # "file.csv line 4" / "file.geojson feature 3", for messages
-
 
 @dataclass(slots=True)
 class ParsedShelters:
@@ -153,21 +72,6 @@ class ParsedShelters:
     entries: int
     files: list[Path]
     warnings: list[RowError] = field(default_factory=list)
-
-
-class _Problems:
-    """Collects RowErrors for one file, each message prefixed with the file name."""
-
-    def __init__(self, path: Path) -> None:
-        self.name = path.name
-        self.errors: list[RowError] = []
-        self.warnings: list[RowError] = []
-
-    def error(self, line: int, column: str, message: str) -> None:
-        self.errors.append(RowError(line, column, f"{self.name}: {message}"))
-
-    def warn(self, line: int, column: str, message: str) -> None:
-        self.warnings.append(RowError(line, column, f"{self.name}: {message}"))
 
 
 # --- paths -----------------------------------------------------------------------------
@@ -207,260 +111,10 @@ def collect_paths(paths: Sequence[Path]) -> list[Path]:
     return list(unique.values())
 
 
-# --- field parsing shared by CSV and GeoJSON ---------------------------------------------
-
-
-@dataclass(slots=True)
-class _Layout:
-    """What the columns (CSV header or GeoJSON property keys) of a record mean."""
-
-    fields: dict[str, str]  # canonical field -> original column name
-    flags: dict[str, str]  # hazard key -> original GSI flag column name
-    unknown: list[str]
-    duplicates: list[tuple[str, str]]  # (canonical field, second column name)
-
-    @classmethod
-    def of(cls, columns: Iterable[str]) -> tuple[_Layout, str | None]:
-        fields: dict[str, str] = {}
-        flags: dict[str, str] = {}
-        unknown: list[str] = []
-        dups: list[tuple[str, str]] = []
-        evac = emerg = False
-        for col in columns:
-            h = _hdr(col)
-            if h in _FIELD_OF:
-                canon = _FIELD_OF[h]
-                if canon in fields:
-                    dups.append((canon, col))
-                else:
-                    fields[canon] = col
-            elif h in _FLAG_OF:
-                flags[_FLAG_OF[h]] = col
-            elif h in _IGNORED_HDRS:
-                evac = evac or h in _EVAC_HDRS
-                emerg = emerg or h in _EMERG_HDRS
-            elif h:
-                unknown.append(col)
-        # GSI files carry no kind column: the columns say which of the two files it is
-        implied = EMERGENCY_SITE if flags or emerg else EVACUATION_SHELTER if evac else None
-        return cls(fields, flags, unknown, dups), implied
-
-
-def _text(v: object) -> str | None:
-    """A cell/property as text; None when absent or empty."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, int | float):
-        return repr(v) if isinstance(v, float) else str(v)
-    if isinstance(v, str):
-        return v if v.strip() else None
-    return json.dumps(v, ensure_ascii=False)
-
-
-def _parse_coordinate(raw: object) -> float | None:
-    """A decimal number from text (full-width digits allowed) or a JSON number."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str):
-        s = unicodedata.normalize("NFKC", raw).strip()
-        if not _DECIMAL.fullmatch(s):
-            return None
-        value = float(s)
-    else:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _check_location(p: _Problems, line: int, lon: float, lat: float) -> bool:
-    if JAPAN_LON[0] <= lon <= JAPAN_LON[1] and JAPAN_LAT[0] <= lat <= JAPAN_LAT[1]:
-        return True
-    hint = ""
-    if JAPAN_LON[0] <= lat <= JAPAN_LON[1] and JAPAN_LAT[0] <= lon <= JAPAN_LAT[1]:
-        hint = " (latitude and longitude look swapped)"
-    p.error(
-        line,
-        "location",
-        f"coordinates lon={lon}, lat={lat} are outside Japan; expected longitude "
-        f"{JAPAN_LON[0]:g}–{JAPAN_LON[1]:g} and latitude {JAPAN_LAT[0]:g}–{JAPAN_LAT[1]:g}"
-        f"{hint} / 座標が日本の範囲外です",
-    )
-    return False
-
-
-def _parse_int(raw: str, suffix: str) -> int | None:
-    s = unicodedata.normalize("NFKC", raw).strip().removesuffix(suffix).strip()
-    if re.fullmatch(r"\d{1,3}(,\d{3})+", s):
-        s = s.replace(",", "")
-    return int(s) if re.fullmatch(r"\d+", s) else None
-
-
-def _split(raw: str) -> list[str]:
-    s = unicodedata.normalize("NFKC", raw)
-    # the GSI landslide name contains "、" itself: map it to its key before splitting
-    for ja, key in HAZARD_KEYS.items():
-        s = s.replace(unicodedata.normalize("NFKC", ja), key)
-    return [_hdr(part) for part in _SEPARATORS.split(s) if part.strip()]
-
-
-def _entry_from(
-    p: _Problems,
-    line: int,
-    where: str,
-    layout: _Layout,
-    implied_kind: str | None,
-    get: Callable[[str], object],
-    location: tuple[float, float] | None,
-) -> ShelterEntry | None:
-    """Validate one record; report every problem; return None if there was any."""
-    before = len(p.errors)
-    cols = layout.fields
-
-    def value(canon: str) -> str | None:
-        return _text(get(cols[canon])) if canon in cols else None
-
-    def plain(canon: str, required: bool) -> str:
-        raw = get(cols[canon]) if canon in cols else None
-        if raw is not None and not isinstance(raw, str | int):
-            p.error(line, cols[canon], f"expected text, got {type(raw).__name__}")
-            return ""
-        text = "" if raw is None else str(raw).strip()
-        if required and not text:
-            p.error(line, cols.get(canon, canon), f"{canon} is empty; a value is required")
-        if _CONTROL.search(text):
-            p.error(line, cols[canon], "contains a control character (tab, newline, NUL …)")
-        return text
-
-    source_id = plain("id", True)
-    if len(source_id) > _MAX_ID_LEN:
-        p.error(line, cols["id"], f"id is longer than {_MAX_ID_LEN} characters")
-    name = plain("name", True)
-    address = plain("address", False)
-    kana = plain("kana", False)
-
-    if location is None:
-        lon_raw, lat_raw = value("lon"), value("lat")
-        if lon_raw is None or lat_raw is None:
-            missing = "lat" if lat_raw is None else "lon"
-            p.error(
-                line,
-                cols.get(missing, missing),
-                "location is missing; a shelter needs coordinates / 座標がありません",
-            )
-        else:
-            lon, lat = _parse_coordinate(lon_raw), _parse_coordinate(lat_raw)
-            if lon is None:
-                p.error(line, cols["lon"], f"expected a decimal longitude, got {lon_raw!r}")
-            if lat is None:
-                p.error(line, cols["lat"], f"expected a decimal latitude, got {lat_raw!r}")
-            if lon is not None and lat is not None and _check_location(p, line, lon, lat):
-                location = (lon, lat)
-    elif not _check_location(p, line, *location):
-        location = None
-
-    kinds: set[str] = set()
-    kind_raw = value("kind")
-    if kind_raw is not None:
-        for word in _split(kind_raw):
-            if word in _KIND_WORDS:
-                kinds.add(_KIND_WORDS[word])
-            else:
-                p.error(
-                    line,
-                    cols["kind"],
-                    f"unknown kind {word!r}; expected {' / '.join(SHELTER_KINDS)}",
-                )
-    elif implied_kind is not None:
-        kinds.add(implied_kind)
-    else:
-        p.error(line, cols.get("kind", "kind"), f"kind is empty; expected {SHELTER_KINDS}")
-
-    hazards: set[str] = set()
-    hazards_raw = value("hazards")
-    if hazards_raw is not None:
-        for word in _split(hazards_raw):
-            if word in _HAZARD_WORDS:
-                hazards.add(_HAZARD_WORDS[word])
-            else:
-                p.error(
-                    line,
-                    cols["hazards"],
-                    f"unknown hazard {word!r}; expected keys {sorted(HAZARD_KEYS.values())} "
-                    "or their Japanese names (洪水, 内水氾濫, 土砂災害 …)",
-                )
-    for key, col in layout.flags.items():
-        flag = get(col)
-        if flag == "1":
-            hazards.add(key)
-        elif flag not in ("", None):
-            p.error(line, col, f'hazard flag must be "1" or empty, got {flag!r}')
-
-    capacity = floors = None
-    wheelchair: bool | None = None
-    if (raw := value("capacity")) is not None:
-        capacity = _parse_int(raw, "人")
-        if capacity is None:
-            p.error(line, cols["capacity"], f"expected a whole number ≥ 0, got {raw!r}")
-    if (raw := value("floors")) is not None:
-        floors = _parse_int(raw, "階")
-        if floors is None or not 1 <= floors <= 200:
-            p.error(line, cols["floors"], f"expected a whole number of floors 1–200, got {raw!r}")
-            floors = None
-    if (raw := value("wheelchair")) is not None:
-        w = unicodedata.normalize("NFKC", raw).strip().lower()
-        wheelchair = True if w in _TRUE else False if w in _FALSE else None
-        if wheelchair is None:
-            p.error(line, cols["wheelchair"], f"expected はい/いいえ/1/0/true/false, got {raw!r}")
-
-    if len(p.errors) > before or location is None:
-        return None
-    return ShelterEntry(
-        source_id=source_id,
-        name=name,
-        address=address,
-        lon=location[0],
-        lat=location[1],
-        kinds=frozenset(kinds),
-        hazards=frozenset(hazards),
-        wheelchair=wheelchair,
-        capacity=capacity,
-        floors=floors,
-        kana=kana,
-        origin=f"{p.name} {where}",
-    )
-
-
-def _layout_problems(
-    p: _Problems, line: int, layout: _Layout, implied: str | None, *, csv_columns: bool = False
-) -> bool:
-    """Report missing/duplicate columns; True when records can be read at all."""
-    ok = True
-    for canon, col in layout.duplicates:
-        p.error(
-            line,
-            col,
-            f"column {col!r} means {canon!r} too, which {layout.fields[canon]!r} "
-            "already gives; keep one",
-        )
-        ok = False
-    required = ["id", "name"] + ([] if implied else ["kind"])
-    if csv_columns:  # GeoJSON has its geometry instead
-        required += ["lat", "lon"]
-    for canon in required:
-        if canon not in layout.fields:
-            names = " / ".join(_ALIASES[canon][:2])
-            p.error(line, canon, f"required column missing: {names}")
-            ok = False
-    return ok
-
-
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _decode(data: bytes, p: _Problems) -> str | None:
+def _decode(data: bytes, p: Problems) -> str | None:
     """UTF-8 (BOM optional) or CP932; None after reporting when it is neither."""
     try:
         return decode_text(data)[0]
@@ -469,35 +123,35 @@ def _decode(data: bytes, p: _Problems) -> str | None:
         return None
 
 
-def _read_csv(path: Path, data: bytes, p: _Problems) -> list[ShelterEntry]:
+def _read_csv(path: Path, data: bytes, p: Problems) -> list[ShelterEntry]:
     text = _decode(data, p)
     if text is None:
         return []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     entries: list[ShelterEntry] = []
     header: list[str] | None = None
-    layout: _Layout | None = None
+    layout: Layout | None = None
     implied: str | None = None
     rows = 0
-    prev_end = 0
+    records = csv_records(text)
     while True:
-        start = prev_end + 1
         try:
-            row = next(reader)
-        except StopIteration:
+            record = next(records, None)
+        except MalformedCsv as exc:
+            p.error(
+                exc.line, "", f"malformed CSV ({exc.detail}); unterminated quote or truncated file?"
+            )
             break
-        except csv.Error as exc:
-            p.error(start, "", f"malformed CSV ({exc}); unterminated quote or truncated file?")
+        if record is None:
             break
-        prev_end = reader.line_num
-        if not any(cell.strip() for cell in row):
+        start, row = record.line, record.cells
+        if record.blank:
             continue
         if header is None:
             header = row
-            layout, implied = _Layout.of(header)
+            layout, implied = Layout.of(header)
             if layout.unknown:
                 p.warn(start, ", ".join(layout.unknown), "unknown columns ignored")
-            if not _layout_problems(p, start, layout, implied, csv_columns=True):
+            if not layout_problems(p, start, layout, implied, csv_columns=True):
                 return []
             continue
         assert layout is not None
@@ -511,7 +165,7 @@ def _read_csv(path: Path, data: bytes, p: _Problems) -> list[ShelterEntry]:
             )
             continue
         cells = dict(zip(header, row, strict=True))
-        entry = _entry_from(p, start, f"line {start}", layout, implied, cells.get, None)
+        entry = entry_from(p, start, f"line {start}", layout, implied, cells.get, None)
         if entry is not None:
             entries.append(entry)
     if header is None:
@@ -531,7 +185,7 @@ _WGS84_CRS = {
 }
 
 
-def _read_geojson(path: Path, data: bytes, p: _Problems) -> list[ShelterEntry]:
+def _read_geojson(path: Path, data: bytes, p: Problems) -> list[ShelterEntry]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -576,14 +230,14 @@ def _read_geojson(path: Path, data: bytes, p: _Problems) -> list[ShelterEntry]:
         if not isinstance(props, dict):
             p.error(index, "properties", "expected an object of properties")
             continue
-        layout, implied = _Layout.of(props.keys())
+        layout, implied = Layout.of(props.keys())
         unknown.update(layout.unknown)
-        if not _layout_problems(p, index, layout, implied):
+        if not layout_problems(p, index, layout, implied):
             continue
         location = _point_of(p, index, feature.get("geometry"))
         if location is None:
             continue
-        entry = _entry_from(p, index, f"feature {index}", layout, implied, props.get, location)
+        entry = entry_from(p, index, f"feature {index}", layout, implied, props.get, location)
         if entry is not None:
             entries.append(entry)
     if unknown:
@@ -591,7 +245,7 @@ def _read_geojson(path: Path, data: bytes, p: _Problems) -> list[ShelterEntry]:
     return entries
 
 
-def _point_of(p: _Problems, index: int, geometry: object) -> tuple[float, float] | None:
+def _point_of(p: Problems, index: int, geometry: object) -> tuple[float, float] | None:
     if geometry is None:
         p.error(
             index, "geometry", "location is missing; a shelter needs a Point / 座標がありません"
@@ -605,7 +259,7 @@ def _point_of(p: _Problems, index: int, geometry: object) -> tuple[float, float]
     if not isinstance(coords, list) or len(coords) < 2:
         p.error(index, "geometry", f"expected coordinates [lon, lat], got {coords!r}")
         return None
-    lon, lat = _parse_coordinate(coords[0]), _parse_coordinate(coords[1])
+    lon, lat = parse_decimal(coords[0]), parse_decimal(coords[1])
     if lon is None or lat is None or isinstance(coords[0], str) or isinstance(coords[1], str):
         p.error(index, "geometry", f"expected numeric coordinates [lon, lat], got {coords!r}")
         return None
@@ -618,7 +272,7 @@ def _point_of(p: _Problems, index: int, geometry: object) -> tuple[float, float]
 def read_shelter_file(path: Path) -> tuple[list[ShelterEntry], list[RowError], list[RowError]]:
     """Read one .geojson/.json/.csv file: (valid entries, errors, warnings). Never raises
     for bad content; an unreadable file (permissions, I/O) is reported as an error too."""
-    p = _Problems(path)
+    p = Problems(path.name)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -18,24 +18,20 @@ otherwise. After reprojection every coordinate must lie inside Japan's extent
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import math
 import unicodedata
-import warnings
-import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import ProjError
+from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, delete, insert, select, update
@@ -45,12 +41,13 @@ from alertsvc.audit import record
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Zone, ZoneSet, utcnow
 from alertsvc.errors import RowError, ZoneDataError
-from alertsvc.geo.citygml import is_citygml, read_citygml
+from alertsvc.geo.extent import JAPAN
+from alertsvc.geo.zone_read import WGS84, Plausible, crs_label, parse_crs, read_raw, same_crs
+from alertsvc.ingest import Problems
 from alertsvc.models import DEPTH_RANK_METRES, ImportReport, ZoneKind
 
 __all__ = [
     "DEPTH_FIELDS",
-    "JAPAN_EXTENT",
     "ZoneFeature",
     "ZoneFile",
     "fingerprint",
@@ -64,21 +61,7 @@ __all__ = [
 # auto-detection order of the depth attribute; --depth-field overrides it
 DEPTH_FIELDS: tuple[str, ...] = ("A31a_205", "浸水ランク", "depth_rank", "depth_m")
 # (min lon, min lat, max lon, max lat): every stored coordinate must lie inside
-JAPAN_EXTENT: tuple[float, float, float, float] = (122.0, 20.0, 154.0, 46.0)
 NAME_FIELDS: tuple[str, ...] = ("name", "名称", "Name", "NAME", "A31a_202")
-_WGS84 = CRS.from_epsg(4326)
-_ENCODING_ALIASES = {
-    "utf8": "UTF-8",
-    "utf-8": "UTF-8",
-    "65001": "UTF-8",
-    "cp932": "CP932",
-    "932": "CP932",
-    "ms932": "CP932",
-    "windows-31j": "CP932",
-    "sjis": "CP932",
-    "shift_jis": "CP932",
-    "shift-jis": "CP932",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,29 +87,6 @@ class ZoneFile:
     warnings: list[RowError] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Raw:
-    """Features as read, before validation: (properties, geometry in source CRS, name)."""
-
-    rows: list[tuple[dict[str, Any], BaseGeometry | None, str]]
-    crs: CRS | None
-    columns: list[str]
-    warnings: list[RowError] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    failed: set[int] = field(default_factory=set)  # indices already reported in errors
-
-
-def parse_crs(value: str) -> CRS:
-    """Parse a ``--crs`` value ("EPSG:6670", "6670", WKT). Raises ``ZoneDataError``."""
-    text = value.strip()
-    try:
-        return CRS.from_epsg(int(text)) if text.isdigit() else CRS.from_user_input(text)
-    except CRSError as exc:
-        raise ZoneDataError(
-            f"--crs {value!r} is not a CRS pyproj knows (e.g. EPSG:6670): {exc}"
-        ) from exc
-
-
 def validate_set_name(name: str) -> str:
     """Return the stripped set name; raise ``ZoneDataError`` if it cannot form zone ids."""
     stripped = name.strip()
@@ -142,190 +102,7 @@ def validate_set_name(name: str) -> str:
     return stripped
 
 
-def _crs_label(crs: CRS) -> str:
-    epsg = crs.to_epsg(min_confidence=70)
-    return f"EPSG:{epsg}" if epsg else crs.name
-
-
-def _same_crs(a: CRS, b: CRS) -> bool:
-    if a.equals(b, ignore_axis_order=True):
-        return True
-    ea, eb = a.to_epsg(min_confidence=70), b.to_epsg(min_confidence=70)
-    return ea is not None and ea == eb
-
-
-# --- reading -------------------------------------------------------------------------------
-
-
-def _gdal_read(source: str, encoding: str | None, raw_warnings: list[RowError]) -> Any:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = pyogrio.read_dataframe(source, encoding=encoding)
-    for w in caught:
-        raw_warnings.append(RowError(-1, "", f"GDAL: {w.message}"))
-    return frame
-
-
-def _frame_to_raw(frame: Any, raw_warnings: list[RowError]) -> _Raw:
-    columns = [str(c) for c in frame.columns if c != frame.geometry.name]
-    rows: list[tuple[dict[str, Any], BaseGeometry | None, str]] = []
-    records = frame[columns].to_dict(orient="records") if columns else [{}] * len(frame)
-    for props, geom in zip(records, frame.geometry.array, strict=True):
-        clean = {str(k): _json_safe(v) for k, v in props.items()}
-        rows.append((clean, geom, ""))
-    return _Raw(rows, frame.crs, columns, raw_warnings)
-
-
-def _shapefile_encoding(cpg_text: str | None) -> str | None:
-    if cpg_text is None:
-        return None
-    key = cpg_text.strip().lower()
-    if key in _ENCODING_ALIASES:
-        return _ENCODING_ALIASES[key]
-    try:
-        return codecs.lookup(key).name
-    except LookupError as exc:
-        raise ZoneDataError(f".cpg names an unknown encoding {cpg_text.strip()!r}") from exc
-
-
-def _read_shapefile(source: str, cpg_text: str | None, label: str) -> _Raw:
-    notes: list[RowError] = []
-    enc = _shapefile_encoding(cpg_text)
-    if enc is not None:
-        return _frame_to_raw(_gdal_read(source, enc, notes), notes)
-    # no .cpg: GDAL would fall back to ISO-8859-1 and garble Japanese, so try the two
-    # encodings municipal systems actually write, UTF-8 first because it fails loudly
-    for candidate in ("UTF-8", "CP932"):
-        try:
-            frame = _gdal_read(source, candidate, notes)
-        except UnicodeDecodeError:
-            continue
-        notes.append(
-            RowError(
-                -1,
-                "",
-                f"{label}: no .cpg file; attributes read as {candidate} / "
-                f"文字コード {candidate} で読み込み",
-            )
-        )
-        return _frame_to_raw(frame, notes)
-    raise ZoneDataError(
-        f"{label}: attributes are neither UTF-8 nor CP932; add a .cpg file naming the encoding"
-    )
-
-
-def _read_zip(path: Path) -> _Raw:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            shps = [n for n in names if n.lower().endswith(".shp")]
-            if len(shps) != 1:
-                found = ", ".join(shps) or "none"
-                raise ZoneDataError(
-                    f"{path.name}: a zip must hold exactly one .shp file (found: {found})"
-                )
-            base = shps[0][:-4]
-            lower = {n.lower(): n for n in names}
-            missing = [e for e in (".shx", ".dbf") if (base + e).lower() not in lower]
-            if missing:
-                raise ZoneDataError(f"{path.name}: {shps[0]} lacks {', '.join(missing)}")
-            cpg_name = lower.get((base + ".cpg").lower())
-            cpg = zf.read(cpg_name).decode("ascii", "replace") if cpg_name else None
-    except zipfile.BadZipFile as exc:
-        raise ZoneDataError(f"{path.name}: not a readable zip file (truncated?): {exc}") from exc
-    return _read_shapefile(f"/vsizip/{path.resolve()}/{shps[0]}", cpg, path.name)
-
-
-def _geojson_declares_crs(path: Path) -> bool:
-    """Parse the file once with json (which, unlike GDAL, names the line and column of a
-    truncation) and tell whether it carries a ``crs`` member."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise ZoneDataError(
-            f"{path.name}: not valid JSON at line {exc.lineno}, column {exc.colno} "
-            f"(truncated or damaged file?): {exc.msg}",
-            [RowError(exc.lineno, "", f"JSON error: {exc.msg}")],
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ZoneDataError(f"{path.name}: GeoJSON must be UTF-8 ({exc})") from exc
-    return isinstance(doc, dict) and doc.get("crs") is not None
-
-
-def _read_raw(path: Path, crs_override: CRS | None) -> _Raw:
-    if not path.exists():
-        raise ZoneDataError(f"{path}: no such file / ファイルがありません")
-    if path.is_file() and path.stat().st_size == 0:
-        raise ZoneDataError(f"{path.name}: the file is empty / ファイルが空です")
-    suffix = path.suffix.lower()
-    if suffix in (".gml", ".xml") and is_citygml(path):
-        layer = read_citygml(path, crs_override)
-        columns: list[str] = []
-        rows: list[tuple[dict[str, Any], BaseGeometry | None, str]] = []
-        for f in layer.features:
-            columns.extend(k for k in f.properties if k not in columns)
-            rows.append((f.properties, f.geometry, f.name))
-        failed = {f.index for f in layer.features if f.failed}
-        return _Raw(rows, layer.crs, columns, errors=list(layer.errors), failed=failed)
-    declares_crs = True
-    if suffix in (".geojson", ".json"):
-        declares_crs = _geojson_declares_crs(path)
-    try:
-        if suffix == ".zip":
-            return _read_zip(path)
-        if suffix == ".gpkg":
-            layers = pyogrio.list_layers(str(path))
-            if len(layers) != 1:
-                names = ", ".join(str(row[0]) for row in layers)
-                raise ZoneDataError(
-                    f"{path.name}: a GeoPackage must hold exactly one layer (found: {names})"
-                )
-        if suffix == ".shp":
-            cpg = path.with_suffix(".cpg")
-            text = cpg.read_text("ascii", "replace") if cpg.exists() else None
-            return _read_shapefile(str(path), text, path.name)
-        notes: list[RowError] = []
-        raw = _frame_to_raw(_gdal_read(str(path), None, notes), notes)
-    except (DataSourceError, DataLayerError) as exc:
-        raise ZoneDataError(
-            f"{path.name}: cannot read as a zone file (truncated, damaged or unsupported "
-            f"format; expected GeoJSON, GeoPackage, zipped Shapefile or CityGML): {exc}"
-        ) from exc
-    if not declares_crs:
-        # GDAL reports WGS 84 for every GeoJSON. Without a crs member that is RFC 7946's
-        # definition, not a declaration, so an explicit --crs may still say otherwise.
-        raw.crs = None if crs_override is not None else _WGS84
-    return raw
-
-
 # --- normalising ---------------------------------------------------------------------------
-
-
-def _json_safe(value: Any) -> Any:
-    """Attribute values as JSON-safe Python values (NaN and NA become None)."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    iso = getattr(value, "isoformat", None)
-    return iso() if callable(iso) else str(value)
 
 
 def _is_metres_field(name: str) -> bool:
@@ -404,7 +181,7 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 def _outside_japan(geom: BaseGeometry) -> str | None:
     coords = shapely.get_coordinates(geom)
-    lon0, lat0, lon1, lat1 = JAPAN_EXTENT
+    lon0, lat0, lon1, lat1 = JAPAN.bounds
     lon, lat = coords[:, 0], coords[:, 1]
     bad = (lon < lon0) | (lon > lon1) | (lat < lat0) | (lat > lat1)
     if not bad.any():
@@ -422,10 +199,16 @@ def _outside_japan(geom: BaseGeometry) -> str | None:
 
 
 def _to_wgs84(crs: CRS) -> Transformer | None:
-    if _same_crs(crs, _WGS84):
+    if same_crs(crs, WGS84):
         return None
     # always_xy: readers hand us (x=lon/easting, y=lat/northing) whatever the CRS says
-    return Transformer.from_crs(crs, _WGS84, always_xy=True)
+    try:
+        return Transformer.from_crs(crs, WGS84, always_xy=True)
+    except ProjError as exc:
+        raise ZoneDataError(
+            f"cannot reproject from {crs_label(crs)} to EPSG:4326: {exc}",
+            [RowError(-1, "crs", "no transformation to EPSG:4326")],
+        ) from exc
 
 
 def read_zones(
@@ -445,7 +228,7 @@ def read_zones(
     encoding guesses are returned as ``warnings``.
     """
     override = parse_crs(crs) if crs else None
-    raw = _read_raw(path, override)
+    raw = read_raw(path, override)
     if raw.crs is None and override is None:
         raise ZoneDataError(
             f"{path.name}: no CRS in the file; give --crs EPSG:xxxx (for example EPSG:6670 "
@@ -453,10 +236,10 @@ def read_zones(
             "座標参照系がありません。--crs で指定してください",
             [RowError(-1, "crs", "missing CRS")],
         )
-    if raw.crs is not None and override is not None and not _same_crs(raw.crs, override):
+    if raw.crs is not None and override is not None and not same_crs(raw.crs, override):
         raise ZoneDataError(
-            f"{path.name}: --crs {_crs_label(override)} contradicts the file's own CRS "
-            f"{_crs_label(raw.crs)}; refusing to override it (drop --crs or fix the file)",
+            f"{path.name}: --crs {crs_label(override)} contradicts the file's own CRS "
+            f"{crs_label(raw.crs)}; refusing to override it (drop --crs or fix the file)",
             [RowError(-1, "crs", "CRS mismatch")],
         )
     src_crs = raw.crs if raw.crs is not None else override
@@ -465,42 +248,64 @@ def read_zones(
         raise ZoneDataError(f"{path.name}: the file has no features / 地物がありません")
     chosen = _choose_depth_field(raw.columns, depth_field, kind)
     transformer = _to_wgs84(src_crs)
+    plausible = Plausible.of(src_crs)
 
-    errors = list(raw.errors)
-    notes = list(raw.warnings)
+    problems = Problems()
+    problems.errors.extend(raw.errors)
+    problems.warnings.extend(raw.warnings)
     features: list[ZoneFeature] = []
     for index, (props, geom, gml_name) in enumerate(raw.rows):
         if index in raw.failed:
             continue
-        feature, problems, repaired = _normalise(
-            index, props, geom, gml_name, transformer, chosen, kind
-        )
-        errors.extend(problems)
-        notes.extend(repaired)
-        if feature is not None:
+        row = _FeatureProblems(problems, index)
+        try:
+            feature = _normalise(row, props, geom, gml_name, transformer, chosen, kind, plausible)
+        except GEOSException as exc:
+            # one geometry GEOS cannot process is this feature's problem, not a crash
+            row.error("geometry", str(exc))
+            feature = None
+        if feature is not None and not row.failed:
             features.append(feature)
-    if errors:
+    if problems.errors:
         raise ZoneDataError(
-            f"{path.name}: {len(errors)} problem(s); nothing was imported / 取り込みを中止しました",
-            errors,
+            f"{path.name}: {len(problems.errors)} problem(s); nothing was imported / "
+            "取り込みを中止しました",
+            problems.errors,
         )
-    return ZoneFile(features, _crs_label(src_crs), chosen, kind, notes)
+    return ZoneFile(features, crs_label(src_crs), chosen, kind, problems.warnings)
+
+
+class _FeatureProblems:
+    """The shared ``Problems`` collector seen from one feature (its index as the line)."""
+
+    def __init__(self, problems: Problems, index: int) -> None:
+        self.problems = problems
+        self.index = index
+        self._mark = problems.mark()
+
+    def error(self, column: str, message: str) -> None:
+        self.problems.error(self.index, column, message)
+
+    def warn(self, column: str, message: str) -> None:
+        self.problems.warn(self.index, column, message)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems.since(self._mark))
 
 
 def _normalise(
-    index: int,
+    row: _FeatureProblems,
     props: dict[str, Any],
     geom: BaseGeometry | None,
     gml_name: str,
     transformer: Transformer | None,
     depth_field: str | None,
     kind: ZoneKind,
-) -> tuple[ZoneFeature | None, list[RowError], list[RowError]]:
-    errors: list[RowError] = []
-    notes: list[RowError] = []
-
-    def err(column: str, message: str) -> None:
-        errors.append(RowError(index, column, message))
+    plausible: Plausible,
+) -> ZoneFeature | None:
+    """Validate one feature, reporting on ``row``; None when it cannot be stored."""
+    err = row.error
 
     rank: int | None = None
     metres: float | None = None
@@ -513,37 +318,39 @@ def _normalise(
 
     if geom is None or geom.is_empty:
         err("geometry", "empty geometry / ジオメトリが空です")
-        return None, errors, notes
+        return None
     if not isinstance(geom, Polygon | MultiPolygon):
         err("geometry", f"geometry is {geom.geom_type}; expected Polygon or MultiPolygon")
-        return None, errors, notes
+        return None
     geom = shapely.force_2d(geom)
     if not np.isfinite(shapely.get_coordinates(geom)).all():
         err("geometry", "coordinates are not finite numbers (NaN or infinity)")
-        return None, errors, notes
+        return None
+    degrees = plausible.degrees_in_metres(geom)
+    if degrees:
+        err("geometry", degrees)
+        return None
     if transformer is not None:
         geom = shapely.transform(geom, transformer.transform, interleaved=False)
         if not np.isfinite(shapely.get_coordinates(geom)).all():
             err("geometry", "coordinates cannot be reprojected to EPSG:4326 (wrong CRS?)")
-            return None, errors, notes
-    outside = _outside_japan(geom)
+            return None
+    outside = _outside_japan(geom) or plausible.outside_area_of_use(geom)
     if outside:
         err("geometry", outside)
-        return None, errors, notes
+        return None
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         fixed = _polygonal(shapely.make_valid(geom))
         if fixed.is_empty or fixed.area == 0:
             err("geometry", f"invalid geometry that cannot be repaired: {reason}")
-            return None, errors, notes
-        notes.append(
-            RowError(index, "geometry", f"invalid geometry repaired (make_valid): {reason}")
-        )
+            return None
+        row.warn("geometry", f"invalid geometry repaired (make_valid): {reason}")
         geom = fixed
-    if errors:
-        return None, errors, notes
+    if row.failed:
+        return None
     name = next((str(props[k]) for k in NAME_FIELDS if props.get(k) not in (None, "")), gml_name)
-    return ZoneFeature(index, geom, rank, metres, name, dict(props)), errors, notes
+    return ZoneFeature(row.index, geom, rank, metres, name, dict(props))
 
 
 # --- storing -------------------------------------------------------------------------------

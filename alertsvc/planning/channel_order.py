@@ -39,14 +39,15 @@ __all__ = [
 
 C = ChannelName
 
+# the one table of what each kind of contact can carry (registry.store uses it too)
 CONTACT_CHANNELS: dict[ContactKind, tuple[ChannelName, ...]] = {
-    ContactKind.PUSH: (C.PUSH,),
-    ContactKind.MOBILE: (C.SMS, C.VOICE),
-    ContactKind.LANDLINE: (C.VOICE,),
-    ContactKind.IP_PHONE: (C.VOICE,),
-    ContactKind.FAX: (C.FAX,),
-    ContactKind.LINE: (C.LINE,),
-    ContactKind.EMAIL: (C.EMAIL,),
+    ContactKind.PUSH: (ChannelName.PUSH,),
+    ContactKind.MOBILE: (ChannelName.SMS, ChannelName.VOICE),
+    ContactKind.LANDLINE: (ChannelName.VOICE,),
+    ContactKind.IP_PHONE: (ChannelName.VOICE,),
+    ContactKind.FAX: (ChannelName.FAX,),
+    ContactKind.LINE: (ChannelName.LINE,),
+    ContactKind.EMAIL: (ChannelName.EMAIL,),
 }
 
 

@@ -14,6 +14,7 @@ import unicodedata
 
 import phonenumbers
 
+from alertsvc.ingest.values import bad_character
 from alertsvc.models import ContactKind
 from alertsvc.redact import mask_phone, mask_token
 
@@ -48,7 +49,11 @@ def normalise_phone(text: str) -> tuple[str, ContactKind]:
 
     The error message never repeats the full number (it ends up in reports and logs).
     """
-    raw = unicodedata.normalize("NFKC", text).strip()
+    raw = unicodedata.normalize("NFKC", text).strip(" \t\r\n")
+    bad = bad_character(raw, allow=" \t")
+    if bad:
+        # "\s" below would silently swallow U+2028, NEL or a form feed
+        raise PhoneError(f"a phone number cannot contain {bad}")
     compact = _SEPARATORS.sub("", raw)
     if not compact:
         raise PhoneError("empty phone number")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from alertsvc.db.tables import Contact, Resident, utcnow
+from alertsvc.db.tables import Contact, RejectedRow, Resident, utcnow
 from alertsvc.models import (
     ChannelName,
     ContactInfo,
@@ -31,6 +31,7 @@ __all__ = [
     "REFUSAL_SCOPE",
     "ContactHealth",
     "RegisterEntry",
+    "RejectedRowInfo",
     "block_contact",
     "contact_health",
     "contact_info",
@@ -39,7 +40,9 @@ __all__ = [
     "mark_contact_unhealthy",
     "record_refusal",
     "refusal_hook",
+    "rejected_rows",
     "resident_info",
+    "review_list",
 ]
 
 
@@ -92,6 +95,7 @@ def resident_info(row: Resident) -> ResidentInfo:
         ),
         consent=row.consent,
         birth_date=row.birth_date,
+        review_reasons=tuple(str(r) for r in (row.review_reasons or ())),
     )
 
 
@@ -287,3 +291,28 @@ def contact_health(session: Session) -> list[ContactHealth]:
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRowInfo:
+    """A register row the last written import could not store (see ``RejectedRow``)."""
+
+    source: str
+    line: int
+    resident_id: str
+    reasons: tuple[str, ...]
+    recorded_at: dt.datetime
+
+
+def rejected_rows(session: Session) -> list[RejectedRowInfo]:
+    """Rows of the last written register import that could not become residents."""
+    return [
+        RejectedRowInfo(r.source, r.line, r.resident_id, tuple(r.reasons or ()), r.recorded_at)
+        for r in session.scalars(select(RejectedRow).order_by(RejectedRow.line))
+    ]
+
+
+def review_list(session: Session) -> list[ResidentInfo]:
+    """Active residents flagged needs_review (a cell was cleared on import), by id."""
+    stmt = _query(True).where(Resident.needs_review.is_(True))
+    return [resident_info(row) for row in session.scalars(stmt)]

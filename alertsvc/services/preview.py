@@ -2,7 +2,8 @@
 
 The preview is what an officer reads before pressing send, so it hides nobody: the
 unlocated residents (no coordinates: we cannot tell whether they are in the zone) and
-the residents with no working channel are listed by name, marked "contact directly".
+the residents with no working channel are listed by name, marked "contact directly", and
+so are the residents flagged needs_review by the register import (with the reason).
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class Preview:
     @property
     def unreachable(self) -> tuple[PersonPlan, ...]:
         return tuple(p for p in self.plans if p.unreachable_reason is not None)
+
+    @property
+    def needs_review(self) -> tuple[ResidentInfo, ...]:
+        """Residents in scope (located or not) whose register row had a cell cleared."""
+        people = [p.target.resident for p in self.plans] + list(self.unlocated)
+        return tuple(r for r in people if r.review_reasons)
 
     def first_step_counts(self) -> Counter[str]:
         """Messages sent at once per channel: each person's first channel, plus supporters.
@@ -166,6 +173,17 @@ class Preview:
                     "contact": "直接連絡 / contact directly",
                 }
                 for p in self.unreachable
+            ],
+            # flagged on import: a register cell was unusable and cleared (#7 item 6)
+            "needs_review": [
+                {
+                    "resident_id": r.id,
+                    "name": r.name,
+                    "address": r.address,
+                    "reason": "要確認 / needs review: " + "; ".join(r.review_reasons),
+                    "contact": "直接連絡 / contact directly",
+                }
+                for r in self.needs_review
             ],
             "supporters": [
                 {

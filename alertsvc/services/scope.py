@@ -11,12 +11,10 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from alertsvc.errors import RowError, ScopeError
+from alertsvc.geo.extent import JAPAN
 from alertsvc.models import ZoneInfo
 
 __all__ = ["Scope", "load_area", "resolve_scope", "scope_from_dict"]
-
-# Japan's extent in lon/lat: a coordinate outside is a swapped or wrong CRS
-_JAPAN = (122.0, 20.0, 154.0, 46.0)
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,8 @@ def load_area(path: Path) -> BaseGeometry:
         if geom.geom_type not in ("Polygon", "MultiPolygon"):
             errors.append(RowError(index, "geometry", f"expected a polygon, got {geom.geom_type}"))
             continue
-        minx, miny, maxx, maxy = geom.bounds
-        if minx < _JAPAN[0] or miny < _JAPAN[1] or maxx > _JAPAN[2] or maxy > _JAPAN[3]:
+        # a coordinate outside Japan is a swapped or wrong CRS
+        if not JAPAN.covers(geom.bounds):
             errors.append(
                 RowError(
                     index, "geometry", "coordinates outside Japan (swapped axes or wrong CRS?)"

@@ -275,3 +275,33 @@ def test_house_collapse_forbids_move_up_even_when_out_of_scope(demo_env) -> None
             in_strip += 1
             assert t["action"] != "move_up", t
     assert in_strip > 0  # the demo data really exercises this
+
+
+def test_needs_review_residents_are_in_contact_directly(demo_env, tmp_path: Path) -> None:
+    """#7 item 6: a resident whose floor was cleared on import is named with the reason."""
+    inside, _unlocated = expected_targets()
+    target = sorted(inside)[0]
+    lines = REGISTER.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    floor_col = header.index("居住階")
+    for index, line in enumerate(lines):
+        cells = line.split(",")
+        if cells[0] == target:
+            cells[floor_col] = "二階建ての2階"
+            lines[index] = ",".join(cells)
+    register = tmp_path / "register.csv"
+    register.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = run_cli(["registry", "import", str(register), "--skip-invalid", "--json"], demo_env)
+    assert res.exit_code == 0, res.stderr
+    assert [r["id"] for r in res.json()["needs_review"]] == [target]
+
+    res = run_cli(["alert", "preview", "--level", "4", *SCOPE, "--json"], env=demo_env)
+    assert res.exit_code == 0, res.stderr
+    [flagged] = res.json()["needs_review"]
+    assert flagged["resident_id"] == target
+    assert "居住階" in flagged["reason"] and "二階建ての2階" in flagged["reason"]
+    assert flagged["contact"] == "直接連絡 / contact directly"
+    human = run_cli(["alert", "preview", "--level", "4", *SCOPE], env=demo_env)
+    assert human.exit_code == 0, human.stderr
+    direct = human.stderr.split("contact directly")[1].split("文例")[0]
+    assert "要確認" in direct and target in direct

@@ -85,9 +85,13 @@ def test_skip_invalid_writes_good_rows(cli_env: dict[str, str], tmp_path: Path) 
     result = run_cli(["registry", "import", str(path), "--skip-invalid", "--json"], cli_env)
     assert result.exit_code == 0, result.stderr
     doc = result.json()
-    assert doc["added"] == 1
+    # A2's latitude is unusable: A2 is stored unlocated and flagged, never dropped
+    assert doc["added"] == 2
     assert [(e["line"], e["column"]) for e in doc["errors"]] == [(3, "緯度")]
-    assert [i["id"] for i in _list(cli_env)] == ["A1"]
+    assert [(i["id"], i["needs_review"], i["located"]) for i in _list(cli_env)] == [
+        ("A1", False, True),
+        ("A2", True, False),
+    ]
 
 
 def test_dry_run_reports_counts_and_writes_nothing(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -135,3 +139,53 @@ def test_human_list_goes_to_stderr_and_flags_problems(
     assert "no working channel" in result.stderr
     items = _list(cli_env)
     assert [(i["id"], i["no_working_channel"]) for i in items] == [("A1", False), ("A2", True)]
+
+
+def test_review_and_rejected_rows_in_list_and_health(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """#7 item 6: flagged residents and rejected rows stay visible to officers."""
+    path = _write(
+        tmp_path,
+        "review.csv",
+        "A1,直方 太郎,直方市殿町1,33.74,130.73,0949-00-1111,,",
+        "A2,古賀 茂,直方市新町2,33.74,130.73,0949-22-11,090-1111-2222,",
+        ",花田 キヨ,直方市感田3,,,0949-00-3333,,",
+    )
+    result = run_cli(["registry", "import", str(path), "--skip-invalid", "--json"], cli_env)
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert [r["id"] for r in doc["needs_review"]] == ["A2"]
+    assert [(r["line"], r["id"]) for r in doc["rejected"]] == [(4, "")]
+    listed = {i["id"]: i for i in _list(cli_env)}
+    assert listed["A2"]["needs_review"] is True
+    assert listed["A2"]["review_reasons"][0].startswith("電話番号: ")
+    assert listed["A1"]["needs_review"] is False
+    health = run_cli(["registry", "health", "--json"], cli_env)
+    assert health.exit_code == 0, health.stderr
+    kinds = [(d["kind"], d["resident_id"]) for d in health.json()]
+    assert kinds == [("needs_review", "A2"), ("rejected_row", "")]
+    assert "0949-22-11" not in health.stdout  # the bad number stays masked
+    human = run_cli(["registry", "health"], cli_env)
+    assert "要確認 / needs review" in human.stderr
+    assert "rejected rows (1)" in human.stderr
+
+
+def test_partial_register_is_refused_unless_allowed(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """#7 item 16: a 1-row file does not silently deactivate everyone else."""
+    rows = [f"A{i},住民 {i},直方市殿町{i},33.74,130.73,0949-00-{1000 + i},," for i in range(5)]
+    assert run_cli(["registry", "import", str(_write(tmp_path, "all.csv", *rows))], cli_env)
+    one = _write(tmp_path, "one.csv", rows[0])
+    dry = run_cli(["registry", "import", str(one), "--dry-run", "--json"], cli_env)
+    assert dry.exit_code == 3
+    assert dry.json()["removed_ids"] == ["A1", "A2", "A3", "A4"]
+    assert "would deactivate 4 of 5" in " ".join(dry.stderr.split())
+    assert "A1, A2, A3, A4" in dry.stderr
+    refused = run_cli(["registry", "import", str(one), "--json"], cli_env)
+    assert (refused.exit_code, refused.json()["written"]) == (3, False)
+    assert len([i for i in _list(cli_env) if i["active"]]) == 5
+    allowed = run_cli(["registry", "import", str(one), "--allow-removals", "--json"], cli_env)
+    assert allowed.exit_code == 0, allowed.stderr
+    assert allowed.json()["removed"] == 4

@@ -104,7 +104,7 @@ def test_upsert_counts_deactivation_and_reactivation(seeded: Engine, tmp_path: P
         "R2,古賀 キヨ,直方市新町2-2,33.75,130.72,0949-00-1111,090-5555-6666,,聴覚,,",  # changed
         "R4,新しい 人,直方市頓野4-4,33.76,130.74,,,,,,",  # added; R3 missing -> removed
     )
-    report = import_register(seeded, second)
+    report = import_register(seeded, second, allow_removals=True)
     assert (report.added, report.changed, report.removed, report.unchanged) == (1, 1, 1, 1)
     with session_scope(seeded) as s:
         active = [r.id for r in load_residents(s)]
@@ -120,7 +120,7 @@ def test_upsert_counts_deactivation_and_reactivation(seeded: Engine, tmp_path: P
     assert active == ["R1", "R2", "R4"]
     assert everyone == ["R1", "R2", "R3", "R4"]
 
-    report = import_register(seeded, _write(tmp_path, "third.csv", *BASE))
+    report = import_register(seeded, _write(tmp_path, "third.csv", *BASE), allow_removals=True)
     assert (report.added, report.changed, report.removed, report.unchanged) == (0, 2, 1, 1)
     with session_scope(seeded) as s:
         r3 = s.get(Resident, "R3")
@@ -231,18 +231,26 @@ def test_skip_invalid_writes_good_rows_and_keeps_bad_ones_active(
         "R2,古賀 キヨ,直方市新町2-2,33.75,130.72,0949-00-11,,,聴覚,,",
         "R5,c,d,,,,,,,,",
     ]
-    report = import_register(seeded, _write(tmp_path, "skip.csv", *rows), skip_invalid=True)
+    path = _write(tmp_path, "skip.csv", *rows)
+    report = import_register(seeded, path, skip_invalid=True, allow_removals=True)
     assert [(e.line, e.column) for e in report.errors] == [(3, "電話番号")]
-    # R2's row was bad: it stays as it was (active), only R3 is really missing
-    assert (report.added, report.changed, report.removed, report.unchanged) == (1, 0, 1, 1)
+    # R2's landline was bad: R2 is stored with it cleared and flagged; R3 is missing
+    assert (report.added, report.changed, report.removed, report.unchanged) == (1, 1, 1, 1)
     with session_scope(seeded) as s:
-        assert [r.id for r in load_residents(s)] == ["R1", "R2", "R5"]
+        residents = {r.id: r for r in load_residents(s)}
+        assert list(residents) == ["R1", "R2", "R5"]
+        assert residents["R2"].contacts == ()
+        assert len(residents["R2"].review_reasons) == 1
+        assert residents["R2"].review_reasons[0].startswith("電話番号: ")
+        assert residents["R1"].review_reasons == ()
 
 
 def test_dry_run_writes_nothing(seeded: Engine, tmp_path: Path) -> None:
     before = _snapshot(seeded)
-    report = import_register(seeded, _write(tmp_path, "dry.csv", BASE[0]), dry_run=True)
+    path = _write(tmp_path, "dry.csv", BASE[0])
+    report = import_register(seeded, path, dry_run=True, allow_removals=True)
     assert (report.removed, report.unchanged, report.dry_run, report.written) == (2, 1, True, False)
+    assert report.removed_ids == ["R2", "R3"]
     assert _snapshot(seeded) == before
 
 

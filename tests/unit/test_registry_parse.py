@@ -213,8 +213,16 @@ def test_every_bad_row_is_reported() -> None:
         (3, "氏名"),
         (4, "緯度"),
     ]
-    assert [r.id for r in result.records] == ["4"]
-    assert result.bad_ids == {"1", "2", "3"}
+    # a bad optional cell (phone, coordinates) keeps the resident, cleared and flagged;
+    # only the row without a name is rejected (#7 item 6)
+    assert [(r.id, bool(r.review)) for r in result.records] == [
+        ("1", True),
+        ("3", True),
+        ("4", False),
+    ]
+    assert [(r.line, r.resident_id) for r in result.rejected] == [(3, "2")]
+    assert result.bad_ids == {"2"}
+    assert result.id_damaged == []
 
 
 @pytest.mark.parametrize(
