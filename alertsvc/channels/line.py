@@ -41,7 +41,6 @@ from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessag
 
 __all__ = [
     "BUTTONS",
-    "LINE_USER_ID",
     "SIMULATOR_LINE_SECRET",
     "SIMULATOR_LINE_TOKEN",
     "LineChannel",
@@ -55,8 +54,6 @@ log = logging.getLogger(__name__)
 
 SIMULATOR_LINE_TOKEN = "simulator-line-token"
 SIMULATOR_LINE_SECRET = "simulator-line-secret"
-# LINE user ids: "U" and 32 lowercase hex digits (Messaging API reference)
-LINE_USER_ID = r"U[0-9a-f]{32}"
 # retry keys are UUIDs; uuid5 of the delivery key in this namespace
 _RETRY_NAMESPACE = uuid.UUID("6f1c9a0e-3b1e-4d7a-9c55-2a6c0b9e11a1")
 # LINE text limits: buttons template text 160 characters, message text 5000
