@@ -19,7 +19,7 @@ import smtplib
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
@@ -126,6 +126,20 @@ class EmailChannel:
             timeout=timeout,
         )
 
+    def smtp_options(self) -> dict[str, Any]:
+        """The keyword arguments this channel was built with (for a channel on the same
+        server, such as the e-mail-to-fax transport)."""
+        return {
+            "host": self._host,
+            "port": self._port,
+            "sender": self._sender,
+            "message_id_domain": self._domain,
+            "starttls": self._starttls,
+            "username": self._username,
+            "password": self._password,
+            "timeout": self._timeout,
+        }
+
     def _connect(self) -> smtplib.SMTP:
         smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
         try:
@@ -144,8 +158,8 @@ class EmailChannel:
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
         """One result per message, in order (see the class docstring)."""
         for m in messages:
-            if m.channel is not ChannelName.EMAIL:
-                raise ValueError(f"EmailChannel cannot send a {m.channel} message")
+            if m.channel is not self.name:
+                raise ValueError(f"{type(self).__name__} cannot send a {m.channel} message")
         try:
             smtp = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
@@ -163,11 +177,15 @@ class EmailChannel:
                 smtp.close()
         return results
 
+    def _build(self, message: OutgoingMessage) -> EmailMessage:
+        """The mail for one row (a subclass attaches a FAX page instead)."""
+        return build_email(message, sender=self._sender, domain=self._domain)
+
     def _send_one(self, smtp: smtplib.SMTP, message: OutgoingMessage) -> DeliveryResult:
-        mail = build_email(message, sender=self._sender, domain=self._domain)
-        who = mask_email(message.address)
+        mail = self._build(message)
+        who = mask_email(str(mail["To"]))
         try:
-            refused = smtp.send_message(mail, from_addr=self._sender, to_addrs=[message.address])
+            refused = smtp.send_message(mail, from_addr=self._sender, to_addrs=[str(mail["To"])])
         except smtplib.SMTPRecipientsRefused as exc:
             code, _reply = next(iter(exc.recipients.values()))
             return self._refused(code, who, "recipient")

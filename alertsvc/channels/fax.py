@@ -20,7 +20,7 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlencode
 
 import httpx
@@ -34,6 +34,9 @@ from alertsvc.channels.twilio_common import mask_phone, parse_retry_after
 from alertsvc.config import Settings, is_loopback_url
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+
+if TYPE_CHECKING:
+    from alertsvc.channels.fax_mail import FaxMailChannel
 
 __all__ = [
     "FAX_FAILURES",
@@ -241,15 +244,17 @@ class FaxChannel:
     @classmethod
     def from_settings(
         cls, settings: Settings, *, timeout: float = 10.0, env: Mapping[str, str] | None = None
-    ) -> FaxChannel:
+    ) -> FaxChannel | FaxMailChannel:
         """Build from ``[fax]``: the API key from ``fax.api_key_env`` (a built-in one only
-        when ``fax.base_url`` is the loopback simulator)."""
+        when ``fax.base_url`` is the loopback simulator); ``fax.transport = "smtp"`` builds
+        the e-mail-to-fax gateway channel instead (``alertsvc.channels.fax_mail``)."""
         fax = settings.fax
+        if fax.transport == "smtp":
+            from alertsvc.channels.fax_mail import FaxMailChannel
+
+            return FaxMailChannel.from_settings(settings, timeout=timeout, env=env)
         if fax.transport != "rest":
-            raise ChannelMisconfigured(
-                f"fax.transport {fax.transport!r}: this adapter is the REST transport; "
-                "use alertsvc.channels.fax_mail for smtp"
-            )
+            raise ChannelMisconfigured(f"fax.transport must be rest or smtp, got {fax.transport!r}")
         secret = settings.secret(fax.api_key_env, env)
         if secret is None and not is_loopback_url(fax.base_url):
             raise ChannelMisconfigured(f"FAX needs the API key in ${fax.api_key_env}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +18,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from alertsvc.channels.email import EmailChannel, build_email, message_id_for
+from alertsvc.channels.fax import FaxChannel
+from alertsvc.channels.fax_mail import FaxMailChannel
 from alertsvc.config import Settings
+from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, Outcome, OutgoingMessage
 
 
@@ -121,3 +127,40 @@ def test_japanese_resident_gets_no_duplicate_japanese() -> None:
 def test_no_server_is_deferred_not_raised() -> None:
     results = _channel(_free_port()).send_many([_msg("a@example.jp", "A1:1")])
     assert results[0].outcome is Outcome.DEFERRED
+
+
+def test_fax_through_an_email_to_fax_gateway(sink: tuple[Sink, int], tmp_path: Path) -> None:
+    handler, port = sink
+    handler.refuse = {"81949000009@fax.example.jp": "550 5.1.1 not a fax number"}
+    s = Settings()
+    s = replace(
+        s,
+        email=replace(s.email, smtp_port=port, message_id_domain="test.invalid"),
+        fax=replace(s.fax, transport="smtp", gateway_domain="fax.example.jp"),
+    )
+    fax = FaxChannel.from_settings(s, env={})
+    assert isinstance(fax, FaxMailChannel)
+
+    def msg(to: str, key: str) -> OutgoingMessage:
+        return OutgoingMessage(key, ChannelName.FAX, to, "すぐに避難", title="避難指示")
+
+    results = fax.send_many([msg("+81949000001", "A1:1"), msg("+81949000009", "A1:2")])
+    assert [r.outcome for r in results] == [Outcome.DELIVERED, Outcome.REJECTED]
+    (mail,) = handler.received
+    assert isinstance(mail, EmailMessage)
+    assert mail["To"] == "81949000001@fax.example.jp"
+    (pdf,) = [p for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]
+    page = tmp_path / "page.pdf"
+    page.write_bytes(pdf.get_content())
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(page), "-"], capture_output=True, check=True, text=True
+        ).stdout
+        assert "避難指示" in text
+
+
+def test_fax_gateway_needs_a_domain() -> None:
+    s = Settings()
+    s = replace(s, fax=replace(s.fax, transport="smtp"))
+    with pytest.raises(ChannelMisconfigured, match="gateway_domain"):
+        FaxChannel.from_settings(s, env={})
