@@ -22,8 +22,10 @@ from urllib.parse import urlparse
 from alertsvc.errors import ConfigError
 
 __all__ = [
+    "ApprovalSettings",
     "DatabaseSettings",
     "DispatchSettings",
+    "DutySettings",
     "EmailSettings",
     "ExerciseSettings",
     "FaxSettings",
@@ -34,8 +36,10 @@ __all__ = [
     "RegistrySettings",
     "Secret",
     "Settings",
+    "StationSettings",
     "TargetingSettings",
     "TwilioSettings",
+    "WatcherSettings",
     "WebhookSettings",
     "find_config_path",
     "is_loopback_url",
@@ -146,12 +150,37 @@ class DispatchSettings:
     ack_wait_level3_seconds: float = 900.0
     ack_wait_level4_seconds: float = 600.0
     ack_wait_level5_seconds: float = 0.0
+    # a channel that cannot work (ChannelMisconfigured) is tried again after this pause;
+    # meanwhile its rows age out (max_age_seconds) and fail over to the next channel
+    channel_retry_seconds: float = 30.0
+    # a worker that hits a database error backs off exponentially up to this pause
+    db_retry_max_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
 class ExerciseSettings:
     # E.164 numbers and push tokens that exercise (【訓練】) alerts may reach
     allow_list: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    # two-person rule: an alert needs a second officer's approval when its level is
+    # listed or it reaches at least min_recipients people (0 = no count rule)
+    levels: tuple[int, ...] = ()
+    min_recipients: int = 0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.levels) or self.min_recipients > 0
+
+    def needs_approval(self, level: int, recipients: int, exercise: bool) -> bool:
+        """Exercises never need approval; unconfigured, nothing does."""
+        if exercise:
+            return False
+        if level in self.levels:
+            return True
+        return self.min_recipients > 0 and recipients >= self.min_recipients
 
 
 @dataclass(frozen=True)
@@ -163,6 +192,124 @@ class WebhookSettings:
     ack_secret_env: str = "ALERTSVC_ACK_SECRET"
     # an app ack token is refused once its alert is cancelled or older than this
     ack_valid_seconds: float = 259200.0
+
+
+# gauge source kinds a [[watcher.stations]] entry may name (modules in alertsvc.watcher.sources)
+WATCH_SOURCES = (
+    "area_feed",
+    "river_json",
+    "suimon_dat",
+    "uk_ea",
+    "usgs",
+    "generic_json",
+    "generic_csv",
+)
+WATCH_POLICIES = ("recommend", "auto")
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """One watched gauge: where it is read, its lines, and what each 警戒レベル does."""
+
+    id: str = ""
+    source: str = ""
+    # the document URL (http(s) or file://); uk_ea also needs measures_url
+    url: str = ""
+    measures_url: str = ""
+    # the station's code in the source document (default: id)
+    code: str = ""
+    name: str = ""
+    # lines in metres overriding the source's (0 = take the source's; level2 = 氾濫注意水位)
+    level2_m: float = 0.0
+    level3_m: float = 0.0
+    level4_m: float = 0.0
+    level5_m: float = 0.0
+    # 危機管理型水位計: which 警戒レベル the feed's 危険水位 / 氾濫開始水位 stand for (0 = none)
+    warn_level_is: int = 3
+    flad_level_is: int = 4
+    # zone sets alerted at each level (level 4/5 default to the level below)
+    zone_sets_level3: tuple[str, ...] = ()
+    zone_sets_level4: tuple[str, ...] = ()
+    zone_sets_level5: tuple[str, ...] = ()
+    # recommend: draft + notify the duty officers; auto: send without a person
+    policy_level3: str = "recommend"
+    policy_level4: str = "recommend"
+    policy_level5: str = "recommend"
+    # generic_json / generic_csv field paths
+    id_field: str = ""
+    time_field: str = ""
+    level_field: str = ""
+    items_path: str = ""
+    quality_field: str = ""
+    valid_quality: tuple[str, ...] = ()
+
+    @property
+    def source_code(self) -> str:
+        return self.code or self.id
+
+    def lines(self) -> dict[int, float]:
+        """The configured overrides, level -> metres (only those set)."""
+        values = {2: self.level2_m, 3: self.level3_m, 4: self.level4_m, 5: self.level5_m}
+        return {k: v for k, v in values.items() if v}
+
+    def zone_sets(self, level: int) -> tuple[str, ...]:
+        chain = (self.zone_sets_level3, self.zone_sets_level4, self.zone_sets_level5)
+        for sets in reversed(chain[: level - 2]):
+            if sets:
+                return sets
+        return ()
+
+    def policy(self, level: int) -> str:
+        return {3: self.policy_level3, 4: self.policy_level4, 5: self.policy_level5}[level]
+
+
+@dataclass(frozen=True)
+class WatcherSettings:
+    # poll interval of the scheduler in `serve` (cron runs `watch --once` on its own)
+    poll_seconds: float = 300.0
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 10.0
+    # retries on connection errors only
+    retries: int = 2
+    consecutive: int = 2
+    rise_rate_m_per_h: float = 0.5
+    lead_time_minutes: float = 60.0
+    trend_window_minutes: float = 60.0
+    trend_min_points: int = 3
+    hysteresis_m: float = 0.1
+    leave_readings: int = 2
+    all_clear_minutes: float = 60.0
+    max_age_minutes: float = 30.0
+    impossible_rate_m_per_h: float = 5.0
+    # scheduler: how late a job may still run, and the follower's retry interval
+    misfire_grace_seconds: float = 60.0
+    leader_retry_seconds: float = 5.0
+    # scheduler in `serve`: dispatcher wake-ups and escalation checks
+    dispatch_wakeup_seconds: float = 5.0
+    escalation_check_seconds: float = 10.0
+    stations: tuple[StationSettings, ...] = ()
+
+
+@dataclass(frozen=True)
+class DutyContact:
+    """One duty officer (当番職員) told at once when someone asks for help."""
+
+    name: str = ""
+    phone: str = ""  # E.164
+    channel: str = "sms"  # sms (a keypress on a call would answer for the resident)
+
+
+@dataclass(frozen=True)
+class DutySettings:
+    # who is told at once, by an outbox message, when anyone answers "need help"; the
+    # watcher tells the same people about drafts, stale gauges and all-clear proposals
+    contacts: tuple[DutyContact, ...] = ()
+    push: tuple[str, ...] = ()  # FCM tokens of the duty officers' app (watcher notices)
+
+    @property
+    def sms(self) -> tuple[str, ...]:
+        """The duty officers' phone numbers (every contact's)."""
+        return tuple(c.phone for c in self.contacts)
 
 
 @dataclass(frozen=True)
@@ -213,6 +360,9 @@ class Settings:
     fax: FaxSettings = field(default_factory=FaxSettings)
     line: LineSettings = field(default_factory=LineSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
+    watcher: WatcherSettings = field(default_factory=WatcherSettings)
+    duty: DutySettings = field(default_factory=DutySettings)
+    approval: ApprovalSettings = field(default_factory=ApprovalSettings)
     # where the file came from (None: built-in defaults); relative paths resolve against it
     source: Path | None = None
 
@@ -238,6 +388,9 @@ _SECTIONS = {
     "fax": "fax",
     "line": "line",
     "email": "email",
+    "watcher": "watcher",
+    "duty": "duty",
+    "approval": "approval",
 }
 
 T = TypeVar("T")
@@ -283,11 +436,87 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: [{key}] must be a table")
         cls = _section_class(_SECTIONS[key])
+        if key == "watcher":
+            sections["watcher"] = _build_watcher(value, f"{where}: watcher")
+            continue
         sections[_SECTIONS[key]] = _build(cls, value, f"{where}: {key}")
     settings = Settings(**sections, source=resolved)
     settings = _apply_env_overrides(settings, env)
     _validate(settings, where)
     return settings
+
+
+def _build_watcher(values: Mapping[str, Any], prefix: str) -> WatcherSettings:
+    """[watcher] with its [[watcher.stations]] array of tables."""
+    rest = dict(values)
+    raw_stations = rest.pop("stations", [])
+    if not isinstance(raw_stations, list):
+        raise ConfigError(f"{prefix}.stations: expected [[watcher.stations]] tables")
+    stations = []
+    for i, raw in enumerate(raw_stations):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{prefix}.stations[{i}]: expected a table")
+        stations.append(_build(StationSettings, raw, f"{prefix}.stations[{i}]"))
+    built = _build(WatcherSettings, rest, prefix)
+    from dataclasses import replace
+
+    return replace(built, stations=tuple(stations))
+
+
+def _validate_watcher(w: WatcherSettings, where: str) -> None:
+    for key in (
+        "poll_seconds",
+        "connect_timeout_seconds",
+        "read_timeout_seconds",
+        "consecutive",
+        "lead_time_minutes",
+        "trend_window_minutes",
+        "trend_min_points",
+        "leave_readings",
+        "all_clear_minutes",
+        "max_age_minutes",
+        "impossible_rate_m_per_h",
+        "misfire_grace_seconds",
+        "leader_retry_seconds",
+        "dispatch_wakeup_seconds",
+        "escalation_check_seconds",
+        "rise_rate_m_per_h",
+    ):
+        if getattr(w, key) <= 0:
+            raise ConfigError(f"{where}: watcher.{key}: must be greater than 0")
+    if w.retries < 0 or w.hysteresis_m < 0:
+        raise ConfigError(f"{where}: watcher.retries and watcher.hysteresis_m must be >= 0")
+    seen: set[str] = set()
+    for i, st in enumerate(w.stations):
+        key = f"{where}: watcher.stations[{i}]"
+        if not st.id:
+            raise ConfigError(f"{key}.id: required")
+        if st.id in seen:
+            raise ConfigError(f"{key}.id: duplicate station id {st.id!r}")
+        seen.add(st.id)
+        if st.source not in WATCH_SOURCES:
+            raise ConfigError(f"{key}.source: expected one of {', '.join(WATCH_SOURCES)}")
+        if not st.url.startswith(("http://", "https://", "file://")):
+            raise ConfigError(f"{key}.url: expected an http(s):// or file:// URL, got {st.url!r}")
+        if st.source == "uk_ea" and not st.measures_url:
+            raise ConfigError(f"{key}.measures_url: required for source uk_ea")
+        if st.source.startswith("generic") and not (
+            st.id_field and st.time_field and st.level_field
+        ):
+            raise ConfigError(f"{key}: id_field, time_field and level_field are required")
+        for level in (3, 4, 5):
+            if st.policy(level) not in WATCH_POLICIES:
+                raise ConfigError(
+                    f"{key}.policy_level{level}: expected recommend or auto, "
+                    f"got {st.policy(level)!r}"
+                )
+        if not st.zone_sets_level3:
+            raise ConfigError(f"{key}.zone_sets_level3: at least one zone set is required")
+        for name in ("warn_level_is", "flad_level_is"):
+            if getattr(st, name) not in (0, 2, 3, 4, 5):
+                raise ConfigError(f"{key}.{name}: expected 0 (unused) or a level 2-5")
+        if any(v < 0 for v in st.lines().values()):
+            raise ConfigError(f"{key}: a level line cannot be negative")
 
 
 def _section_class(attr: str) -> type[Any]:
@@ -331,6 +560,10 @@ def _coerce(expected: Any, value: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value
+    if is_dataclass(expected) and isinstance(expected, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return _build(expected, value, key)
     raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover
 
 
@@ -367,6 +600,8 @@ def _validate(s: Settings, where: str) -> None:
         "dispatch.max_attempts": s.dispatch.max_attempts,
         "dispatch.batch_size": s.dispatch.batch_size,
         "webhooks.ack_valid_seconds": s.webhooks.ack_valid_seconds,
+        "dispatch.channel_retry_seconds": s.dispatch.channel_retry_seconds,
+        "dispatch.db_retry_max_seconds": s.dispatch.db_retry_max_seconds,
     }
     for key, value in positive.items():
         if key == "targeting.edge_tolerance_m" and value == 0:
@@ -386,6 +621,25 @@ def _validate(s: Settings, where: str) -> None:
     for key, base in (("twilio.base_url", s.twilio.base_url), ("fcm.base_url", s.fcm.base_url)):
         if not base.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: {key}: expected an http(s) URL, got {base!r}")
+    _validate_watcher(s.watcher, where)
+    for i, lvl in enumerate(s.approval.levels):
+        if lvl not in (3, 4, 5):
+            raise ConfigError(f"{where}: approval.levels[{i}]: expected 3, 4 or 5, got {lvl}")
+    if s.approval.min_recipients < 0:
+        raise ConfigError(
+            f"{where}: approval.min_recipients: must be 0 (off) or more, got "
+            f"{s.approval.min_recipients}"
+        )
+    for i, duty in enumerate(s.duty.contacts):
+        if not duty.phone.startswith("+") or not duty.phone[1:].isdigit():
+            raise ConfigError(
+                f"{where}: duty.contacts[{i}].phone: expected an E.164 number, got "
+                f"{'(empty)' if not duty.phone else 'a number without +country code'}"
+            )
+        if duty.channel != "sms":
+            raise ConfigError(
+                f"{where}: duty.contacts[{i}].channel: expected 'sms', got {duty.channel!r}"
+            )
     for i, entry in enumerate(s.exercise.allow_list):
         if not entry:
             raise ConfigError(f"{where}: exercise.allow_list[{i}]: empty entry")

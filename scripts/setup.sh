@@ -24,3 +24,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
+# the door-knock PDF embeds a Japanese font found at run time, and its tests read the PDF
+# back with poppler's pdftotext/pdftoppm: Debian packages, installed only when we are root
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=""
+  [ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] \
+    || ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 \
+    || missing="$missing fonts-ipaexfont"
+  command -v pdftotext >/dev/null 2>&1 || missing="$missing poppler-utils"
+  if [ -n "$missing" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null 2>&1; } \
+      || echo "setup: could not install$missing; the PDF tests will skip" >&2
+  fi
+fi

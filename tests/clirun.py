@@ -10,6 +10,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from alertsvc.cli import _register_groups, app
+from alertsvc.cli._common import AppState, ChannelBuilder
 
 
 @dataclass
@@ -23,9 +24,16 @@ class CliResult:
 
 
 def run_cli(
-    args: list[str], env: Mapping[str, str] | None = None, input: str | None = None
+    args: list[str],
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    channels: ChannelBuilder | None = None,
 ) -> CliResult:
+    """Invoke the app as ``main()`` would; ``channels`` replaces the real adapters."""
     _register_groups()
     runner = CliRunner()
-    result = runner.invoke(app, args, env=dict(env or {}), input=input, catch_exceptions=False)
+    state = AppState() if channels is None else AppState(channels=channels)
+    result = runner.invoke(
+        app, args, env=dict(env or {}), input=input, catch_exceptions=False, obj=state
+    )
     return CliResult(result.exit_code, result.stdout, result.stderr)

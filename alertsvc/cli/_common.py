@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,8 +23,13 @@ from alertsvc.config import Settings, load_settings
 from alertsvc.db import ensure_schema, make_engine
 from alertsvc.errors import AlertsvcError, InputError
 
+if TYPE_CHECKING:
+    from alertsvc.channels import Channel
+    from alertsvc.models import ChannelName
+
 __all__ = [
     "AppState",
+    "ChannelBuilder",
     "emit_json",
     "fail",
     "human",
@@ -39,9 +44,29 @@ human = Console(stderr=True, highlight=False)
 T = TypeVar("T")
 
 
+# Builds the channels a worker serves: (settings, wanted channels) -> adapters. The
+# composition root (``alertsvc.cli.main``) passes the real one; tests construct the
+# application state with their own.
+ChannelBuilder = Callable[["Settings", "list[ChannelName]"], "Mapping[ChannelName, Channel]"]
+
+
+def real_channels(settings: Settings, wanted: list[ChannelName]) -> Mapping[ChannelName, Channel]:
+    """The real adapters (``alertsvc.channels.build_channels``)."""
+    from alertsvc.channels import build_channels
+
+    return build_channels(settings, only=wanted)
+
+
 @dataclass
 class AppState:
+    """What every command shares; built once per invocation by the composition root.
+
+    ``channels`` builds the provider adapters for ``worker`` (the real ones unless the
+    caller — a test, an embedding program — passes another builder).
+    """
+
     config_path: Path | None = None
+    channels: ChannelBuilder = field(default=real_channels, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 

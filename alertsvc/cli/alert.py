@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from alertsvc.audit import record
@@ -71,18 +72,7 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
                 f"{preview.rates[_voice()]:g} per second: {voice_n} calls take "
                 f"{human_duration(est['voice'])}[/]"
             )
-    direct = Table(title="[bold red]要直接連絡 / contact directly[/]")
-    for col in ("名簿番号 / id", "氏名 / name", "住所 / address", "理由 / reason"):
-        direct.add_column(col)
-    for plan in preview.unreachable:
-        r = plan.target.resident
-        direct.add_row(r.id, r.name, r.address, plan.unreachable_reason or "")
-    for r in preview.unlocated:
-        direct.add_row(r.id, r.name, r.address, "位置不明 / unlocated")
-    for r in preview.needs_review:
-        reason = "要確認 / needs review: " + "; ".join(r.review_reasons)
-        direct.add_row(r.id, r.name, r.address, reason)
-    human.print(direct)
+    render_contact_directly(preview, human)
     if not show_contacts:
         human.print("連絡先は伏せ字です (--show-contacts で表示) / contacts masked")
     samples = Table(title="文例 / sample messages", show_lines=True)
@@ -92,6 +82,40 @@ def render_preview_human(preview: Preview, *, show_contacts: bool) -> None:
         text = f"{sample['title']}\n{sample['body']}" if sample["title"] else sample["body"]
         samples.add_row(sample["channel"], sample["language"], text, str(sample["segments"] or ""))
     human.print(samples)
+
+
+# rows of the contact-directly list shown on the terminal; the files hold every row
+DIRECT_ROWS_SHOWN = 20
+
+
+def render_contact_directly(preview: Preview, out: Console) -> None:
+    """The first people to contact directly, in an 80-column table, and how many in all.
+
+    Thousands of table rows help nobody at a terminal: the whole list (with addresses)
+    is in the ``--csv`` file and on the ``--map`` page.
+    """
+    rows = [
+        (p.target.resident.id, p.target.resident.name, p.unreachable_reason or "")
+        for p in preview.unreachable
+    ]
+    rows += [(r.id, r.name, "位置不明 / unlocated") for r in preview.unlocated]
+    rows += [
+        (r.id, r.name, "要確認 / needs review: " + "; ".join(r.review_reasons))
+        for r in preview.needs_review
+    ]
+    direct = Table(title=f"[bold red]要直接連絡 / contact directly: {len(rows)} 人[/]")
+    direct.add_column("名簿番号 / id", no_wrap=True, max_width=14)
+    direct.add_column("氏名 / name", no_wrap=True, max_width=16)
+    direct.add_column("理由 / reason", overflow="ellipsis", no_wrap=True, max_width=38)
+    for row in rows[:DIRECT_ROWS_SHOWN]:
+        direct.add_row(*row)
+    out.print(direct)
+    if len(rows) > DIRECT_ROWS_SHOWN:
+        out.print(
+            f"ほか{len(rows) - DIRECT_ROWS_SHOWN}人: 全員と住所は --csv / --map に / "
+            f"{len(rows) - DIRECT_ROWS_SHOWN} more: the full list with addresses is in the "
+            "--csv file and the --map page"
+        )
 
 
 def _voice() -> Any:
@@ -109,14 +133,32 @@ def load_scope_and_preview(
     area: Path | None,
     exercise: bool,
     draft_id: str | None = None,
+    cap: str | None = None,
 ) -> Preview:
-    """Resolve the scope (from options, or from an open draft) and plan the alert."""
+    """Resolve the scope (from options, an open draft or a CAP alert) and plan the alert."""
     from alertsvc.errors import InputError
     from alertsvc.services.drafts import load_draft
     from alertsvc.services.preview import build_preview
     from alertsvc.services.scope import resolve_scope, scope_from_dict
 
     with session_scope(state.engine) as session:
+        if cap is not None:
+            from alertsvc.interop.cap_scope import cap_scope
+
+            if draft_id is not None or zone_sets or zone_ids or area is not None:
+                raise ScopeError(
+                    "--cap cannot be combined with --draft, --zone-set, --zone, --area"
+                )
+            found = cap_scope(session, state.settings, cap, level)
+            if found.exercise and not exercise:
+                human.print("CAP の status が Actual ではないため訓練として扱います / "
+                            "CAP status is not Actual: planned as an exercise")  # fmt: skip
+            if found.references:
+                human.print(f"参照先 / references: {', '.join(found.references)}")
+            lvl, scope = parse_level(found.level), found.scope
+            exercise = exercise or found.exercise
+            return build_preview(session, state.settings, level=lvl, scope=scope,
+                                 exercise=exercise)  # fmt: skip
         if draft_id is not None:
             if level is not None or zone_sets or zone_ids or area is not None:
                 raise ScopeError(
@@ -157,6 +199,7 @@ def preview_cmd(
         False, "--show-contacts", help="Show full phone numbers and tokens (audited)."
     ),
     draft: str | None = typer.Option(None, "--draft", help="Preview a saved draft."),
+    cap: str | None = typer.Option(None, "--cap", help="Scope from a CAP 1.2 file or URL."),
     save_draft: bool = typer.Option(
         False, "--save-draft", help="Save this level and scope as a draft to send later."
     ),
@@ -173,6 +216,7 @@ def preview_cmd(
             area=area,
             exercise=exercise,
             draft_id=draft,
+            cap=cap,
         )
         draft_id: str | None = None
         if save_draft:
@@ -207,7 +251,9 @@ def preview_cmd(
             if draft_id is not None:
                 doc["draft_id"] = draft_id
             emit_json(doc)
-        render_preview_human(preview, show_contacts=show_contacts)
+        else:
+            # the JSON document is the answer: a human table of thousands of rows is not
+            render_preview_human(preview, show_contacts=show_contacts)
         if draft_id is not None:
             human.print(
                 f"[bold]下書きを保存しました / draft saved: {draft_id}[/] — "
@@ -249,6 +295,7 @@ def send_cmd(
     draft: str | None = typer.Option(
         None, "--draft", help="Send a saved draft (its level and scope; re-planned now)."
     ),
+    cap: str | None = typer.Option(None, "--cap", help="Scope from a CAP 1.2 file or URL."),
 ) -> None:
     """Send an alert: preview, typed confirmation, then one outbox row per message.
 
@@ -267,25 +314,16 @@ def send_cmd(
             area=area,
             exercise=exercise,
             draft_id=draft,
+            cap=cap,
         )
         render_preview_human(preview, show_contacts=False)
-        if not yes:
-            phrase = confirmation_phrase(preview.level, preview.exercise)
-            human.print(
-                f"[bold]送信するには「{phrase}」と入力してください / to send, type "
-                f"'{'exercise' if preview.exercise else 'send'} level {int(preview.level)}':[/]"
-            )
-            try:
-                typed = input("> ")
-            except EOFError:
-                typed = ""
-            if not _accepted(typed, preview.level, preview.exercise):
-                if json_out:
-                    emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
-                human.print(
-                    "[red]確認されなかったため送信しません / not confirmed: nothing sent[/]"
-                )
-                raise typer.Exit(1)
+        if _held_for_approval(state, preview, draft, json_out):
+            return
+        if not yes and not _confirmed(preview):
+            if json_out:
+                emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
+            human.print("[red]確認されなかったため送信しません / not confirmed: nothing sent[/]")
+            raise typer.Exit(1)
         with session_scope(state.engine) as session:
             result = send_preview(session, state.settings, preview)
             if draft is not None:
@@ -302,6 +340,74 @@ def send_cmd(
         )
 
     run_command(json_out, body)
+
+
+def _held_for_approval(state: Any, preview: Preview, draft: str | None, json_out: bool) -> bool:
+    """Two-person rule: save (or keep) the alert as a draft awaiting approval.
+
+    True when it was held: the command then prints {"draft_id", "needs_approval": true}
+    and exits 0. Whatever the flags, an alert that needs approval is never sent before a
+    different officer approved it (``alert approve``).
+    """
+    from alertsvc.services.approval import hold_for_approval, is_approved
+    from alertsvc.services.drafts import load_draft
+
+    needs = state.settings.approval.needs_approval(
+        int(preview.level), len(preview.plans), preview.exercise
+    )
+    if not needs:
+        return False
+    with session_scope(state.engine) as session:
+        if draft is not None and is_approved(load_draft(session, draft)):
+            return False
+        draft_id = hold_for_approval(session, preview, draft_id=draft)
+    if json_out:
+        emit_json({"draft_id": draft_id, "needs_approval": True})
+    human.print(
+        f"[bold yellow]承認が必要です / needs approval:[/] 下書き / draft {draft_id}. "
+        f"別の担当者が / another officer runs: alertsvc alert approve {draft_id}; then "
+        f"alertsvc alert send --draft {draft_id}"
+    )
+    return True
+
+
+def _confirmed(preview: Preview) -> bool:
+    """Exercise: the typed phrase. Live: a one-time code, at a terminal only."""
+    import sys
+
+    if preview.exercise:
+        phrase = confirmation_phrase(preview.level, preview.exercise)
+        human.print(
+            f"[bold]送信するには「{phrase}」と入力してください / to send, type "
+            f"'exercise level {int(preview.level)}':[/]"
+        )
+        try:
+            return _accepted(input("> "), preview.level, preview.exercise)
+        except EOFError:
+            return False
+    if not sys.stdin.isatty():
+        human.print(
+            "本番送信の確認は端末で行います (スクリプトは --yes) / a live send is confirmed "
+            "at a terminal (scripts use --yes)"
+        )
+        return False
+    from alertsvc.services.approval import confirm_with_code, one_time_code
+
+    def ask(prompt: str) -> str:
+        # the prompt goes to stderr with the rest of the human text; stdout stays JSON
+        human.print(prompt, end="", markup=False)
+        try:
+            return input()
+        except EOFError:
+            return ""
+
+    return confirm_with_code(
+        level=int(preview.level),
+        recipients=len(preview.plans),
+        code=one_time_code(),
+        say=lambda text: human.print(text, markup=False),
+        ask=ask,
+    )
 
 
 @app.command("drafts")

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -28,21 +28,17 @@ from sqlalchemy import select
 from alertsvc.audit import current_actor
 from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
-from alertsvc.cli._common import emit_json, human, run_command, state_of
-from alertsvc.config import Settings
+from alertsvc.cli._common import AppState, emit_json, human, run_command, state_of
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Resident
 from alertsvc.dispatch.alerts import cancel_alert
 from alertsvc.dispatch.runner import default_worker_id, run_worker
 from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
+from alertsvc.dispatch.verify import Verification
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
-__all__ = ["channel_factory", "register"]
-
-# Composition-root hook: tests (and the demo) may set this to build fake channels;
-# None means the real adapters from alertsvc.channels.build_channels.
-channel_factory: Callable[[Settings], Mapping[ChannelName, Channel]] | None = None
+__all__ = ["register"]
 
 REASONS = {
     "unlocated": "位置不明 / unlocated",
@@ -62,16 +58,13 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     alert_app.command("status")(status)
     alert_app.command("cancel")(cancel)
+    alert_app.command("verify")(verify)
 
 
-def _build_channels(settings: Settings, only: list[str] | None) -> dict[ChannelName, Channel]:
+def _build_channels(state: AppState, only: list[str] | None) -> dict[ChannelName, Channel]:
     wanted = [ChannelName(c) for c in only] if only else list(ChannelName)
-    if channel_factory is not None:
-        built = dict(channel_factory(settings))
-        return {c: built[c] for c in wanted if c in built}
-    from alertsvc.channels import build_channels
-
-    return build_channels(settings, only=wanted)
+    built = dict(state.channels(state.settings, wanted))
+    return {c: built[c] for c in wanted if c in built}
 
 
 @contextmanager
@@ -122,7 +115,7 @@ def worker(
             )
         settings = state.settings
         engine = state.engine
-        channels = _build_channels(settings, channel)
+        channels = _build_channels(state, channel)
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
             # twilio's client logs every request's headers at INFO: noise, not news
@@ -166,6 +159,12 @@ def worker(
             f"再試行 retried {stats.retried}, 不達 failed {stats.failed}, "
             f"不明 unknown {stats.unknown}"
         )
+        if stats.db_errors or stats.channel_errors or stats.expired:
+            human.print(
+                f"[bold red]障害 / faults survived: database errors {stats.db_errors}, "
+                f"broken-channel reports {stats.channel_errors}, rows failed over at max age "
+                f"{stats.expired} — see the log above and `alertsvc alert status`[/]"
+            )
         if stats.unknown or stats.recovered_unknown:
             human.print(
                 "[yellow]不明な送信があります(再送していません)。`alertsvc alert status` で確認"
@@ -197,22 +196,33 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
         un.add_column("優先度 / priority", justify="right")
         un.add_column("理由 / reason")
         for u in st.unreached[:50]:
-            un.add_row(
-                u.resident_id,
-                names.get(u.resident_id, ""),
-                f"{u.priority:.1f}",
-                REASONS.get(u.reason, u.reason),
-            )
+            reason = REASONS.get(u.reason, u.reason)
+            if u.supporters:
+                # the supporter notices about this person that nobody confirmed
+                reason += "; 支援者未確認 / supporter not confirmed: " + ", ".join(
+                    f"#{n.supporter_id} {n.channel} {n.state}" for n in u.supporters
+                )
+            un.add_row(u.resident_id, names.get(u.resident_id, ""), f"{u.priority:.1f}", reason)
         if len(st.unreached) > 50:
             un.add_row("…", f"+{len(st.unreached) - 50}", "", "")
         parts.append(un)
+    labels = {
+        "broken": "故障 / broken",
+        "no_progress": "送信が進んでいません / no progress",
+        "expired": "期限切れで次の手段へ / failed over (max age)",
+    }
+    for p in st.channel_problems:
+        parts.append(
+            f"[bold red]チャネル / channel {p.channel}: {labels.get(p.problem, p.problem)} "
+            f"— {p.detail} (since {p.since})[/]"
+        )
     if st.unknown:
         parts.append(
             f"[yellow]不明 / unknown (may have gone out, not resent): {len(st.unknown)}[/]"
         )
     if st.needs_help:
         ids = ", ".join(h["resident_id"] for h in st.needs_help)
-        parts.append(f"[bold red]支援要請 / need help: {ids}[/]")
+        parts.append(f"[bold red]🔔 支援要請 / need help: {ids}[/]")
     if st.cancellation_ids:
         parts.append(f"取消し通知 / cancellation: {', '.join(st.cancellation_ids)}")
     return Group(*parts)
@@ -344,5 +354,47 @@ def cancel(
             human.print(
                 "`alertsvc worker` が取消し通知を最優先で送ります / workers send these first"
             )
+
+    run_command(json_out, body)
+
+
+def verification_renderable(v: Verification) -> Any:
+    """The human view of ``alert verify``: OK, or every violation (no addresses)."""
+    if v.ok:
+        return f"[bold green]検証OK / verify {v.alert_id}: every rule holds[/]"
+    table = Table(title=f"[bold red]違反 / violations of {v.alert_id}: {len(v.violations)}[/]")
+    table.add_column("規則 / rule")
+    table.add_column("名簿番号 / id")
+    table.add_column("内容 / detail")
+    for x in v.violations:
+        table.add_row(x.rule, x.resident_id, x.detail)
+    return table
+
+
+def verify(
+    ctx: typer.Context,
+    alert_id: str = typer.Argument(..., help="Alert id (A…)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check the alert's invariants and print every violation; exit 0 when all hold, 1 if not.
+
+    Rules: every person in scope is confirmed or on the follow-up list with a reason;
+    every row is in a state of the table; nothing queued, claimed or held past
+    max_age_seconds plus the lease; cancellations only (and always) to addresses that
+    were accepted or may have been; every acknowledgement belongs to the person whose
+    own address answered.
+    """
+    state = state_of(ctx)
+
+    def body() -> None:
+        from alertsvc.dispatch.verify import verify_alert
+
+        with session_scope(state.engine) as s:
+            result = verify_alert(s, alert_id, state.settings.dispatch)
+        if json_out:
+            emit_json(result.as_dict())
+        human.print(verification_renderable(result))
+        if not result.ok:
+            raise typer.Exit(1)
 
     run_command(json_out, body)

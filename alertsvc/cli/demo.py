@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 
 from alertsvc.cli._common import emit_json, human, run_command, state_of
-from alertsvc.cli.delivery import REASONS
+from alertsvc.cli.delivery import REASONS, verification_renderable
 
 if TYPE_CHECKING:
     from alertsvc.dispatch.status import AlertStatus
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = typer.Option(7, "--seed", help="Seed of the scripted provider behaviour."),
     ) -> None:
-        """Import the demo data, send a level-4 alert through the simulator, show the outcome."""
+        """Import the demo data, let the river watcher raise the alerts, show the outcome."""
         from alertsvc.services.demo import DemoOptions, run_demo
 
         state = state_of(ctx)
@@ -89,9 +89,12 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("--ack-wait >= 0, --speed > 0, 0 <= --error-rate < 1")
             human.rule("[bold]alertsvc デモ / demo — 直方市・遠賀川 (synthetic zones)[/]")
             human.print(
-                "河川水位監視は未実装のため、氾濫危険水位を超えた想定で担当者が警戒レベル4を"
-                "発令するところから始めます / the river watcher is not built yet: the demo "
-                "starts where an officer sends level 4 for the flooded zones."
+                "河川監視が遠賀川の合成水位データを読み、避難判断水位の前に警戒レベル3を推奨し、"
+                "担当者の承認 (模擬) で送信、氾濫危険水位で警戒レベル4、"
+                "水位低下で解除を提案します / "
+                "the river watcher reads a synthetic 遠賀川 series: level 3 recommended ahead "
+                "of 避難判断水位, the officer's approval simulated, level 4 at 氾濫危険水位, "
+                "the river falls, an all-clear is proposed."
             )
             options = DemoOptions(
                 ack_wait_seconds=ack_wait, speed=speed, error_rate=error_rate, seed=seed
@@ -128,6 +131,9 @@ def register(app: typer.Typer) -> None:
                 "プロバイダ要求 / provider requests (HTTP status: count): "
                 + "; ".join(f"{p} {c}" for p, c in result.provider_requests.items())
             )
+            human.print(f"最後に検証 / finally: alertsvc alert verify {result.alert_id}")
+            if result.verification is not None:
+                human.print(verification_renderable(result.verification))
             human.print(
                 f"次の操作 / next: alertsvc alert status {result.alert_id} · "
                 f"alertsvc alert cancel {result.alert_id} --reason ..."
@@ -140,7 +146,13 @@ def register(app: typer.Typer) -> None:
                         "preview_counts": counts,
                         "provider_requests": result.provider_requests,
                         "scripted": result.scripted,
+                        "watcher": result.watcher,
+                        "verify": result.verification.as_dict()
+                        if result.verification is not None
+                        else None,
                     }
                 )
+            if result.verification is not None and not result.verification.ok:
+                raise typer.Exit(1)  # the demo must hold its own invariants
 
         run_command(json_out, body)

@@ -25,6 +25,9 @@ def serve(
 ) -> None:
     """Serve Twilio callbacks, keypresses, SMS replies and app acks until Ctrl-C/SIGTERM.
 
+    Also runs the scheduler: the river watcher poll, dispatcher wake-ups and escalation
+    checks (on PostgreSQL only in the leading `serve`; the others wait as followers).
+
     Prints where it listens (with --json one document {"url", "public_url"}) once the
     port is bound, then blocks. Exit 1 when the port is taken or a secret is missing.
     """
@@ -47,7 +50,15 @@ def serve(
             f"Webhook 受付中 / webhooks listening on {server.url} "
             f"(公開URL / public URL {server.public_url}); Ctrl-C で停止 / to stop"
         )
-        server.run()
+        # the scheduler (watcher poll, dispatcher wake-ups, escalations; one leader on
+        # PostgreSQL) runs alongside the webhooks and stops with them
+        from alertsvc.cli.watch import start_scheduler
+
+        scheduler = start_scheduler(state.engine, state.settings)
+        try:
+            server.run()
+        finally:
+            scheduler.stop()
         human.print("Webhook 停止 / webhooks stopped")
 
     run_command(json_out, body)

@@ -33,6 +33,7 @@ __all__ = [
     "Alert",
     "AlertDraft",
     "AlertTarget",
+    "AuditChainHead",
     "AuditEntry",
     "Base",
     "Contact",
@@ -42,6 +43,8 @@ __all__ = [
     "Shelter",
     "Supporter",
     "UTCDateTime",
+    "WatchEvent",
+    "WatchStation",
     "Zone",
     "ZoneSet",
     "utcnow",
@@ -243,6 +246,22 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100), index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # hash chain (migration 0005; see alertsvc.audit): set when the row is flushed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """One row (id 1): how many audit entries there are and the last one's hash.
+
+    Anchors the end of the chain, so deleting the newest entries is detectable.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 # --- outbox (migration 0002): alerts, the people they concern, one row per message ---
@@ -405,3 +424,59 @@ class AlertDraft(Base):
     alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
     sent_by: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # two-person rule (migration 0005): held for a second officer's approval
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- river watcher (migration 0005_i8watch) ---
+
+
+class WatchStation(Base):
+    """A watched gauge's state between polls: the decision core's memory and the last reading.
+
+    One row per configured station; a poll locks it (``FOR UPDATE`` on PostgreSQL) so that
+    cron and the scheduler can never decide twice on the same reading.
+    """
+
+    __tablename__ = "watch_stations"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # the decision core's memory: alertsvc.watcher.decide.StationState.as_dict()
+    memory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # level -> alert id sent in the current event (the parent of a higher level's alert)
+    alerts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reading: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # ok | stale | missing | invalid
+    quality: Mapped[str] = mapped_column(String(16), default="missing")
+    level: Mapped[int | None] = mapped_column(Integer)
+    predicted_level3_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WatchEvent(Base):
+    """One watcher decision with its inputs: why a draft, an alert or a warning exists."""
+
+    __tablename__ = "watch_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # station|kind|time|level: the same decision can never be recorded twice
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    # enter | predict | leave | all_clear_proposal | stale | ignored
+    kind: Mapped[str] = mapped_column(String(32))
+    # time of the reading that decided (the poll time for a silent gauge)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reading: Mapped[float | None] = mapped_column(Float)
+    level: Mapped[int | None] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(Text, default="")
+    predicted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # what was done: the draft saved or the alert sent, and who was told
+    draft_id: Mapped[str | None] = mapped_column(ForeignKey("alert_drafts.id"))
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

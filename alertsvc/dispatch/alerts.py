@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
@@ -26,10 +26,14 @@ from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
 from alertsvc.errors import InputError, NotFound, RowError
 from alertsvc.models import ChannelName
+
+# one definition: the renderer adds it, create_alert checks it
+from alertsvc.planning.render import EXERCISE_PREFIX
 from alertsvc.redact import mask_address
 
 __all__ = [
     "EXERCISE_PREFIX",
+    "NOTICE_KINDS",
     "SUPPORTER_LEGAL_BASES",
     "CancelResult",
     "PlannedDelivery",
@@ -40,7 +44,9 @@ __all__ = [
     "new_alert_id",
 ]
 
-EXERCISE_PREFIX = "【訓練】"
+# notices about an earlier alert (#9): claimed ahead of every other message, and never a
+# reply target (an answer belongs to the alert the notice is about)
+NOTICE_KINDS = frozenset({"cancellation", "update", "correction", "clear"})
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
 
 Recipient = Literal["resident", "supporter"]
@@ -80,6 +86,8 @@ class CancelResult:
     cancelled: int  # unsent rows stopped
     cancellation_alert_id: str | None  # None when the alert had reached nobody yet
     notified: int  # cancellation messages queued
+    # rows in a provider call at cancel time: notified once accepted (or maybe accepted)
+    awaiting_outcome: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -87,6 +95,7 @@ class CancelResult:
             "cancelled": self.cancelled,
             "cancellation_alert_id": self.cancellation_alert_id,
             "notified": self.notified,
+            "awaiting_outcome": self.awaiting_outcome,
         }
 
 
@@ -107,11 +116,12 @@ def _validate(
     targets: Sequence[PlannedTarget],
     deliveries: Sequence[PlannedDelivery],
     allow_list: Collection[str],
+    need_targets: bool = True,
 ) -> None:
     errors: list[RowError] = []
     if level not in (3, 4, 5):
         errors.append(RowError(-1, "level", f"expected 3, 4 or 5, got {level!r}"))
-    if not targets:
+    if not targets and need_targets:
         errors.append(RowError(-1, "targets", "an alert must concern at least one person"))
     target_ids: set[str] = set()
     for i, t in enumerate(targets):
@@ -203,10 +213,13 @@ def create_alert(
     _validate(
         level=level, exercise=exercise, targets=targets, deliveries=deliveries,
         allow_list=allow_list,
+        # a cancellation may start empty: its rows in flight are notified once settled
+        need_targets=kind != "cancellation",
     )  # fmt: skip
     now = now or utcnow()
     alert_id = new_alert_id(now)
-    is_cancellation = kind == "cancellation"
+    # the column keeps its name from #7; it marks every notice kind
+    is_cancellation = kind in NOTICE_KINDS
     session.add(
         Alert(
             id=alert_id,
@@ -274,7 +287,9 @@ def create_alert(
         session.execute(insert(Delivery), rows)
     audit_record(
         session,
-        "alert.cancel_notice" if is_cancellation else "alert.create",
+        ("alert.cancel_notice" if kind == "cancellation" else f"alert.{kind}_notice")
+        if is_cancellation
+        else "alert.create",
         {"level": level, "exercise": exercise, "kind": kind, "parent_id": parent_id},
         {
             "alert_id": alert_id,
@@ -287,6 +302,100 @@ def create_alert(
         actor=actor,
     )
     return alert_id
+
+
+def _text_key(channel: str, language: str) -> str:
+    return f"{channel}|{language}"
+
+
+def cancellation_notices(
+    rows: Sequence[Delivery], texts: Mapping[str, Sequence[str]], cancels: str
+) -> list[PlannedDelivery]:
+    """One 取消し per (recipient, person, supporter, channel, address) among ``rows``.
+
+    ``texts`` maps "channel|language" to the rendered (title, body); a row whose text is
+    missing is skipped (it cannot be rendered without the officer's reason).
+    """
+    planned: list[PlannedDelivery] = []
+    seen: set[tuple[str, str, int, str, str]] = set()
+    for row in rows:
+        ident = (row.recipient, row.resident_id, row.supporter_id, row.channel, row.address)
+        text = texts.get(_text_key(row.channel, row.language))
+        if ident in seen or text is None:
+            continue
+        seen.add(ident)
+        planned.append(
+            PlannedDelivery(
+                resident_id=row.resident_id,
+                recipient="supporter" if row.recipient == "supporter" else "resident",
+                supporter_id=row.supporter_id or None,
+                step=0,
+                channel=ChannelName(row.channel),
+                address=row.address,
+                language=row.language,
+                title=str(text[0]),
+                body=str(text[1]),
+                data=(("kind", "cancellation"), ("cancels", cancels)),
+                priority=row.priority,
+                legal_basis=row.legal_basis,
+            )
+        )
+    return planned
+
+
+def add_notices(
+    session: Session, notice: Alert, planned: Sequence[PlannedDelivery], now: dt.datetime
+) -> int:
+    """Append queued cancellation rows (and their targets) to the cancellation ``notice``.
+
+    Row keys continue the notice's numbering. Two workers adding the same notice at once
+    collide on the unique constraints and one transaction fails (and is retried): nobody
+    is notified twice. Returns the rows added.
+    """
+    if not planned:
+        return 0
+    count = session.scalar(select(func.count()).where(Delivery.alert_id == notice.id)) or 0
+    have = set(
+        session.scalars(select(AlertTarget.resident_id).where(AlertTarget.alert_id == notice.id))
+    )
+    new_targets = [
+        {"alert_id": notice.id, "resident_id": rid, "priority": p, "located": True,
+         "reachable": True}
+        for rid, p in {d.resident_id: d.priority for d in planned}.items()
+        if rid not in have
+    ]  # fmt: skip
+    if new_targets:
+        session.execute(insert(AlertTarget), new_targets)
+    rows = [
+        {
+            "key": f"{notice.id}:{count + n}",
+            "alert_id": notice.id,
+            "recipient": d.recipient,
+            "resident_id": d.resident_id,
+            "supporter_id": d.supporter_id or 0,
+            "step": 0,
+            "channel": str(d.channel),
+            "address": d.address,
+            "language": d.language,
+            "title": d.title,
+            "body": d.body,
+            "data": [list(p) for p in d.data],
+            "priority": d.priority,
+            "level": notice.level,
+            "is_cancellation": True,
+            "legal_basis": d.legal_basis,
+            "state": DeliveryState.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "detail": "in flight at cancel time; the provider accepted it (or may have)",
+            "created_at": now,
+            "queued_at": now,
+            "updated_at": now,
+        }
+        for n, d in enumerate(planned, start=1)
+    ]
+    session.execute(insert(Delivery), rows)
+    return len(rows)
 
 
 def load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
@@ -338,46 +447,27 @@ def cancel_alert(
     alert.cancelled_at = now
     alert.cancelled_by = actor
     alert.cancel_reason = reason
-    reached = session.scalars(
+    candidates = session.scalars(
         select(Delivery)
         .where(
             Delivery.alert_id == alert_id,
-            Delivery.state.in_([s.value for s in REACHED_STATES]),
+            Delivery.state.in_([s.value for s in (*REACHED_STATES, DeliveryState.SENDING)]),
         )
         .order_by(Delivery.id)
     ).all()
+    # rendered now for the rows in flight too: their notice is added by maintenance once
+    # a provider turns out to have accepted them (or may have)
+    texts = {
+        _text_key(r.channel, r.language): list(render(ChannelName(r.channel), r.language))
+        for r in candidates
+    }
+    reached = [r for r in candidates if r.state != DeliveryState.SENDING.value]
+    in_flight = len(candidates) - len(reached)
     targets = {
         t.resident_id: t
         for t in session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id))
     }
-    planned: list[PlannedDelivery] = []
-    seen: set[tuple[str, str, int, str, str]] = set()
-    rendered: dict[tuple[str, str], tuple[str, str]] = {}
-    for row in reached:
-        ident = (row.recipient, row.resident_id, row.supporter_id, row.channel, row.address)
-        if ident in seen:
-            continue
-        seen.add(ident)
-        channel = ChannelName(row.channel)
-        if (row.channel, row.language) not in rendered:
-            rendered[(row.channel, row.language)] = render(channel, row.language)
-        title, body = rendered[(row.channel, row.language)]
-        planned.append(
-            PlannedDelivery(
-                resident_id=row.resident_id,
-                recipient="supporter" if row.recipient == "supporter" else "resident",
-                supporter_id=row.supporter_id or None,
-                step=0,
-                channel=channel,
-                address=row.address,
-                language=row.language,
-                title=title,
-                body=body,
-                data=(("kind", "cancellation"), ("cancels", alert_id)),
-                priority=row.priority,
-                legal_basis=row.legal_basis,
-            )
-        )
+    planned = cancellation_notices(reached, texts, alert_id)
     notice_targets = [
         PlannedTarget(
             resident_id=rid,
@@ -388,12 +478,12 @@ def cancel_alert(
         for rid in dict.fromkeys(p.resident_id for p in planned)
     ]
     notice_id: str | None = None
-    if planned:
+    if planned or in_flight:
         # addresses were vetted against the allow-list when the alert was created
         notice_id = create_alert(
             session,
             level=alert.level,
-            scope={"cancels": alert_id, "reason": reason},
+            scope={"cancels": alert_id, "reason": reason, "texts": texts},
             exercise=alert.exercise,
             targets=notice_targets,
             deliveries=planned,
@@ -408,6 +498,7 @@ def cancel_alert(
         cancelled=stopped,
         cancellation_alert_id=notice_id,
         notified=len(planned),
+        awaiting_outcome=in_flight,
     )
     audit_record(session, "alert.cancel", {"alert_id": alert_id, "reason": reason},
                  result.as_dict(), actor=actor)  # fmt: skip

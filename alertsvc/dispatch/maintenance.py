@@ -15,19 +15,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from alertsvc.config import DispatchSettings
 from alertsvc.db.tables import Alert, Delivery
 from alertsvc.dispatch._sql import deliveries_table
+from alertsvc.dispatch.alerts import add_notices, cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
-from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState, Event
+from alertsvc.dispatch.states import ACTIVE_STATES, REACHED_STATES, DeliveryState, Event
 
 __all__ = [
     "ACTIVE_ALERTS",
+    "EXPIRED_PREFIX",
     "LOST_DETAIL",
     "cancel_rows_of_cancelled_alerts",
+    "expire_unsent_rows",
     "has_pending_work",
+    "notify_settled_in_flight",
     "recover_expired_leases",
     "release_due_escalations",
 ]
@@ -36,13 +40,18 @@ log = logging.getLogger("alertsvc.dispatch.worker")
 
 S = DeliveryState
 LOST_DETAIL = "worker lost during the provider call; may have gone out, not resent"
+LOST_PUSH_DETAIL = "worker lost during the provider call; push resent (duplicates collapse)"
+# the start of the detail the max-age sweep writes (``alert status`` and ``verify`` read it)
+EXPIRED_PREFIX = "expired: not handed to a provider within max_age_seconds"
 
 
 def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int]:
     """Handle rows whose worker died or stalled; returns (requeued, marked unknown).
 
-    'claimed' rows go back to 'queued': the provider was never called. 'sending' rows
-    become 'unknown': the provider may have acted, so they are never resent automatically.
+    'claimed' rows go back to 'queued': the provider was never called. 'sending' SMS and
+    voice rows become 'unknown': the provider may have acted, so they are never resent
+    automatically; 'sending' push rows are queued again (a duplicate push is collapsed on
+    the device, a missing one leaves a person unwarned).
     The lease owner is kept on unknown rows so that a stalled (not dead) worker can still
     record the real outcome when its provider call returns.
     """
@@ -53,6 +62,24 @@ def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int
         values={"lease_owner": None, "lease_expires_at": None, "updated_at": now},
         only={S.CLAIMED},
     )
+    # a push is resent instead: a duplicate replaces the notification on the device
+    # (same collapse key), so "may have gone out" is no reason to leave someone unwarned
+    repushed = move(
+        session,
+        Event.RETRY,
+        Delivery.lease_expires_at < now,
+        Delivery.channel == "push",
+        # in a cancelled alert it may have gone out: it stays unknown and is notified
+        Delivery.alert_id.in_(ACTIVE_ALERTS),
+        values={
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "next_attempt_at": now,
+            "detail": LOST_PUSH_DETAIL,
+            "updated_at": now,
+        },
+        only={S.SENDING},
+    )
     lost = move(
         session,
         Event.LEASE_EXPIRED,
@@ -60,9 +87,14 @@ def recover_expired_leases(session: Session, now: dt.datetime) -> tuple[int, int
         values={"detail": LOST_DETAIL, "finished_at": now, "updated_at": now},
         only={S.SENDING},
     )
-    if requeued or lost:
-        log.warning("expired leases: %d requeued, %d marked unknown", requeued, lost)
-    return requeued, lost
+    if requeued or lost or repushed:
+        log.warning(
+            "expired leases: %d requeued, %d pushes resent, %d marked unknown",
+            requeued,
+            repushed,
+            lost,
+        )
+    return requeued + repushed, lost
 
 
 def _ack_wait(settings: DispatchSettings, level: int) -> float:
@@ -95,6 +127,102 @@ def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
         },
         only={S.HELD, S.QUEUED},
     )
+
+
+def notify_settled_in_flight(session: Session, now: dt.datetime) -> int:
+    """Cancellation notices for rows that were in a provider call when their alert was
+    cancelled and have since turned out accepted, or possibly accepted.
+
+    ``cancel_alert`` notifies only addresses a provider accepted (or may have); a row
+    then 'sending' gets its notice here once its outcome is known — and none when it
+    came back deferred (withdrawn) or failed. Idempotent: an address already in the
+    notice is skipped. Returns the notices added.
+    """
+    notice = aliased(Alert)
+    parent = aliased(Alert)
+    already = aliased(Delivery)
+    rows = session.execute(
+        select(Delivery, notice)
+        .join(parent, parent.id == Delivery.alert_id)
+        .join(notice, (notice.parent_id == parent.id) & (notice.kind == "cancellation"))
+        .where(
+            parent.state == "cancelled",
+            Delivery.state.in_([s.value for s in REACHED_STATES]),
+            ~exists().where(
+                already.alert_id == notice.id,
+                already.recipient == Delivery.recipient,
+                already.resident_id == Delivery.resident_id,
+                already.supporter_id == Delivery.supporter_id,
+                already.channel == Delivery.channel,
+                already.address == Delivery.address,
+            ),
+        )
+        .order_by(Delivery.id)
+    ).all()
+    by_notice: dict[str, tuple[Alert, list[Delivery]]] = {}
+    for row, n in rows:
+        by_notice.setdefault(n.id, (n, []))[1].append(row)
+    added = 0
+    for n, found in by_notice.values():
+        texts = dict((n.scope or {}).get("texts") or {})
+        planned = cancellation_notices(found, texts, str(n.parent_id))
+        added += add_notices(session, n, planned, now)
+    if added:
+        log.info("cancellation: %d notices for sends that settled after the cancel", added)
+    return added
+
+
+def expire_unsent_rows(
+    session: Session, settings: DispatchSettings, now: dt.datetime
+) -> dict[str, int]:
+    """Fail every queued or claimed row not handed to a provider within ``max_age_seconds``.
+
+    Age counts from when the row was queued (created, or released by escalation). Such a
+    row belongs to a channel that is broken, not served by any worker, or stalled; failing
+    it (with the reason in ``detail``) lets escalation release the person's next channel
+    instead of leaving them waiting for ever. A worker that still holds the claim finds
+    the row gone when it moves it to 'sending' and never calls the provider. Returns the
+    rows failed per channel; the caller reports them.
+    """
+    cutoff = now - dt.timedelta(seconds=settings.max_age_seconds)
+    stale = list(
+        session.execute(
+            select(Delivery.channel, func.count())
+            .where(
+                Delivery.state.in_([S.QUEUED.value, S.CLAIMED.value]),
+                func.coalesce(Delivery.queued_at, Delivery.created_at) < cutoff,
+                Delivery.alert_id.in_(ACTIVE_ALERTS),
+            )
+            .group_by(Delivery.channel)
+        ).all()
+    )
+    failed: dict[str, int] = {}
+    for channel, _n in stale:
+        n = move(
+            session,
+            Event.EXPIRE,
+            Delivery.channel == channel,
+            func.coalesce(Delivery.queued_at, Delivery.created_at) < cutoff,
+            Delivery.alert_id.in_(ACTIVE_ALERTS),
+            values={
+                "detail": f"{EXPIRED_PREFIX} ({settings.max_age_seconds:.0f}s): "
+                f"channel {channel} made no progress",
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "finished_at": now,
+                "updated_at": now,
+            },
+        )
+        if n:
+            failed[channel] = n
+            log.error(
+                "channel %s made no progress: %d rows not handed to the provider within "
+                "%.0fs failed over to the next channel",
+                channel,
+                n,
+                settings.max_age_seconds,
+            )
+    return failed
 
 
 def release_due_escalations(session: Session, settings: DispatchSettings, now: dt.datetime) -> int:

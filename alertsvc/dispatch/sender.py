@@ -6,9 +6,10 @@ One pass (``Dispatcher.step``), per channel:
    cancellations first, then by alert level and person priority (PostgreSQL:
    ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE`` serialises claims, so SQLite
    means one worker process) and lease them (commit);
-2. move the claimed rows to 'sending' (commit) — only rows still claimed by us;
-3. call ``channel.send_many`` in chunks of ``max_batch``;
-4. record every result with the retry policy (commit), guarded by our lease.
+2. for each provider call (``max_batch`` rows: one for Twilio, one ``send_each`` for
+   FCM): move just those rows to 'sending' (commit), call ``channel.send_many``, record
+   the results with the retry policy (commit), guarded by our lease. The rest of the
+   claim stays 'claimed' — never called, so a crash hands it back to the queue.
 
 Maintenance (``alertsvc.dispatch.maintenance``) runs in the same loop; the process runner
 (threads, signals, idle detection) is ``alertsvc.dispatch.runner``.
@@ -30,6 +31,7 @@ from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
 from alertsvc.config import RateSettings, Settings
 from alertsvc.db.tables import Alert, Delivery, utcnow
@@ -37,7 +39,9 @@ from alertsvc.dispatch._sql import deliveries_table
 from alertsvc.dispatch.maintenance import (
     ACTIVE_ALERTS,
     cancel_rows_of_cancelled_alerts,
+    expire_unsent_rows,
     has_pending_work,
+    notify_settled_in_flight,
     recover_expired_leases,
     release_due_escalations,
 )
@@ -79,6 +83,9 @@ class WorkerStats:
     released: int = 0  # escalation steps released
     recovered_claims: int = 0
     recovered_unknown: int = 0
+    expired: int = 0  # failed by the max-age sweep: never handed to a provider in time
+    db_errors: int = 0  # database errors survived (the loop backed off and went on)
+    channel_errors: int = 0  # a channel that could not work (reported, isolated)
 
     def add(self, other: WorkerStats) -> None:
         for f in fields(self):
@@ -168,14 +175,30 @@ class Dispatcher:
     # -- maintenance ---------------------------------------------------------------
 
     def maintain(self) -> None:
-        """Recover expired leases and release due escalation steps (one transaction)."""
+        """Recover expired leases, fail rows past max age, release due escalation steps.
+
+        One transaction; a row failed by the max-age sweep is audited
+        (``delivery.expired``) and its person's next step is released in the same pass.
+        Raises ``SQLAlchemyError`` on a database error (nothing is half-applied).
+        """
         now = self.clock()
         with self._sessions.begin() as s:
             requeued, lost = recover_expired_leases(s, now)
             cancel_rows_of_cancelled_alerts(s, now)
+            notify_settled_in_flight(s, now)
+            expired = expire_unsent_rows(s, self.dispatch, now)
+            if expired:
+                audit_record(
+                    s,
+                    "delivery.expired",
+                    {"worker_id": self.worker_id, "max_age_seconds": self.dispatch.max_age_seconds},
+                    {"channels": expired},
+                    actor=self.worker_id,
+                )
             released = release_due_escalations(s, self.dispatch, now)
         self.stats.recovered_claims += requeued
         self.stats.recovered_unknown += lost
+        self.stats.expired += sum(expired.values())
         self.stats.released += released
 
     def pending(self) -> bool:
@@ -307,58 +330,71 @@ class Dispatcher:
         # a third lock for exercises: never hand an off-list address to a provider
         refused = [r for r in rows if r.exercise and r.address not in self._allow]
         sendable = [r for r in rows if not (r.exercise and r.address not in self._allow)]
+        if refused:
+            self._refuse(refused)
+        size = max(1, int(channel.max_batch))
+        handled = 0
+        renewed = time.monotonic()
+        for i in range(0, len(sendable), size):
+            if self.stop_event.is_set():
+                break  # the runner releases the rest of the claim
+            if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
+                # slow provider: keep the lease on the rest of the claim
+                self._renew([r.id for r in sendable[i:]])
+                renewed = time.monotonic()
+            handled += self._send_chunk(channel, sendable[i : i + size])
+        return handled
+
+    def _refuse(self, refused: Sequence[_Row]) -> None:
+        now = self.clock()
+        with self._sessions.begin() as s:
+            move(
+                s,
+                Event.REFUSE,
+                Delivery.id.in_([r.id for r in refused]),
+                Delivery.lease_owner == self.worker_id,
+                values={
+                    "detail": "exercise: address not on exercise.allow_list; not sent",
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "finished_at": now,
+                    "updated_at": now,
+                },
+            )
+        self.stats.refused += len(refused)
+        log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
+
+    def _send_chunk(self, channel: Channel, chunk: Sequence[_Row]) -> int:
+        """One provider call: 'sending' is committed for exactly these rows right before it.
+
+        So a crash at any moment leaves at most one call's rows 'sending' (later marked
+        unknown); the rest of the claim is still 'claimed' and goes back to the queue.
+        """
         now = self.clock()
         lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
         with self._sessions.begin() as s:
-            if refused:
-                move(
-                    s,
-                    Event.REFUSE,
-                    Delivery.id.in_([r.id for r in refused]),
-                    Delivery.lease_owner == self.worker_id,
-                    values={
-                        "detail": "exercise: address not on exercise.allow_list; not sent",
-                        "lease_owner": None,
-                        "lease_expires_at": None,
-                        "finished_at": now,
-                        "updated_at": now,
-                    },
-                )
-                self.stats.refused += len(refused)
-                log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
-            if not sendable:
-                return 0
-            # committed BEFORE the provider call: a crash from here on leaves 'sending'
-            # rows that lease recovery marks unknown, never silently resent
             going = move_returning_ids(
                 s,
                 Event.CALL_PROVIDER,
-                Delivery.id.in_([r.id for r in sendable]),
+                Delivery.id.in_([r.id for r in chunk]),
                 Delivery.lease_owner == self.worker_id,
+                # cancelled since the claim: cancel_alert has taken the row already, but
+                # a cancellation committed between claim and now must win here too
+                Delivery.alert_id.in_(ACTIVE_ALERTS),
                 values={
                     "attempts": Delivery.attempts + 1,
                     "lease_expires_at": lease_until,
                     "updated_at": now,
                 },
             )
-        batch = [r for r in sendable if r.id in going]
+        batch = [r for r in chunk if r.id in going]
         if not batch:
             return 0
-        results: list[DeliveryResult] = []
-        size = max(1, int(channel.max_batch))
-        renewed = time.monotonic()
         try:
-            for i in range(0, len(batch), size):
-                if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
-                    # slow provider: keep the lease so nobody marks our rows unknown early
-                    self._renew([r.id for r in batch[i:]])
-                    renewed = time.monotonic()
-                chunk = batch[i : i + size]
-                results.extend(self._call(channel, chunk))
+            results = self._call(channel, batch)
         except ChannelMisconfigured:
             # nothing can have gone out on a channel that cannot work at all
-            self._requeue(list(batch[len(results) :]))
-            self._record(batch[: len(results)], results)
+            self._requeue(batch)
             raise
         self._record(batch, results)
         return len(batch)
@@ -404,7 +440,7 @@ class Dispatcher:
                     update(Delivery)
                     .where(
                         Delivery.id.in_(ids),
-                        Delivery.state == S.SENDING.value,
+                        Delivery.state.in_([S.CLAIMED.value, S.SENDING.value]),
                         Delivery.lease_owner == self.worker_id,
                     )
                     .values(lease_expires_at=until)
@@ -437,18 +473,41 @@ class Dispatcher:
             cancel_rows_of_cancelled_alerts(s, now)
 
     def _record(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
+        """Record the outcomes, riding out a database error (restart, lock) with back-off.
+
+        Keeps trying for twice the lease: the rows stay 'sending' meanwhile; if their lease
+        expires first, maintenance marks them unknown and our late record still resolves
+        them (the lease owner is kept). Only if the database stays away longer do they
+        remain 'unknown' — the honest answer, never a lost row.
+        """
         if not rows:
             return
-        for attempt in range(5):
+        deadline = time.monotonic() + 2 * self.dispatch.lease_seconds
+        wait = 0.1
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self._record_once(rows, results)
                 return
-            except SQLAlchemyError:
-                # the rows stay 'sending' until recorded; if we never manage, lease
-                # recovery marks them unknown, which is the honest answer
-                log.exception("recording %d results failed (attempt %d)", len(rows), attempt + 1)
-                time.sleep(0.2 * (attempt + 1))
-        log.error("gave up recording %d results; their leases will expire to unknown", len(rows))
+            except SQLAlchemyError as exc:
+                self.stats.db_errors += 1
+                if time.monotonic() + wait > deadline:
+                    log.error(
+                        "gave up recording %d results (%s); they stay unknown",
+                        len(rows),
+                        type(exc).__name__,
+                    )
+                    return
+                log.error(
+                    "recording %d results failed (attempt %d, %s); retrying in %.1fs",
+                    len(rows),
+                    attempt,
+                    type(exc).__name__,
+                    wait,
+                )
+                time.sleep(wait)
+                wait = min(wait * 2, self.dispatch.db_retry_max_seconds)
 
     def _record_once(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
         now = self.clock()
@@ -483,8 +542,13 @@ class Dispatcher:
                     p.update(sent_at=now)
                 elif decision.decision is Decision.RETRY:
                     if alert_state.get(row.alert_id) == "cancelled":
-                        event = Event.WITHDRAW
-                        p.update(detail="alert cancelled before retry")
+                        if res.outcome is Outcome.UNKNOWN:
+                            # a push that may have gone out: it gets a cancellation notice
+                            event = Event.OUTCOME_UNKNOWN
+                            p.update(detail="may have gone out; alert cancelled, not resent")
+                        else:
+                            event = Event.WITHDRAW
+                            p.update(detail="alert cancelled before retry")
                     else:
                         event = Event.RETRY
                         p.update(

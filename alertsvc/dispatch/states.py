@@ -59,6 +59,9 @@ class Event(enum.StrEnum):
     REFUSE = "refuse"  # exercise row to an address off the allow-list: never handed over
     # the provider surely did not act (DEFERRED) and the alert was cancelled meanwhile
     WITHDRAW = "withdraw"
+    # the max-age sweep: not handed to a provider within max_age_seconds (its channel is
+    # broken, not served, or stalled), so the person's next channel can go
+    EXPIRE = "expire"
 
 
 class InvalidTransition(ValueError):
@@ -77,6 +80,7 @@ TRANSITIONS: dict[tuple[DeliveryState, Event], DeliveryState] = {
     (S.QUEUED, E.SKIP): S.SKIPPED,
     # an answer proves the person got an earlier message; this one need not go out
     (S.QUEUED, E.ACK): S.ACKNOWLEDGED,
+    (S.QUEUED, E.EXPIRE): S.FAILED,
     (S.CLAIMED, E.CALL_PROVIDER): S.SENDING,
     # the provider was never called, so handing the row back cannot duplicate anything
     (S.CLAIMED, E.LEASE_EXPIRED): S.QUEUED,
@@ -85,6 +89,8 @@ TRANSITIONS: dict[tuple[DeliveryState, Event], DeliveryState] = {
     (S.CLAIMED, E.SKIP): S.SKIPPED,
     (S.CLAIMED, E.ACK): S.ACKNOWLEDGED,
     (S.CLAIMED, E.REFUSE): S.FAILED,
+    # a claim past max_age: its worker stalled; the provider has not been called
+    (S.CLAIMED, E.EXPIRE): S.FAILED,
     (S.SENDING, E.ACCEPTED): S.SENT,
     (S.SENDING, E.RETRY): S.QUEUED,
     (S.SENDING, E.GIVE_UP): S.FAILED,
@@ -123,9 +129,11 @@ SETTLED_STATES: frozenset[DeliveryState] = frozenset(
 TERMINAL_STATES: frozenset[DeliveryState] = frozenset(
     {S.DELIVERED, S.ACKNOWLEDGED, S.FAILED, S.CANCELLED, S.SKIPPED}
 )
-# the message reached, or may have reached, the address: a cancellation goes to these
+# a provider accepted the message, or may have: a cancellation goes to these. A row still
+# 'sending' is not among them: its notice waits until its outcome is known (maintenance),
+# because a send that comes back deferred never reached anybody.
 REACHED_STATES: frozenset[DeliveryState] = frozenset(
-    {S.SENDING, S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.UNKNOWN}
+    {S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.UNKNOWN}
 )
 
 

@@ -6,6 +6,7 @@ have 100,000 rows and ``alert status --watch`` polls it every second.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,17 +14,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery
+from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, AuditEntry, Delivery, utcnow
 from alertsvc.dispatch.alerts import load_alert
+from alertsvc.dispatch.maintenance import EXPIRED_PREFIX
 from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
 from alertsvc.redact import mask_address
 
 __all__ = [
+    "STALL_SECONDS",
     "STATUS_KEYS",
     "AlertStatus",
+    "ChannelProblem",
+    "SupporterNotice",
     "UnknownDelivery",
     "UnreachedPerson",
     "alert_status",
+    "confirms",
+    "unreached_reason",
 ]
 
 S = DeliveryState
@@ -45,11 +52,42 @@ _COUNT_KEY: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class SupporterNotice:
+    """A message to one of the person's supporters that nobody confirmed."""
+
+    supporter_id: int
+    channel: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnreachedPerson:
     resident_id: str
     priority: float
     # unlocated | no_channel | in_progress | failed | unknown | not_confirmed | cancelled
     reason: str
+    # the person's supporter notices that were not confirmed (listed under the person)
+    supporters: tuple[SupporterNotice, ...] = ()
+
+
+# a channel whose due rows have waited this long without being handed over makes no progress
+STALL_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProblem:
+    """A channel of this alert that is not getting messages out.
+
+    ``problem``: ``broken`` (a worker reported it cannot work, see the audit's
+    ``channel.broken``), ``no_progress`` (rows due for longer than ``STALL_SECONDS`` and
+    none handed over: no worker serves it, or it is stalled) or ``expired`` (rows failed
+    by the max-age sweep and handed to the next channel).
+    """
+
+    channel: str
+    problem: str
+    detail: str
+    since: str  # ISO 8601, UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +117,7 @@ class AlertStatus:
     targets: int
     parent_id: str | None = None
     cancellation_ids: list[str] = field(default_factory=list)
+    channel_problems: list[ChannelProblem] = field(default_factory=list)
 
     @property
     def in_flight(self) -> bool:
@@ -95,7 +134,15 @@ class AlertStatus:
             "by_channel": self.by_channel,
             "targets": self.targets,
             "unreached": [
-                {"resident_id": u.resident_id, "priority": u.priority, "reason": u.reason}
+                {
+                    "resident_id": u.resident_id,
+                    "priority": u.priority,
+                    "reason": u.reason,
+                    "supporters": [
+                        {"supporter_id": n.supporter_id, "channel": n.channel, "state": n.state}
+                        for n in u.supporters
+                    ],
+                }
                 for u in self.unreached
             ],
             "unknown": [
@@ -112,17 +159,24 @@ class AlertStatus:
             "needs_help": self.needs_help,
             "parent_id": self.parent_id,
             "cancellation_ids": self.cancellation_ids,
+            "channel_problems": [
+                {"channel": p.channel, "problem": p.problem, "detail": p.detail, "since": p.since}
+                for p in self.channel_problems
+            ],
         }
 
 
-def alert_status(session: Session, alert_id: str) -> AlertStatus:
+def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = None) -> AlertStatus:
     """Counts per channel and overall, who is not yet reached, unknown rows, help requests.
 
     "Reached" means the person answered or a provider confirmed delivery of one of their
     own messages; everyone else is listed in ``unreached``, highest priority first,
     with the reason (unlocated, no_channel, in_progress, failed, unknown, not_confirmed).
-    Raises ``NotFound`` for an unknown id.
+    ``channel_problems`` names every channel that is broken, making no progress, or whose
+    rows had to fail over (``now`` defaults to the current time). Raises ``NotFound`` for
+    an unknown id.
     """
+    now = now or utcnow()
     alert = load_alert(session, alert_id)
     # aggregated in SQL: an alert can have 100,000 rows and --watch polls this every second
     grouped = session.execute(
@@ -140,19 +194,18 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
         counts[bucket] = counts.get(bucket, 0) + n
         per = by_channel.setdefault(channel, dict.fromkeys(counts, 0))
         per[bucket] = per.get(bucket, 0) + n
-    own: dict[str, set[str]] = defaultdict(set)
-    confirmed: set[str] = set()
-    for resident_id, channel, state in session.execute(
-        select(Delivery.resident_id, Delivery.channel, Delivery.state)
-        .where(Delivery.alert_id == alert_id, Delivery.recipient == "resident")
-        .distinct()
-    ):
-        own[resident_id].add(state)
-        # reached: an answer, or an SMS the carrier delivered to the handset. A call that
-        # was answered without a keypress may have been an answering machine, and a push
-        # accepted by FCM may never have been seen: those stay on the follow-up list.
-        if state == "acknowledged" or (channel == "sms" and state == "delivered"):
-            confirmed.add(resident_id)
+    own: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    notices: dict[str, list[SupporterNotice]] = defaultdict(list)
+    for resident_id, recipient, supporter_id, channel, state in session.execute(
+        select(Delivery.resident_id, Delivery.recipient, Delivery.supporter_id, Delivery.channel,
+               Delivery.state)
+        .where(Delivery.alert_id == alert_id)
+        .order_by(Delivery.id)
+    ):  # fmt: skip
+        if recipient == "resident":
+            own[resident_id].add((channel, state))
+        elif not confirms(channel, state) and state not in _NOT_SENT:
+            notices[resident_id].append(SupporterNotice(supporter_id or 0, channel, state))
     unknown = [
         UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
                         r.detail)
@@ -166,10 +219,11 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
     targets = session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id)).all()
     unreached: list[UnreachedPerson] = []
     for t in targets:
-        states = own.get(t.resident_id, set())
-        if t.acknowledged_at is not None or t.resident_id in confirmed:
-            continue
-        unreached.append(UnreachedPerson(t.resident_id, t.priority, _unreached_reason(t, states)))
+        reason = unreached_reason(t.located, t.acknowledged_at is not None,
+                                  own.get(t.resident_id, set()))  # fmt: skip
+        if reason is not None:
+            unreached.append(UnreachedPerson(t.resident_id, t.priority, reason,
+                                             tuple(notices.get(t.resident_id, ()))))  # fmt: skip
     unreached.sort(key=lambda u: (-u.priority, u.resident_id))
     needs_help = [
         {
@@ -196,7 +250,12 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
     else:
         state = "complete"
     children = list(
-        session.scalars(select(Alert.id).where(Alert.parent_id == alert_id).order_by(Alert.id))
+        session.scalars(
+            select(Alert.id)
+            # duty-desk notices (kind 'duty') hang off the alert too; they cancel nothing
+            .where(Alert.parent_id == alert_id, Alert.kind == "cancellation")
+            .order_by(Alert.id)
+        )
     )
     return AlertStatus(
         alert_id=alert.id,
@@ -212,11 +271,77 @@ def alert_status(session: Session, alert_id: str) -> AlertStatus:
         targets=len(targets),
         parent_id=alert.parent_id,
         cancellation_ids=children,
+        channel_problems=_channel_problems(session, alert, set(by_channel), now),
     )
 
 
-def _unreached_reason(target: AlertTarget, states: set[str]) -> str:
-    if not target.located:
+def _channel_problems(
+    session: Session, alert: Alert, channels: set[str], now: dt.datetime
+) -> list[ChannelProblem]:
+    problems: list[ChannelProblem] = []
+    for entry in session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "channel.broken", AuditEntry.at >= alert.created_at)
+        .order_by(AuditEntry.at.desc())
+    ):
+        for ch in entry.args.get("channels", []):
+            if ch in channels and not any(p.channel == ch for p in problems):
+                problems.append(
+                    ChannelProblem(ch, "broken", str(entry.result.get("error", ""))[:300],
+                                   entry.at.isoformat())
+                )  # fmt: skip
+    stalled_before = now - dt.timedelta(seconds=STALL_SECONDS)
+    for ch, n, oldest in session.execute(
+        select(Delivery.channel, func.count(), func.min(Delivery.next_attempt_at))
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.state == S.QUEUED.value,
+            Delivery.next_attempt_at <= stalled_before,
+        )
+        .group_by(Delivery.channel)
+    ):
+        problems.append(
+            ChannelProblem(ch, "no_progress",
+                           f"{n} rows due and not handed to the provider", oldest.isoformat())
+        )  # fmt: skip
+    for ch, n, first in session.execute(
+        select(Delivery.channel, func.count(), func.min(Delivery.finished_at))
+        .where(Delivery.alert_id == alert.id, Delivery.detail.startswith(EXPIRED_PREFIX))
+        .group_by(Delivery.channel)
+    ):
+        problems.append(
+            ChannelProblem(ch, "expired",
+                           f"{n} rows failed over: not handed to the provider within "
+                           "max_age_seconds", first.isoformat() if first else "")
+        )  # fmt: skip
+    return sorted(problems, key=lambda p: (p.channel, p.problem))
+
+
+# supporter notices that never went out (cancelled with the alert, skipped after an answer)
+_NOT_SENT = frozenset({"cancelled", "skipped"})
+
+
+def confirms(channel: str, state: str) -> bool:
+    """Whether one row proves its recipient got the message.
+
+    An answer does, and an SMS the carrier delivered to the handset. A call answered
+    without a keypress may have been an answering machine, and a push accepted by FCM may
+    never have been seen: those do not.
+    """
+    return state == "acknowledged" or (channel == "sms" and state == "delivered")
+
+
+def unreached_reason(located: bool, acknowledged: bool, rows: set[tuple[str, str]]) -> str | None:
+    """Why a person is on the follow-up list, or None when they are confirmed reached.
+
+    ``rows`` are the (channel, state) pairs of the person's own messages. The one rule:
+    confirmed = an answer or a confirming row (``confirms``); everybody else is listed,
+    whatever their rows say — in particular every person with an 'unknown' row.
+    """
+    if acknowledged or any(confirms(c, st) for c, st in rows):
+        return None
+    states = {st for _c, st in rows}
+    if not located:
         return "unlocated"
     if not states:
         return "no_channel"

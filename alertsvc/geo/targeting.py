@@ -19,17 +19,25 @@ How the join works (measured choices; see the benchmark):
   with ``searchsorted``; those candidates are tested with ``shapely.intersects_xy`` on
   prepared geometries, grouped by zone (cache friendly), in parts across a thread pool.
   shapely and numpy release the GIL, so both cores of a small machine work.
-* The edge tolerance is computed in the metric CRS (pyproj, ``always_xy=True``): zone
-  boundaries are cut into segments, and only points in a segment's box grown by the
-  tolerance get an exact point-to-segment distance (numpy). Points deep inside or far
-  outside a zone are never touched, so the step costs about as much as the inside test.
+* The edge tolerance: every zone is grown in the metric CRS (pyproj, ``always_xy=True``)
+  by a little more than the tolerance and by a little less, and both go back to lon/lat;
+  this is cached per zone geometries, tolerance and CRS (content-keyed: a re-import is a
+  new entry). The points then take the same vectorised path against the grown zones as
+  at tolerance 0. A point inside the zone itself is inside (decided in lon/lat as above);
+  inside the "less" zone it is surely within the tolerance; only the few in the thin band
+  between are projected and measured exactly (numpy point-to-segment distance to the
+  zone's projected edges). So ``edge_only`` stays exact, and the pairs equal
+  ``geopandas.sjoin(predicate="dwithin")`` in the metric CRS (checked by the benchmark).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,8 +63,6 @@ BoolArray = npt.NDArray[np.bool_]
 _PARALLEL_MIN_PAIRS = 50_000
 # At most this many candidate pairs in one run of work: bounds the temporary arrays.
 _MAX_PART = 1_500_000
-# Boundary segments per run of work in the tolerance step (~400k candidate points).
-_SEGMENTS_PER_PART = 25_000
 _EMPTY: IntArray = np.empty(0, dtype=np.int64)
 _T = TypeVar("_T")
 
@@ -194,9 +200,19 @@ def _box_index(x: FloatArray, y: FloatArray, bounds: FloatArray) -> _GridIndex:
 
 
 def _inside_pairs(
-    x: FloatArray, y: FloatArray, geoms: npt.NDArray[np.object_], workers: int
-) -> tuple[IntArray, IntArray]:
-    """(point, zone) pairs with the point inside or on the zone, sorted by point then zone."""
+    x: FloatArray,
+    y: FloatArray,
+    geoms: npt.NDArray[np.object_],
+    workers: int,
+    exact: npt.NDArray[np.object_] | None = None,
+    inner: npt.NDArray[np.object_] | None = None,
+) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
+    """(point, zone, class) of points inside or on ``geoms``, sorted by point then zone.
+
+    Without ``exact`` every class is 0. With ``exact`` and ``inner`` (zones contained in
+    their ``geoms`` entries): class 0 when the point is inside or on the ``exact`` zone,
+    else 1 when inside ``inner``, else 2.
+    """
     bounds = shapely.bounds(geoms)
     # Empty geometries have NaN bounds: make them inverted boxes that span nothing.
     nan = np.isnan(bounds).any(axis=1)
@@ -204,29 +220,38 @@ def _inside_pairs(
     index = _box_index(x, y, bounds)
     zone, start, stop = index.slices(bounds)
 
-    def run(part: tuple[int, int]) -> tuple[IntArray, IntArray]:
+    def run(part: tuple[int, int]) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
         a, b = part
         pi, zi, px, py = index.candidates(bounds, zone[a:b], start[a:b], stop[a:b])
-        inside = shapely.intersects_xy(geoms[zi], px, py)
-        return pi[inside], zi[inside]
+        hit = shapely.intersects_xy(geoms[zi], px, py)
+        pi, zi, px, py = pi[hit], zi[hit], px[hit], py[hit]
+        cls = np.zeros(pi.size, dtype=np.int8)
+        if exact is not None and inner is not None:
+            # still grouped by zone here, which keeps these tests cache friendly
+            out = np.flatnonzero(~shapely.intersects_xy(exact[zi], px, py))
+            sure = shapely.intersects_xy(inner[zi[out]], px[out], py[out])
+            cls[out] = np.where(sure, 1, 2)
+        return pi, zi, cls
 
     results = _run_parts(run, _balanced_parts(stop - start, workers), workers)
     if not results:
-        return _EMPTY, _EMPTY
+        return _EMPTY, _EMPTY, np.empty(0, dtype=np.int8)
     pi = np.concatenate([r[0] for r in results])
     zi = np.concatenate([r[1] for r in results])
+    cls = np.concatenate([r[2] for r in results])
     # Parts come in zone order, so a stable sort by point yields (point, zone) order.
     order = _argsort_stable(pi)
-    return pi[order], zi[order]
+    return pi[order], zi[order], cls[order]
 
 
-def _segments(geoms: npt.NDArray[np.object_]) -> tuple[FloatArray, IntArray]:
-    """Every boundary segment (ax, ay, bx, by) of the geometries, with its geometry index.
+def _zone_segments(mgeoms: npt.NDArray[np.object_]) -> tuple[FloatArray, IntArray]:
+    """Boundary segments (ax, ay, bx, by) of every zone, grouped by zone, and the offsets.
 
-    Polygons give their rings (exterior and holes), lines their own segments, points a
-    zero-length segment: the distance to a geometry from outside is the distance to these.
+    ``segs[offsets[z]:offsets[z + 1]]`` are zone z's: polygon rings (exterior and holes),
+    line segments, and a zero-length segment per point. The distance to a zone from
+    outside is the distance to these.
     """
-    parts, owner = shapely.get_parts(geoms, return_index=True)
+    parts, owner = shapely.get_parts(mgeoms, return_index=True)
     while True:  # a geometry collection's members may be multi-part or collections again
         nested = np.isin(shapely.get_type_id(parts), (4, 5, 6, 7))
         if not nested.any():
@@ -246,73 +271,131 @@ def _segments(geoms: npt.NDArray[np.object_]) -> tuple[FloatArray, IntArray]:
     pts = shapely.get_coordinates(parts[types == 0])
     segs = np.vstack([segs, np.column_stack([pts, pts])])
     seg_owner = np.concatenate([seg_owner, owner[types == 0]]).astype(np.int64)
-    return segs, seg_owner
+    order = np.argsort(seg_owner, kind="stable")
+    counts = np.bincount(seg_owner, minlength=mgeoms.size)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return np.ascontiguousarray(segs[order]), offsets
 
 
-def _near_boundary_keys(
-    mx: FloatArray, my: FloatArray, mgeoms: npt.NDArray[np.object_], tol: float, workers: int
-) -> IntArray:
-    """Sorted unique keys ``point * n_zones + zone`` of points within ``tol`` of a boundary.
+def _within(
+    px: FloatArray, py: FloatArray, zone: IntArray, segs: FloatArray, offsets: IntArray, tol: float
+) -> BoolArray:
+    """Whether point k is within ``tol`` of a boundary segment of zone ``zone[k]`` (numpy).
 
-    Works on boundary segments in the metric CRS: only points within a segment's box grown
-    by ``tol`` are looked at. Distance to a zone from outside is distance to its boundary;
-    points inside are found by the inside test, so interiors need nothing here.
+    Straight edges between the projected vertices; in runs that bound the temporary arrays.
     """
-    nz = mgeoms.shape[0]
-    segs, seg_zone = _segments(mgeoms)
-    if segs.shape[0] == 0:
-        return _EMPTY
-    bounds = np.column_stack(
-        [
-            np.minimum(segs[:, 0], segs[:, 2]) - tol,
-            np.minimum(segs[:, 1], segs[:, 3]) - tol,
-            np.maximum(segs[:, 0], segs[:, 2]) + tol,
-            np.maximum(segs[:, 1], segs[:, 3]) + tol,
-        ]
-    )
-    index = _box_index(mx, my, bounds)
-    ax, ay, bx, by = (np.ascontiguousarray(segs[:, k]) for k in range(4))
-    tol2 = tol * tol
-
-    def run(part: tuple[int, int]) -> IntArray:
-        a, b = part
-        # Slices are found inside the worker: binary searches are a good share of the work.
-        sl, start, stop = index.slices(bounds[a:b])
-        sl += a
-        lengths = stop - start
-        offsets = np.cumsum(lengths) - lengths
-        pos = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(start - offsets, lengths)
-        # No box filter first: the exact distance test below is about as cheap.
-        sx, sy = np.repeat(ax[sl], lengths), np.repeat(ay[sl], lengths)
-        dx, dy = np.repeat(bx[sl], lengths) - sx, np.repeat(by[sl], lengths) - sy
-        px, py = index.xs[pos] - sx, index.ys[pos] - sy
-        len2 = dx * dx + dy * dy
-        # Projection of the point onto the segment, clamped to its ends.
-        t = np.divide(px * dx + py * dy, len2, out=np.zeros_like(len2), where=len2 > 0)
-        np.clip(t, 0.0, 1.0, out=t)
-        px -= t * dx
-        py -= t * dy
-        near = px * px + py * py <= tol2
-        return _sorted_unique(index.order[pos[near]] * nz + np.repeat(seg_zone[sl], lengths)[near])
-
-    nseg = segs.shape[0]
-    nparts = max(-(-nseg // _SEGMENTS_PER_PART), workers * 3 if workers > 1 else 1)
-    edges = np.linspace(0, nseg, nparts + 1).astype(np.int64).tolist()
-    parts = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
-    results = _run_parts(run, parts, workers)
-    return _sorted_unique(np.concatenate(results), runs=True) if results else _EMPTY
+    out = np.zeros(px.size, dtype=np.bool_)
+    nseg = offsets[zone + 1] - offsets[zone]
+    cum = np.cumsum(nseg)
+    start = 0
+    while start < px.size:
+        base = int(cum[start - 1]) if start else 0
+        stop = int(np.searchsorted(cum, base + _MAX_PART, side="right"))
+        stop = max(stop, start + 1)
+        n = nseg[start:stop]
+        total = int(n.sum())
+        if total:
+            first = np.cumsum(n) - n
+            seg = np.arange(total, dtype=np.int64) + np.repeat(offsets[zone[start:stop]] - first, n)
+            sx, sy = segs[seg, 0], segs[seg, 1]
+            dx, dy = segs[seg, 2] - sx, segs[seg, 3] - sy
+            qx, qy = np.repeat(px[start:stop], n) - sx, np.repeat(py[start:stop], n) - sy
+            len2 = dx * dx + dy * dy
+            # Projection of the point onto the segment, clamped to its ends.
+            t = np.divide(qx * dx + qy * dy, len2, out=np.zeros_like(len2), where=len2 > 0)
+            np.clip(t, 0.0, 1.0, out=t)
+            qx -= t * dx
+            qy -= t * dy
+            near = (qx * qx + qy * qy <= tol * tol).astype(np.int8)
+            has = n > 0
+            hit = np.maximum.reduceat(near, first[has]) if has.any() else near[:0]
+            out[start:stop][has] = hit.astype(np.bool_)
+        start = stop
+    return out
 
 
-def _sorted_unique(keys: IntArray, runs: bool = False) -> IntArray:
-    # np.unique does more work than we need. With ``runs`` the input is a few sorted runs,
-    # which the stable sort (timsort) merges in near-linear time.
-    keys = np.sort(keys, kind="stable" if runs else "quicksort")
-    if keys.size:
-        first = np.empty(keys.size, dtype=np.bool_)
-        first[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        keys = keys[first]
-    return keys
+# Zones grown by the tolerance, per (metric CRS, tolerance, zone geometries): a zone set is
+# joined many times between imports, and growing 10k polygons costs more than the join.
+# Keyed by content, so a re-import (new coordinates) is a new entry, never a stale one.
+_GROWN_CACHE: OrderedDict[
+    tuple[str, float, bytes],
+    tuple[FloatArray, IntArray, npt.NDArray[np.object_], npt.NDArray[np.object_]],
+] = OrderedDict()
+_GROWN_CACHE_SIZE = 4
+_GROWN_LOCK = threading.Lock()
+# GEOS approximates a buffer's round joins with chords (8 per quarter circle), which lie
+# inside the true circle, and may simplify shallow concavities of the input by 1 % of the
+# distance. Growing by this factor makes the grown zone contain every point within the
+# tolerance; the exact distance test then removes the extra ones.
+_GROW_FACTOR = 1.0 / math.cos(math.pi / 32) + 0.02
+# Chords lie inside the circle and the simplification moves the buffer out by at most 1 %
+# of its distance: a zone grown by 0.9 x tol lies within 0.91 x tol of the zone.
+_INNER_FACTOR = 0.9
+# Longest edge of a grown zone before it goes back to lon/lat (see _grown_zones).
+_DENSIFY_M = 200.0
+# A zone wider than this (degrees) is checked against its own shape too (see _grown_zones).
+_WIDE_DEG = 0.5
+
+
+def _grown_zones(
+    geoms: npt.NDArray[np.object_], tol: float, metric_crs: str
+) -> tuple[FloatArray, IntArray, npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """(boundary segments and their offsets per zone in the metric CRS (``_zone_segments``),
+    zones grown by a little more than ``tol`` and by a little less, in lon/lat), cached.
+
+    Every point within ``tol`` of a zone is in its grown form; every point in its inner
+    form is within ``tol`` (``_INNER_FACTOR``), so only the band between needs a distance.
+
+    The growing happens in the metric CRS; the grown zones are densified (edges of at most
+    ``_DENSIFY_M``) before going back to lon/lat, so that straight edges in either CRS
+    differ by far less than the growing margin. A zone that does not project (outside the
+    CRS's domain) is its own "grown" zone: inside is still found, "near" never is.
+    """
+    digest = hashlib.sha1(usedforsecurity=False)
+    for wkb in shapely.to_wkb(geoms):
+        digest.update(wkb)
+    key = (metric_crs, tol, digest.digest())
+    with _GROWN_LOCK:
+        hit = _GROWN_CACHE.get(key)
+        if hit is not None:
+            _GROWN_CACHE.move_to_end(key)
+            return hit
+    fwd = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+    back = Transformer.from_crs(metric_crs, "EPSG:4326", always_xy=True)
+    mgeoms = shapely.transform(geoms, lambda c: np.column_stack(fwd.transform(c[:, 0], c[:, 1])))
+    grown_m = shapely.segmentize(shapely.buffer(mgeoms, tol * _GROW_FACTOR), _DENSIFY_M)
+    inner_m = shapely.segmentize(shapely.buffer(mgeoms, tol * _INNER_FACTOR), _DENSIFY_M)
+
+    def to_lonlat(g: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+        out: npt.NDArray[np.object_] = shapely.transform(
+            g, lambda c: np.column_stack(back.transform(c[:, 0], c[:, 1]))
+        )
+        return out
+
+    grown, inner = to_lonlat(grown_m), to_lonlat(inner_m)
+    with np.errstate(invalid="ignore"):
+        unprojected = ~np.isfinite(shapely.bounds(mgeoms)).all(axis=1) & ~shapely.is_empty(geoms)
+        unprojected |= ~np.isfinite(shapely.bounds(grown)).all(axis=1) & ~unprojected
+        ll = shapely.bounds(geoms)
+        # far from the CRS's centre a projection distorts: keep the zone itself in its grown
+        # form, so inside never depends on the round trip
+        wide = ((ll[:, 2] - ll[:, 0]) > _WIDE_DEG) | ((ll[:, 3] - ll[:, 1]) > _WIDE_DEG)
+    # Such a zone's candidates are the points in its box grown by a degree (clipped to the
+    # globe): inside is then decided on its own shape, "near" on its projected edges.
+    odd = np.flatnonzero((unprojected | wide) & ~shapely.is_empty(geoms))
+    if odd.size:
+        lo = np.maximum(ll[odd, :2] - 1.0, (-180.0, -90.0))
+        hi = np.minimum(ll[odd, 2:] + 1.0, (180.0, 90.0))
+        grown[odd] = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+        inner[odd] = geoms[odd]
+    shapely.prepare(grown)
+    shapely.prepare(inner)
+    segs, offsets = _zone_segments(mgeoms)
+    with _GROWN_LOCK:
+        _GROWN_CACHE[key] = (segs, offsets, grown, inner)
+        while len(_GROWN_CACHE) > _GROWN_CACHE_SIZE:
+            _GROWN_CACHE.popitem(last=False)
+    return segs, offsets, grown, inner
 
 
 def join_points(
@@ -359,45 +442,28 @@ def join_points(
     # Inside is decided in lon/lat, on the stored coordinates: a point exactly on a boundary
     # stays on it (projecting both would round it to either side).
     if tolerance_m == 0:
-        pi, zi = _inside_pairs(x, y, geoms, nworkers)
+        pi, zi, _cls = _inside_pairs(x, y, geoms, nworkers)
         return PointZonePairs(pi, zi, np.zeros(pi.size, dtype=np.bool_))
 
-    # A Transformer per call (~5 ms): pyproj objects are not shared across threads here.
-    tr = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
-
-    def project(coords: FloatArray) -> FloatArray:
-        return np.column_stack(tr.transform(coords[:, 0], coords[:, 1]))
-
-    nz = geoms.size
-    with ThreadPoolExecutor(1) as background:
-        # The inside test runs while this thread projects: projection is mostly serial, so
-        # the other core would otherwise idle.
-        inside = background.submit(_inside_pairs, x, y, geoms, nworkers) if nworkers > 1 else None
-        mx, my = (np.asarray(a, dtype=np.float64) for a in tr.transform(x, y))
-        mgeoms = shapely.transform(geoms, project)
-        # A point outside the metric CRS's domain projects to inf: it can be inside a zone
-        # (decided in lon/lat) but is never "near" one.
-        ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
-        if ok.size == x.size:
-            near = _near_boundary_keys(mx, my, mgeoms, tolerance_m, nworkers)
-        elif ok.size:
-            near = _near_boundary_keys(mx[ok], my[ok], mgeoms, tolerance_m, nworkers)
-            near = ok[near // nz] * nz + near % nz  # ``ok`` is increasing: order is kept
-        else:
-            near = _EMPTY
-        pi, zi = inside.result() if inside is not None else _inside_pairs(x, y, geoms, 1)
-    # Merge the two sorted key runs; inside keys first, so a stable sort puts an inside copy
-    # of a key before its near-boundary copy and the first copy decides the flag.
-    keys = np.concatenate([pi * nz + zi, near])
-    is_edge = np.concatenate(
-        [np.zeros(pi.size, dtype=np.bool_), np.ones(near.size, dtype=np.bool_)]
-    )
-    order = np.argsort(keys, kind="stable")
-    keys, is_edge = keys[order], is_edge[order]
-    first = np.ones(keys.size, dtype=np.bool_)
-    first[1:] = keys[1:] != keys[:-1]
-    keys, is_edge = keys[first], is_edge[first]
-    return PointZonePairs(keys // nz, keys % nz, is_edge)
+    # Candidates: points in the zones grown by (a little more than) the tolerance, tested
+    # in lon/lat like the inside test, on zones grown once per zone set and tolerance.
+    # Inside (boundary inclusive) is decided on the stored lon/lat, exactly as at tolerance 0.
+    segs, offsets, grown, inner = _grown_zones(geoms, tolerance_m, metric_crs)
+    ci, cz, cls = _inside_pairs(x, y, grown, nworkers, exact=geoms, inner=inner)
+    # Points in the thin band between the inner and the grown zone are measured exactly in
+    # the metric CRS: only these few are projected.
+    rest = np.flatnonzero(cls == 2)
+    keep = cls < 2
+    if rest.size:
+        # A Transformer per call (~5 ms): pyproj objects are not shared across threads.
+        tr = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+        mx, my = (np.asarray(a, dtype=np.float64) for a in tr.transform(x[ci[rest]], y[ci[rest]]))
+        # A point outside the metric CRS's domain projects to inf: never "near" a zone.
+        finite = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
+        keep[rest[finite]] = _within(
+            mx[finite], my[finite], cz[rest[finite]], segs, offsets, tolerance_m
+        )
+    return PointZonePairs(ci[keep], cz[keep], cls[keep] > 0)
 
 
 def find_targets(

@@ -8,7 +8,7 @@ supporter without a phone or an over-long SMS become officer-facing ``notes``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from alertsvc.planning.actions import Action, ActionFacts, decide_action
 from alertsvc.planning.channel_order import channel_order
 from alertsvc.planning.language import normalise_language, pick_language
 from alertsvc.planning.priority import priority_score
-from alertsvc.planning.render import RenderedMessage, render_cancellation, render_message
+from alertsvc.planning.render import RenderCache, RenderedMessage, render_cancellation
 from alertsvc.planning.shelter_choice import ShelterChoice, ShelterIndex
 from alertsvc.planning.sms import MAX_SEGMENTS, sms_segments
 from alertsvc.planning.supporters import SupporterNotice, supporter_notices
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "LazyMessages",
     "PersonPlan",
     "PlanOptions",
     "RenderedMessage",
@@ -56,6 +57,52 @@ class PlanOptions:
             walking_speed_m_per_min=settings.targeting.walking_speed_m_per_min,
             metres_per_storey=settings.targeting.metres_per_storey,
         )
+
+
+class LazyMessages(Mapping[ChannelName, RenderedMessage]):
+    """A person's messages per channel, rendered on first access through a shared cache.
+
+    A preview needs counts and a few samples, not every text; the send needs every text.
+    Both get exactly what ``render_message`` returns for the person's context: the cache
+    only avoids rendering the same inputs twice. Iteration follows the channel order.
+    """
+
+    __slots__ = ("_cache", "_channels", "_context", "_data", "_done", "_language")
+
+    def __init__(
+        self,
+        channels: tuple[ChannelName, ...],
+        language: str,
+        context: Mapping[str, Any],
+        data: tuple[tuple[str, str], ...],
+        cache: RenderCache,
+    ) -> None:
+        self._channels = channels
+        self._language = language
+        self._context = context
+        self._data = data
+        self._cache = cache
+        self._done: dict[ChannelName, RenderedMessage] = {}
+
+    @property
+    def language(self) -> str:
+        """The language every message of this person is written in."""
+        return self._language
+
+    def __getitem__(self, channel: ChannelName) -> RenderedMessage:
+        message = self._done.get(channel)
+        if message is None:
+            if channel not in self._channels:
+                raise KeyError(channel)
+            message = self._cache.render(channel, self._language, self._context, data=self._data)
+            self._done[channel] = message
+        return message
+
+    def __iter__(self) -> Iterator[ChannelName]:
+        return iter(self._channels)
+
+    def __len__(self) -> int:
+        return len(self._channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +182,7 @@ def _plan(
     options: PlanOptions,
     alert_ref: str,
     exercise: bool,
+    cache: RenderCache,
 ) -> PersonPlan:
     resident = target.resident
     facts = ActionFacts(
@@ -168,12 +216,12 @@ def _plan(
         ("shelter_id", shelter.shelter.id if shelter else ""),
         ("resident_id", resident.id),
     )
-    messages: dict[ChannelName, RenderedMessage] = {}
-    for channel in order.channels:
-        message = render_message(channel, language, context, data=data)
-        if message.segments is not None and message.segments > MAX_SEGMENTS:
-            notes.append(f"SMSが{message.segments}通に分割 / SMS needs {message.segments} parts")
-        messages[channel] = message
+    messages = LazyMessages(order.channels, language, context, data, cache)
+    if ChannelName.SMS in order.channels:
+        # the only thing the plan needs from a text: an over-long SMS is an officer note
+        segments = cache.sms_segments(language, context)
+        if segments > MAX_SEGMENTS:
+            notes.append(f"SMSが{segments}通に分割 / SMS needs {segments} parts")
     notices, supporter_notes = supporter_notices(resident, context)
     notes.extend(supporter_notes)
     return PersonPlan(
@@ -210,7 +258,13 @@ def plan_person(
         shelters, active_zones, walking_speed_m_per_min=options.walking_speed_m_per_min
     )
     return _plan(
-        target, index, level=level, options=options, alert_ref=alert_ref, exercise=exercise
+        target,
+        index,
+        level=level,
+        options=options,
+        alert_ref=alert_ref,
+        exercise=exercise,
+        cache=RenderCache(),
     )
 
 
@@ -232,8 +286,22 @@ def plan_alert(
     index = ShelterIndex(
         shelters, active_zones, walking_speed_m_per_min=options.walking_speed_m_per_min
     )
+    cache = RenderCache(
+        (
+            max((len(s.name.encode("utf-16-le")) // 2 for s in shelters), default=0),
+            max((len(s.address.encode("utf-16-le")) // 2 for s in shelters), default=0),
+        )
+    )
     plans = [
-        _plan(t, index, level=level, options=options, alert_ref=alert_ref, exercise=exercise)
+        _plan(
+            t,
+            index,
+            level=level,
+            options=options,
+            alert_ref=alert_ref,
+            exercise=exercise,
+            cache=cache,
+        )
         for t in targets
     ]
     plans.sort(key=lambda p: (-p.priority, p.target.resident.id))

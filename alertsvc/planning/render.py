@@ -17,7 +17,7 @@ of ``SMS_SHORTENING`` until it fits. The head is never cut.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -29,6 +29,7 @@ from alertsvc.planning.sms import MAX_SEGMENTS, sms_segments
 __all__ = [
     "EXERCISE_PREFIX",
     "SMS_SHORTENING",
+    "RenderCache",
     "RenderedMessage",
     "render_cancellation",
     "render_message",
@@ -135,6 +136,110 @@ def render_message(
         return RenderedMessage(channel, language, title, body, extra, voice_language=voice_language)
     body = _prefixed(render_text(language, f"{prefix}voice", full), exercise)
     return RenderedMessage(channel, language, "", body, (), voice_language=voice_language)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, order-independent image of a context value (dicts, lists, scalars)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+class RenderCache:
+    """``render_message`` remembered per (channel, language, prefix, context).
+
+    Rendering is a pure function of those inputs, so two people whose contexts are equal
+    (same level, action, shelter, distance, floor, depth...) share one rendering: the
+    text is exactly what ``render_message`` gives, only computed once. ``data`` (the push
+    payload, which names the person) is attached per call and is not part of the key.
+    Not thread-safe; one cache per planning run.
+    """
+
+    __slots__ = ("_done", "_probes", "renders", "shelter_text")
+
+    def __init__(self, shelter_text: tuple[int, int] = (0, 0)) -> None:
+        self._done: dict[tuple[Any, ...], RenderedMessage] = {}
+        self._probes: dict[tuple[Any, ...], bool] = {}
+        # longest shelter name and address (UTF-16 units): the SMS probe's placeholders
+        self.shelter_text = shelter_text
+        self.renders = 0  # distinct renderings, for tests and profiling
+
+    def render(
+        self,
+        channel: ChannelName,
+        language: str,
+        context: Mapping[str, Any],
+        *,
+        prefix: str = "",
+        data: tuple[tuple[str, str], ...] = (),
+    ) -> RenderedMessage:
+        """As ``render_message`` (same failure modes)."""
+        key = (channel, language, prefix, _freeze(context))
+        message = self._done.get(key)
+        if message is None:
+            message = render_message(channel, language, context, prefix=prefix)
+            self._done[key] = message
+            self.renders += 1
+        return replace(message, data=data) if data and channel is ChannelName.PUSH else message
+
+    def sms_segments(self, language: str, context: Mapping[str, Any]) -> int:
+        """Parts of the SMS ``render_message`` would give, or a bound that proves it fits.
+
+        The proof renders a probe: the full text (every optional part on) with the floor,
+        the shelter's distance and walk written as nines of the same widths, and its name
+        and address as "あ" x the longest of any shelter (``shelter_text``, UTF-16 units).
+        Every person's full text then has no more characters and no more UTF-16 units than
+        the probe (numbers appear verbatim in the templates), so when the probe is within
+        ``MAX_SEGMENTS`` parts with a unit to spare per part (a part never splits a
+        surrogate pair), the person's SMS fits at the first step and needs no note. GSM-7
+        text fits too: at most 2 septets a character, and 153 >= 2 x 67 per part.
+        Otherwise the person's own SMS is rendered (cached) and its parts returned.
+        """
+        shelter = context.get("shelter")
+        probe: dict[str, Any] = {
+            **context,
+            "floor": _nines(context.get("floor", 0)),
+            **_ALL_ON,
+        }
+        if isinstance(shelter, Mapping):
+            name_len, address_len = self.shelter_text
+            probe["shelter"] = {
+                **shelter,
+                "name": "あ" * max(name_len, _utf16_len(shelter["name"])),
+                "address": "あ" * max(address_len, _utf16_len(shelter["address"])),
+                "reading": "",
+                "id": "",
+                "distance": _nines(shelter["distance"]),
+                "walk": _nines(shelter["walk"]),
+            }
+        key = ("probe", language, _freeze(probe))
+        fits = self._probes.get(key)
+        if fits is None:
+            text = _prefixed(render_text(language, "sms", probe), bool(context["exercise"]))
+            budget = MAX_SEGMENTS * _UCS2_PART - MAX_SEGMENTS
+            fits = _utf16_len(text) <= budget
+            self._probes[key] = fits
+        if fits:
+            return MAX_SEGMENTS
+        segments = self.render(ChannelName.SMS, language, context).segments
+        return segments or 0
+
+
+# UTF-16 units per part of a concatenated UCS-2 message (see planning.sms)
+_UCS2_PART = 67
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _nines(value: Any) -> Any:
+    """An int of the same width made of nines (more digits never mean a shorter text)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return int("9" * len(str(value)))
+    return value
 
 
 def render_cancellation(

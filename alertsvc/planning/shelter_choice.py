@@ -87,9 +87,11 @@ class ShelterIndex:
         flood = [s for s in shelters if "flood" in s.hazards]
         if flood and active_zones:
             points = shapely.points([s.lon for s in flood], [s.lat for s in flood])
-            danger = shapely.union_all([z.geometry for z in active_zones])
-            # intersects: a shelter on a zone boundary counts as inside (boundary inclusive)
-            inside = shapely.intersects(danger, points)
+            # intersects: a shelter on a zone boundary counts as inside (boundary inclusive).
+            # Any zone hit is the union hit, without building the union of thousands.
+            tree = shapely.STRtree([z.geometry for z in active_zones])
+            inside = np.zeros(len(flood), dtype=bool)
+            inside[tree.query(points, predicate="intersects")[0]] = True
             flood = [s for s, hit in zip(flood, inside, strict=True) if not hit]
         self.candidates: tuple[ShelterInfo, ...] = tuple(flood)
         self._lats = np.array([s.lat for s in flood], dtype=np.float64)

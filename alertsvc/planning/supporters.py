@@ -12,7 +12,7 @@ call, and one without a phone no notice (the plan carries a note so an officer c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alertsvc.models import ChannelName, ContactKind, ResidentInfo, SupporterInfo
@@ -41,14 +41,24 @@ LEGAL_NOTES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class SupporterNotice:
-    """One message to one supporter about one resident."""
+    """One message to one supporter about one resident.
+
+    The text names the person, so it differs for every notice; it is rendered when
+    ``message`` is read (at send time), not when the notice is planned. Each read renders
+    again: read it once per use.
+    """
 
     supporter: SupporterInfo
     resident_id: str
     channel: ChannelName
     address: str  # the supporter's phone number (E.164)
-    message: RenderedMessage
     legal_basis: str  # "consent" | "disaster_exception_49_11"
+    context: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def message(self) -> RenderedMessage:
+        """The rendered notice; raises ``jinja2.TemplateError`` for a broken template."""
+        return render_message(self.channel, SUPPORTER_LANGUAGE, self.context, prefix="supporter_")
 
 
 def legal_basis(resident: ResidentInfo) -> str:
@@ -83,8 +93,7 @@ def supporter_notices(
         channel = (
             ChannelName.SMS if supporter.phone_kind is ContactKind.MOBILE else (ChannelName.VOICE)
         )
-        message = render_message(channel, SUPPORTER_LANGUAGE, full, prefix="supporter_")
         notices.append(
-            SupporterNotice(supporter, resident.id, channel, supporter.phone, message, basis)
+            SupporterNotice(supporter, resident.id, channel, supporter.phone, basis, full)
         )
     return tuple(notices), tuple(notes)

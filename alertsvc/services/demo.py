@@ -6,8 +6,11 @@ FCM (with scripted dead tokens, opted-out numbers, unanswered calls, keypresses 
 in the demo flood zones; workers send it; the officer gets the status and the follow-up
 list of everyone not reached.
 
-The river-level watcher is not built yet, so the demo starts where the watcher would hand
-over: the officer sends 警戒レベル4 for the flooded zones.
+The demo starts at the river: the watcher reads a SYNTHETIC 危機管理型水位計 series on the
+遠賀川 (area-feed format), recommends level 3 for the register ahead of 避難判断水位
+(lead-time rule), an officer's approval of each draft is simulated, 氾濫危険水位 raises
+level 4 for everyone in the zones, the river falls and an all-clear is proposed (never
+sent by itself).
 """
 
 from __future__ import annotations
@@ -19,17 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.dispatch.status import AlertStatus, alert_status
+from alertsvc.dispatch.verify import Verification, verify_alert
 from alertsvc.errors import ConfigError
 from alertsvc.models import ContactKind, Level, ResidentInfo, ZoneKind
 
 __all__ = ["DemoOptions", "DemoResult", "demo_paths", "run_demo"]
 
+_JST = ZoneInfo("Asia/Tokyo")
 FLOOD_SET = "demo-flood"
 COLLAPSE_SET = "demo-house-collapse"
 
@@ -54,6 +60,10 @@ class DemoResult:
     residents: dict[str, ResidentInfo]
     provider_requests: dict[str, dict[str, int]] = field(default_factory=dict)
     scripted: dict[str, int] = field(default_factory=dict)
+    # the watcher's decisions, drafts, approved alerts and what the duty officer was told
+    watcher: dict[str, Any] = field(default_factory=dict)
+    # `alert verify` on the demo's alert, run last
+    verification: Verification | None = None
 
 
 def demo_paths(settings: Settings, base: Path | None = None) -> dict[str, Path]:
@@ -126,9 +136,6 @@ def run_demo(
     from alertsvc.geo.zone_import import import_zones
     from alertsvc.registry.csv_import import import_register
     from alertsvc.registry.store import load_residents, refusal_hook
-    from alertsvc.services.preview import build_preview
-    from alertsvc.services.scope import resolve_scope
-    from alertsvc.services.send import send_preview
     from alertsvc.testing.simulator import ProviderSimulator
     from alertsvc.web.server import WebhookServer
 
@@ -180,14 +187,9 @@ def run_demo(
             f"プロバイダ模擬サーバ / provider simulator at {sim.url} "
             f"(error rate {options.error_rate:.0%}); webhooks at {web.url}"
         )
-        with session_scope(engine) as session:
-            scope = resolve_scope(session, [FLOOD_SET, COLLAPSE_SET])
-            preview = build_preview(session, run_settings, level=options.level, scope=scope)
-            sent = send_preview(session, run_settings, preview, actor="demo")
-        step(
-            f"警戒レベル{int(options.level)} {options.level.label_ja} を送信 / alert "
-            f"{sent.alert_id} queued: {sent.deliveries} messages for {sent.targets} people"
-        )
+        watch = _watch_the_river(engine, run_settings, step)
+        sent = watch.sent[-1]  # the highest level: the alert the status below follows
+        preview = watch.preview
         channels = build_channels(run_settings, timeout=5.0)
         done = threading.Event()
         errors: list[BaseException] = []
@@ -222,6 +224,8 @@ def run_demo(
             requests.setdefault(req.provider, Counter())[str(req.status)] += 1
     with session_scope(engine) as session:
         status = alert_status(session, sent.alert_id)
+        # the demo ends as an operator would: checking the alert's invariants
+        verification = verify_alert(session, sent.alert_id, run_settings.dispatch)
     on_status(status)
     return DemoResult(
         alert_id=sent.alert_id,
@@ -230,4 +234,147 @@ def run_demo(
         residents=residents,
         provider_requests={p: dict(sorted(c.items())) for p, c in sorted(requests.items())},
         scripted=dict(Counter(script.values())),
+        watcher=watch.as_dict(),
+        verification=verification,
     )
+
+
+DEMO_STATION = "onga-nogata-demo"
+
+
+@dataclass
+class _WatchPhase:
+    sent: list[Any]
+    preview: Any
+    decisions: list[dict[str, Any]]
+    drafts: list[str]
+    told: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "station": DEMO_STATION,
+            "decisions": self.decisions,
+            "drafts": self.drafts,
+            "alerts": [s.alert_id for s in self.sent],
+            "duty_notifications": self.told,
+        }
+
+
+def _approve(engine: Engine, settings: Settings, draft_id: str) -> tuple[Any, Any]:
+    """The officer's `alertsvc alert send --draft ID`, simulated: re-plan now, send once."""
+    from alertsvc.services.drafts import claim_draft, load_draft
+    from alertsvc.services.preview import build_preview
+    from alertsvc.services.scope import scope_from_dict
+    from alertsvc.services.send import send_preview
+
+    with session_scope(engine) as session:
+        draft = load_draft(session, draft_id)
+        scope = scope_from_dict(session, draft.scope)
+        preview = build_preview(session, settings, level=Level(draft.level), scope=scope)
+        sent = send_preview(session, settings, preview, actor="demo-officer")
+        claim_draft(session, draft_id, sent.alert_id, actor="demo-officer")
+    return sent, preview
+
+
+def _watch_the_river(
+    engine: Engine, settings: Settings, step: Callable[[str], None]
+) -> _WatchPhase:
+    """Poll the synthetic 遠賀川 series through the watcher; approve each draft it makes."""
+    import datetime as dt
+    import tempfile
+
+    from alertsvc.config import StationSettings
+    from alertsvc.watcher.demo_series import DEMO_CODE, demo_snapshots
+    from alertsvc.watcher.http import Fetcher, build_client
+    from alertsvc.watcher.notify import RecordingNotifier
+    from alertsvc.watcher.service import poll
+
+    with tempfile.TemporaryDirectory(prefix="alertsvc-demo-river-") as tmp:
+        feed = Path(tmp) / "40000.json"
+        station = StationSettings(
+            id=DEMO_STATION,
+            source="area_feed",
+            url=feed.as_uri(),
+            code=DEMO_CODE,
+            name="遠賀川 直方 (合成 / synthetic)",
+            zone_sets_level3=(FLOOD_SET,),
+            zone_sets_level4=(FLOOD_SET, COLLAPSE_SET),
+        )
+        watch_settings = replace(settings, watcher=replace(settings.watcher, stations=(station,)))
+        notifier = RecordingNotifier([])
+        phase = _WatchPhase([], None, [], [], [])
+        with session_scope(engine) as session:
+            # a demo run replays its river from the start: forget an earlier run's state
+            from sqlalchemy import delete
+
+            from alertsvc.db.tables import WatchStation
+
+            session.execute(delete(WatchStation).where(WatchStation.station_id == DEMO_STATION))
+        step(
+            "河川監視 / river watcher: 遠賀川 直方 (合成データ / synthetic area-feed series, "
+            "10-minute readings)"
+        )
+        with build_client(connect_timeout=2, read_timeout=2, retries=0) as client:
+            fetcher = Fetcher(client)
+            for at, data in demo_snapshots(dt.datetime.now(dt.UTC)):
+                feed.write_bytes(data)
+                result = poll(
+                    engine,
+                    watch_settings,
+                    fetcher,
+                    now=at + dt.timedelta(minutes=1),
+                    notifier=notifier,
+                )
+                for _sid, d in result.decisions:
+                    phase.decisions.append(
+                        {
+                            "at": d.at.isoformat(),
+                            "reading": d.reading,
+                            "level": d.level,
+                            "kind": d.kind,
+                            "rule": d.rule,
+                        }
+                    )
+                    step(_describe(d, at))
+                for draft_id in result.drafts:
+                    phase.drafts.append(draft_id)
+                    step(
+                        f"下書き / draft {draft_id} — 当番職員に通知 / duty officer told: "
+                        f"{notifier.sent[-1][2] if notifier.sent else ''}"
+                    )
+                    sent, preview = _approve(engine, settings, draft_id)
+                    phase.sent.append(sent)
+                    phase.preview = preview
+                    step(
+                        f"担当者が承認 (模擬) / officer approves (simulated): alertsvc alert send "
+                        f"--draft {draft_id} → 警戒レベル{int(preview.level)} "
+                        f"{preview.level.label_ja}: alert {sent.alert_id}, "
+                        f"{sent.deliveries} messages for {sent.targets} people"
+                    )
+        phase.told = [text for _key, _title, text in notifier.sent]
+    if not phase.sent:
+        raise ConfigError("the demo river series produced no alert (demo data changed?)")
+    return phase
+
+
+def _describe(d: Any, at: Any) -> str:
+    when = at.astimezone(_JST).strftime("%H:%M")
+    reading = "—" if d.reading is None else f"{d.reading:.2f} m"
+    if d.kind == "predict":
+        minutes = d.inputs.get("minutes", 0)
+        return (
+            f"{when} {reading}: 予測: {minutes}分後に避難判断水位 → "
+            "警戒レベル3 高齢者等避難を推奨 / "
+            f"forecast: 避難判断水位 in {minutes} min, level 3 recommended before the line"
+        )
+    if d.kind == "enter":
+        return f"{when} {reading}: 警戒レベル{d.level} 相当 / level {d.level} reached ({d.rule})"
+    if d.kind == "leave":
+        lvl = "なし / none" if d.level is None else str(d.level)
+        return f"{when} {reading}: 水位低下 / river falling: level → {lvl}"
+    if d.kind == "all_clear_proposal":
+        return (
+            f"{when} {reading}: 解除を提案 (担当者の判断待ち・自動送信しません) / all-clear "
+            "proposed; an officer decides, nothing is sent automatically"
+        )
+    return f"{when} {reading}: {d.kind} ({d.rule})"

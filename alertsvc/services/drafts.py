@@ -25,9 +25,18 @@ def _new_id(now: dt.datetime) -> str:
 
 
 def save_draft(
-    session: Session, preview: Preview, *, source: str = "officer", actor: str | None = None
+    session: Session,
+    preview: Preview,
+    *,
+    source: str = "officer",
+    actor: str | None = None,
+    note: str = "",
 ) -> str:
-    """Store ``preview``'s level and scope as an open draft; returns its id."""
+    """Store ``preview``'s level and scope as an open draft; returns its id.
+
+    ``source`` is "officer" or "watcher"; ``note`` says why the draft exists (the watcher
+    writes the reading, the line and the rule, e.g. "予測: 45分後に避難判断水位").
+    """
     actor = actor or current_actor()
     draft = AlertDraft(
         id=_new_id(utcnow()),
@@ -35,6 +44,7 @@ def save_draft(
         scope=preview.scope.as_dict(),
         exercise=preview.exercise,
         source=source,
+        note=note,
         state="open",
         created_by=actor,
     )
@@ -42,7 +52,13 @@ def save_draft(
     record(
         session,
         "alert.draft",
-        {"level": draft.level, "scope": draft.scope, "exercise": draft.exercise},
+        {
+            "level": draft.level,
+            "scope": draft.scope,
+            "exercise": draft.exercise,
+            "source": source,
+            "note": note,
+        },
         {"draft_id": draft.id, "targets": len(preview.plans)},
         actor=actor,
     )

@@ -14,10 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from alertsvc.config import Settings
-from alertsvc.models import ChannelName, Level, ResidentInfo, ShelterInfo, Target
+from alertsvc.models import (
+    ChannelName,
+    Level,
+    ResidentInfo,
+    ShelterInfo,
+    Target,
+    TargetingResult,
+)
 from alertsvc.planning import PersonPlan, PlanOptions, plan_alert
 from alertsvc.redact import mask_address
 from alertsvc.services.scope import Scope
@@ -111,11 +119,13 @@ class Preview:
         seen: set[tuple[str, str]] = set()
         out: list[dict[str, Any]] = []
         for plan in self.plans:
-            for channel, message in plan.messages.items():
-                key = (channel.value, message.language)
+            for channel in plan.messages:
+                # a plan's messages are all in its language: check before rendering one
+                key = (channel.value, plan.language)
                 if key in seen:
                     continue
                 seen.add(key)
+                message = plan.messages[channel]
                 out.append(
                     {
                         "channel": channel.value,
@@ -221,17 +231,8 @@ def build_preview(
 ) -> Preview:
     """Target and plan an alert without writing anything."""
     from alertsvc.geo.shelter_store import load_shelters
-    from alertsvc.geo.targeting import find_targets
-    from alertsvc.registry.store import load_residents
 
-    residents = load_residents(session, active_only=True)
-    result = find_targets(
-        residents,
-        list(scope.zones),
-        tolerance_m=settings.targeting.edge_tolerance_m,
-        metric_crs=settings.municipality.metric_crs,
-        area=scope.area,
-    )
+    result = _target(session, settings, scope)
     targets = _with_all_zone_facts(session, settings, result.targets)
     shelters = load_shelters(session)
     plans = plan_alert(
@@ -259,6 +260,41 @@ def build_preview(
         unlocated=tuple(result.unlocated),
         shelters=tuple(shelters),
         rates=rates,
+    )
+
+
+def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResult:
+    """``find_targets`` over the active register, reading full records only in scope.
+
+    Positions come as columns; one join picks the people in or near the scope; only they
+    (and the unlocated, who are always reported) are read in full and targeted again, so
+    the result is exactly ``find_targets(load_residents(...), ...)``: a point's pairs do
+    not depend on the other points.
+    """
+    from alertsvc.geo.targeting import find_targets, join_points
+    from alertsvc.services.population import load_people, load_positions
+
+    positions = load_positions(session)
+    located = positions.located()
+    geometries = [z.geometry for z in scope.zones]
+    if scope.area is not None and not scope.area.is_empty:
+        geometries.append(scope.area)
+    pairs = join_points(
+        positions.lon[located],
+        positions.lat[located],
+        geometries,
+        tolerance_m=settings.targeting.edge_tolerance_m,
+        metric_crs=settings.municipality.metric_crs,
+    )
+    wanted = ~located
+    wanted[np.flatnonzero(located)[pairs.point]] = True
+    people = load_people(session, positions.ids[wanted].tolist())
+    return find_targets(
+        people,
+        list(scope.zones),
+        tolerance_m=settings.targeting.edge_tolerance_m,
+        metric_crs=settings.municipality.metric_crs,
+        area=scope.area,
     )
 
 

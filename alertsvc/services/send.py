@@ -60,6 +60,7 @@ def plan_rows(preview: Preview) -> tuple[list[PlannedTarget], list[PlannedDelive
                 )
             )
         for notice in plan.supporters:
+            text = notice.message  # rendered here: the preview never needed it
             deliveries.append(
                 PlannedDelivery(
                     resident_id=resident.id,
@@ -68,10 +69,10 @@ def plan_rows(preview: Preview) -> tuple[list[PlannedTarget], list[PlannedDelive
                     step=0,
                     channel=notice.channel,
                     address=notice.address,
-                    language=notice.message.language,
-                    title=notice.message.title,
-                    body=notice.message.body,
-                    data=notice.message.data,
+                    language=text.language,
+                    title=text.title,
+                    body=text.body,
+                    data=text.data,
                     priority=plan.priority,
                     legal_basis=notice.legal_basis,
                 )

@@ -52,6 +52,7 @@ from xml.sax.saxutils import escape, quoteattr
 from linebot.v3 import SignatureValidator
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -75,9 +76,11 @@ from alertsvc.dispatch.inbound import (
     record_provider_status,
     reply_targets,
 )
+from alertsvc.duty import notify_duty
 from alertsvc.models import ChannelName
 from alertsvc.planning.language import ReplyTextId, reply_text, voice_language
 from alertsvc.redact import mask_phone
+from alertsvc.web.pages import page_routes
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -156,6 +159,27 @@ def create_app(
     gather_timeout = settings.twilio.gather_timeout_seconds
     ack_valid_for = dt.timedelta(seconds=settings.webhooks.ack_valid_seconds)
 
+    def answered(session: Session, key: str, answer: Answer, via: str) -> bool:
+        """Record the answer; a "need help" also queues the duty desk's notice in the
+        same transaction (also after a cancellation: the person still needs help)."""
+        if not record_acknowledgement(session, key=key, answer=answer, via=via):
+            return False
+        if answer == "need_help":
+            row = session.execute(
+                select(Delivery.alert_id, Delivery.resident_id, Delivery.recipient).where(
+                    Delivery.key == key
+                )
+            ).one()
+            notify_duty(
+                session,
+                settings.duty,
+                alert_id=row.alert_id,
+                resident_id=row.resident_id,
+                answered_by="resident" if row.recipient == "resident" else "supporter",
+                via=via,
+            )
+        return True
+
     def public_url(request: Request) -> str:
         base = str(getattr(request.app.state, "public_url", "") or "").rstrip("/")
         if not base:
@@ -219,7 +243,7 @@ def create_app(
                     return "unknown", None
                 if not claim_inbound(session, event_id, "keypress"):
                     return "replay", language
-                if not record_acknowledgement(session, key=key, answer=answer, via="voice"):
+                if not answered(session, key, answer, "voice"):
                     return "unknown", language
                 return "recorded", language
         except IntegrityError:
@@ -234,9 +258,7 @@ def create_app(
     def apply_app_ack(key: str, answer: Answer) -> AckRefusal | None:
         with session_scope(engine) as session:
             refusal = ack_refusal(session, key, valid_for=ack_valid_for)
-            if refusal is None and not record_acknowledgement(
-                session, key=key, answer=answer, via="push"
-            ):
+            if refusal is None and not answered(session, key, answer, "push"):
                 refusal = "unknown"
             return refusal
 
@@ -266,7 +288,7 @@ def create_app(
                 # about the person named (a supporter's "safe" confirms nobody); "need
                 # help" from a shared phone: everyone on it gets help
                 for key in targets.keys:
-                    record_acknowledgement(session, key=key, answer=answer, via="sms")
+                    answered(session, key, answer, "sms")
                 return "recorded", language
         except IntegrityError:
             return "replay", None
@@ -475,6 +497,8 @@ def create_app(
     ]
     if line_channel_secret:
         routes.append(Route("/line/webhook", _guarded(line_webhook), methods=["POST"]))
+    # the resident page (signed link per person and alert in every SMS)
+    routes.extend(page_routes(engine, settings, secret=ack_secret))
     app = Starlette(routes=routes)
     app.state.public_url = settings.webhooks.public_url.rstrip("/")
     return app

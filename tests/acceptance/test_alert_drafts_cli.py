@@ -56,13 +56,17 @@ def test_save_list_and_send_a_draft_once(demo_env, db_url: str) -> None:
 
 
 def test_draft_confirmation_uses_the_drafts_level(demo_env, db_url: str) -> None:
+    """The exercise phrase names the draft's level (a live send needs a one-time code)."""
     draft_id = run_cli(
-        ["alert", "preview", "--level", "5", *SCOPE, "--save-draft", "--json"], demo_env
+        ["alert", "preview", "--level", "5", *SCOPE, "--exercise", "--save-draft", "--json"],
+        demo_env,
     ).json()["draft_id"]
-    res = run_cli(["alert", "send", "--draft", draft_id], demo_env, input="send level 4\n")
+    res = run_cli(["alert", "send", "--draft", draft_id], demo_env, input="exercise level 4\n")
     assert res.exit_code == 1 and _alerts(db_url) == 0
-    res = run_cli(["alert", "send", "--draft", draft_id], demo_env, input="send level 5\n")
-    assert res.exit_code == 0, res.stderr and _alerts(db_url) == 1
+    # the right phrase passes the confirmation; the register's numbers are off the
+    # exercise allow-list, so the send itself is then refused (exit 3), nothing written
+    res = run_cli(["alert", "send", "--draft", draft_id], demo_env, input="exercise level 5\n")
+    assert res.exit_code == 3 and "allow_list" in res.stderr and _alerts(db_url) == 0
 
 
 @pytest.mark.parametrize(

@@ -305,3 +305,11 @@ def test_needs_review_residents_are_in_contact_directly(demo_env, tmp_path: Path
     assert human.exit_code == 0, human.stderr
     direct = human.stderr.split("contact directly")[1].split("文例")[0]
     assert "要確認" in direct and target in direct
+
+
+def test_json_mode_prints_no_human_view(demo_env) -> None:
+    res = run_cli(["alert", "preview", "--level", "4", *SCOPE, "--json"], env=demo_env)
+    assert res.exit_code == 0, res.stderr
+    assert "文例" not in res.stderr and "要直接連絡" not in res.stderr
+    human = run_cli(["alert", "preview", "--level", "4", *SCOPE], env=demo_env)
+    assert "文例" in human.stderr and "要直接連絡" in human.stderr

@@ -69,10 +69,12 @@ def test_send_without_confirmation_writes_nothing(demo_env, db_url: str) -> None
 
 
 @pytest.mark.parametrize("phrase", ["送信 レベル4", "send level 4", "SEND  LEVEL ４"])
-def test_typed_confirmation_sends(demo_env, db_url: str, phrase: str) -> None:
+def test_a_fixed_phrase_no_longer_sends_live(demo_env, db_url: str, phrase: str) -> None:
+    """#9: a live send is confirmed by a one-time code at a terminal (see
+    test_approval_cli.py), never by a phrase the fingers learn; scripts use --yes."""
     res = run_cli(["alert", "send", "--level", "4", *SCOPE], env=demo_env, input=phrase + "\n")
-    assert res.exit_code == 0, res.stderr
-    assert _count(db_url, Alert) == 1
+    assert res.exit_code == 1 and "--yes" in res.stderr
+    assert _count(db_url, Alert) == 0
 
 
 def test_wrong_level_phrase_is_refused(demo_env, db_url: str) -> None:

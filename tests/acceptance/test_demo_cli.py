@@ -22,8 +22,25 @@ def test_demo_runs_the_whole_path(cli_env: dict[str, str], db_url: str, tmp_path
     res = run_cli(["demo", "--json", "--ack-wait", "1", "--speed", "50"], env=env)
     assert res.exit_code == 0, res.stderr[-3000:]
     doc = res.json()
+    # the river watcher drove it: level 3 predicted ahead of the line, level 4, the river
+    # falls, an all-clear proposed (not sent); each draft approved once, as an alert
+    watch = doc["watcher"]
+    kinds = [(d["kind"], d["level"]) for d in watch["decisions"]]
+    assert kinds == [
+        ("predict", 3),
+        ("enter", 4),
+        ("leave", 3),
+        ("leave", None),
+        ("all_clear_proposal", None),
+    ]
+    assert watch["decisions"][0]["reading"] < 4.0  # before 避難判断水位 (4.0 m)
+    assert len(watch["drafts"]) == len(watch["alerts"]) == 2
+    assert watch["alerts"][-1] == doc["alert_id"]
     status = doc["status"]
     assert status["state"] == "complete"
+    # the demo ends with `alert verify`, and it holds
+    assert doc["verify"] == {"alert_id": doc["alert_id"], "ok": True, "violations": []}
+    assert "every rule holds" in res.stderr
     counts = status["counts"]
     assert counts["queued"] == counts["sending"] == counts["unknown"] == 0
     # the simulator really injected transient errors, and they were retried, not failed

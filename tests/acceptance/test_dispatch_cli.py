@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from alertsvc.channels import Channel
-from alertsvc.cli import delivery
+from alertsvc.cli._common import ChannelBuilder
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.dispatch import create_alert
@@ -18,14 +19,15 @@ from tests.clirun import run_cli
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[ChannelName, FakeChannel]:
-    chans = fake_channels()
+def fakes() -> dict[ChannelName, FakeChannel]:
+    return fake_channels()
 
-    def factory(_settings: Settings) -> dict[ChannelName, Channel]:
-        return dict(chans)
 
-    monkeypatch.setattr(delivery, "channel_factory", factory)
-    return chans
+def _builder(chans: Mapping[ChannelName, FakeChannel]) -> ChannelBuilder:
+    def build(_settings: Settings, wanted: list[ChannelName]) -> dict[ChannelName, Channel]:
+        return {c: chans[c] for c in wanted if c in chans}
+
+    return build
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def test_worker_status_cancel_round_trip(
     fakes[ChannelName.SMS].script[addresses[3]] = Outcome.UNKNOWN
     fakes[ChannelName.SMS].script[addresses[5]] = Outcome.REJECTED
 
-    res = run_cli(["worker", "--until-idle", "--json"], env)
+    res = run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes))
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert (doc["sent"], doc["unknown"], doc["failed"], doc["stopped"]) == (10, 1, 1, "idle")
@@ -81,7 +83,7 @@ def test_worker_status_cancel_round_trip(
     assert c["alert_id"] == aid and c["cancelled"] == 0 and c["notified"] == 11
     assert c["cancellation_alert_id"].startswith("A")
 
-    res = run_cli(["worker", "--until-idle", "--json"], env)
+    res = run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes))
     assert res.exit_code == 0, res.stderr
     got = fakes[ChannelName.SMS].addresses()
     assert sorted(got) == sorted(a for i, a in enumerate(addresses) if i != 5)  # not the failed
@@ -109,7 +111,9 @@ def test_cancel_needs_a_reason(env: dict[str, str]) -> None:
 def test_worker_rejects_an_unknown_channel(
     env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
 ) -> None:
-    res = run_cli(["worker", "--until-idle", "--channel", "pigeon", "--json"], env)
+    res = run_cli(
+        ["worker", "--until-idle", "--channel", "pigeon", "--json"], env, channels=_builder(fakes)
+    )
     assert res.exit_code == 3
     assert "pigeon" in res.json()["error"]
 
@@ -118,8 +122,67 @@ def test_status_watch_returns_once_nothing_is_in_flight(
     engine: Engine, env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
 ) -> None:
     aid, _ = _alert(engine, 3)
-    assert run_cli(["worker", "--until-idle", "--json"], env).exit_code == 0
+    assert (
+        run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes)).exit_code == 0
+    )
     # --watch on a finished alert shows the final table and returns instead of looping
     res = run_cli(["alert", "status", aid, "--watch", "--json"], env)
     assert res.exit_code == 0, res.stderr
     assert res.json()["state"] == "complete"
+
+
+def test_channels_are_injected_at_the_composition_root(
+    engine: Engine,
+    env: dict[str, str],
+    fakes: dict[ChannelName, FakeChannel],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``main(state)`` takes the channel builder; no module global is left to patch (#7 item 13)."""
+    import json
+
+    import alertsvc.cli.delivery as delivery
+    from alertsvc.cli import main
+    from alertsvc.cli._common import AppState
+
+    assert not any(name.endswith("_factory") for name in vars(delivery))
+    _alert(engine, 2)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr("sys.argv", ["alertsvc", "worker", "--until-idle", "--json"])
+    with pytest.raises(SystemExit) as done:
+        main(AppState(channels=_builder(fakes)))
+    assert done.value.code in (0, None)
+    assert json.loads(capsys.readouterr().out)["sent"] == 2
+    assert len(fakes[ChannelName.SMS].sent) == 2
+
+
+def test_alert_verify_exit_codes_and_json(
+    engine: Engine, env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
+) -> None:
+    import datetime as dt
+
+    aid, _ = _alert(engine, 3)
+    assert run_cli(["worker", "--until-idle"], env, channels=_builder(fakes)).exit_code == 0
+    res = run_cli(["alert", "verify", aid, "--json"], env)
+    assert res.exit_code == 0, res.stderr
+    assert res.json() == {"alert_id": aid, "ok": True, "violations": []}
+    assert "every rule holds" in res.stderr
+
+    # an alert nobody sent for three hours: its rows are stuck
+    targets, deliveries = simple_plan(1, channels=(ChannelName.SMS,), first=50)
+    with session_scope(engine) as s:
+        old = create_alert(s, level=4, scope={}, exercise=False, targets=targets,
+                           deliveries=deliveries, actor="t",
+                           now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))  # fmt: skip
+    res = run_cli(["alert", "verify", old, "--json"], env)
+    assert res.exit_code == 1
+    doc = res.json()
+    assert doc["alert_id"] == old and doc["ok"] is False
+    assert doc["violations"][0]["rule"] == "row_stuck"
+    assert set(doc["violations"][0]) == {"rule", "resident_id", "detail"}
+    assert doc["violations"][0]["resident_id"] == "R00050"
+    assert deliveries[0].address not in res.stdout + res.stderr
+
+    res = run_cli(["alert", "verify", "A20260101000000beef", "--json"], env)
+    assert res.exit_code == 3 and "error" in res.json()

@@ -271,3 +271,61 @@ def test_a_simulator_run_resolves_no_host_off_this_machine(
     finally:
         channel.close()
     assert looked_up and set(looked_up) <= {"127.0.0.1", "localhost", "::1"}, looked_up
+
+
+@pytest.mark.parametrize("concurrency", [1, 32])
+def test_concurrent_sends_keep_one_mapped_result_per_message(
+    sim: ProviderSimulator, concurrency: int
+) -> None:
+    """The bounded pool (#12) answers each message with its own outcome, in order: every
+    accepted request is DELIVERED with the name the provider gave it, every 429 DEFERRED
+    with its Retry-After, every dead token REJECTED, whatever order the replies came in."""
+    sim.set_faults("fcm", error_rate=0.3, error_statuses=(429,), retry_after_seconds=7)
+    messages = [msg(f"k-{i}", f"{TOKEN}-{i}") for i in range(120)]
+    for i in range(0, 120, 9):
+        sim.script(f"{TOKEN}-{i}", "dead_token")
+    channel = FcmPush(push_app(sim), base_url=sim.url, ttl_seconds=600, concurrency=concurrency)
+    try:
+        results = channel.send_many(messages)
+    finally:
+        channel.close()
+    assert len(results) == len(messages)
+    by_token = {r.to: r for r in sim.requests}  # 429s are not retried: one request each
+    assert len(sim.requests) == len(messages)
+    for m, result in zip(messages, results, strict=True):
+        req = by_token[m.address]
+        if req.status == 200:
+            assert result.outcome is Outcome.DELIVERED and result.provider_ref == req.sid
+        elif req.status == 429:
+            assert result.outcome is Outcome.DEFERRED and result.retry_after == 7.0
+        else:
+            assert req.fault == "script:dead_token"
+            assert result.outcome is Outcome.REJECTED and result.error_code == "UNREGISTERED"
+    assert {r.outcome for r in results} == {Outcome.DELIVERED, Outcome.DEFERRED, Outcome.REJECTED}
+
+
+def test_concurrency_must_be_positive(sim: ProviderSimulator) -> None:
+    app = push_app(sim)
+    try:
+        with pytest.raises(ValueError, match="concurrency"):
+            FcmPush(app, base_url=sim.url, ttl_seconds=600, concurrency=0)
+    finally:
+        import firebase_admin
+
+        firebase_admin.delete_app(app)
+
+
+def push_app(sim: ProviderSimulator) -> Any:
+    """A firebase App whose credential exchanges its token at the simulator."""
+    import uuid
+
+    import firebase_admin
+    from firebase_admin import credentials
+
+    from alertsvc.channels.fcm import _skip_access_boundary_lookup, simulator_service_account
+
+    cred = credentials.Certificate(simulator_service_account(sim.url, "alertsvc-demo"))
+    _skip_access_boundary_lookup(cred)  # as from_settings does: nothing leaves this machine
+    return firebase_admin.initialize_app(
+        cred, {"projectId": "alertsvc-demo"}, name=f"test-{uuid.uuid4().hex}"
+    )

@@ -308,3 +308,21 @@ def test_build_channels_builds_every_channel(sim: ProviderSimulator, webhook: We
         close = getattr(channels[ChannelName.PUSH], "close", None)
         if close is not None:
             close()
+
+
+def test_resident_sms_carries_the_signed_page_link(
+    sim: ProviderSimulator, webhook: Webhook
+) -> None:
+    from alertsvc.acks import SIMULATOR_ACK_SECRET
+    from alertsvc.web.pages import page_link
+
+    data = (("key", "A1:1"), ("action", "evacuate"), ("resident_id", "R1"))
+    own = OutgoingMessage("A1:1", ChannelName.SMS, "+819012340021", "避難してください。", data=data)
+    cancel = OutgoingMessage("A2:1", ChannelName.SMS, "+819012340022", "取消し",
+                             data=(("cancels", "A1"),))  # fmt: skip
+    sms(sim, webhook).send_many([own, cancel])
+    bodies = {r.body["To"]: r.body["Body"] for r in sim.requests}
+    assert bodies["+819012340021"] == "避難してください。\n" + page_link(
+        webhook.url, SIMULATOR_ACK_SECRET, "A1:1"
+    )
+    assert bodies["+819012340022"] == "取消し"

@@ -35,13 +35,14 @@ def test_requeued_rows_of_a_cancelled_alert_are_never_sent(
         def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
             CancelThenBreak.calls += 1
             if CancelThenBreak.calls == 1:
-                # the officer cancels while this worker is mid-batch
-                with session_scope(engine) as s:
-                    cancel_alert(
-                        s, alert_id, reason="誤報", actor="officer",
-                        render=lambda _c, _l: ("", "【取消し】"),
-                    )  # fmt: skip
                 return super().send_many(messages)
+            # the officer cancels while this worker is mid-batch, then the channel breaks:
+            # the row in this call is requeued, in a cancelled alert
+            with session_scope(engine) as s:
+                cancel_alert(
+                    s, alert_id, reason="誤報", actor="officer",
+                    render=lambda _c, _l: ("", "【取消し】"),
+                )  # fmt: skip
             raise ChannelMisconfigured("twilio 401 (token rotated)")
 
     with pytest.raises(ChannelMisconfigured):

@@ -15,11 +15,8 @@ from twilio.request_validator import RequestValidator
 
 from alertsvc.channels.fcm import FCM_ERROR_OUTCOMES, classify_fcm_error
 from alertsvc.channels.twilio_common import (
-    CALL_STATUS_OUTCOMES,
-    SMS_CALLBACK_ERRORS,
     TWILIO_ERROR_CODES,
     TWILIO_MISCONFIGURED_CODES,
-    callback_outcome,
     classify_transport_error,
     classify_twilio_error,
     classify_twilio_exception,
@@ -125,36 +122,6 @@ def test_parse_retry_after(header: str, seconds: float | None) -> None:
 
 def test_parse_retry_after_http_date_in_the_past_is_zero() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-
-
-# --------------------------------------------------------------------------- callbacks
-
-
-@pytest.mark.parametrize(("code", "expected"), sorted(SMS_CALLBACK_ERRORS.items()))
-def test_sms_callback_error_codes(code: int, expected: tuple[Outcome, str]) -> None:
-    got = callback_outcome(message_status="undelivered", error_code=code)
-    assert got is expected[0]
-
-
-def test_sms_callback_statuses() -> None:
-    assert callback_outcome(message_status="delivered", error_code=None) is Outcome.DELIVERED
-    assert callback_outcome(message_status="sent", error_code=None) is None
-    assert callback_outcome(message_status="failed", error_code=None) is Outcome.REJECTED
-    # 30003 (handset off) is worth another try; the table says so
-    assert callback_outcome(message_status="undelivered", error_code=30003) is Outcome.DEFERRED
-
-
-@pytest.mark.parametrize(("status", "expected"), sorted(CALL_STATUS_OUTCOMES.items()))
-def test_call_status_table(status: str, expected: Outcome | None) -> None:
-    assert callback_outcome(call_status=status, error_code=None) is expected
-
-
-def test_call_status_table_covers_the_openapi_enum() -> None:
-    spec = json.loads(
-        (VECTORS.parent / "twilio_api_v2010_messages_calls.json").read_text(encoding="utf-8")
-    )
-    enum = spec["components"]["schemas"]["call_enum_status"]["enum"]
-    assert set(enum) <= set(CALL_STATUS_OUTCOMES)
 
 
 # --------------------------------------------------------------------------- FCM table

@@ -37,11 +37,15 @@ def test_small_benchmark_reports_agreement(capsys):
     assert code == 0, out
     assert "RESULT: AGREE" in out
     assert "STRtree dwithin in EPSG:6670 agrees: True" in out
+    # the 30 m join equals geopandas.sjoin(dwithin) in the metric CRS, pair for pair
+    assert "sjoin dwithin pairs identical: True" in out
     # the city is not degenerate: every method matched the same, non-trivial number of pairs
     counts = {
         line.split()[-1].replace(",", "")
         for line in out.splitlines()
-        if line.startswith(("alertsvc join_points (tol 0)", "geopandas.sjoin", "shapely STRtree"))
+        if line.startswith(
+            ("alertsvc join_points (tol 0)", "geopandas.sjoin(intersects)", "shapely STRtree")
+        )
     }
     assert len(counts) == 1
     assert int(counts.pop()) > 500

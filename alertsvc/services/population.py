@@ -1,0 +1,183 @@
+"""Reading the register for an alert: positions as columns, full records only in scope.
+
+A preview of a city register needs every active resident's position (for targeting) but
+the contacts, supporters and names of only the people the scope concerns. ``load_positions``
+reads three columns with one Core select into numpy arrays; ``load_people`` reads the full
+records of the given ids with Core selects (no ORM objects) and builds exactly the
+``ResidentInfo`` that ``alertsvc.registry.store.load_residents`` builds.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Text, cast, select
+from sqlalchemy.orm import Session
+
+from alertsvc.db.tables import Contact, Resident, Supporter
+from alertsvc.models import (
+    ChannelName,
+    ContactInfo,
+    ContactKind,
+    Need,
+    ResidentInfo,
+    SupporterInfo,
+)
+
+__all__ = ["Positions", "load_people", "load_positions"]
+
+_KINDS = {k.value: k for k in ContactKind}
+_CHANNELS = {c.value: c for c in ChannelName}
+_NEEDS = {n.value: n for n in Need}
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs(raw: str | None) -> frozenset[Need]:
+    # a register holds few distinct lists: decode each JSON text once, not once per person
+    return frozenset(_NEEDS[n] for n in json.loads(raw or "[]") if n in _NEEDS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _channels(raw: str | None) -> tuple[ChannelName, ...]:
+    return tuple(_CHANNELS[c] for c in json.loads(raw or "[]") if c in _CHANNELS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reasons(raw: str | None) -> tuple[str, ...]:
+    # flagged residents are few: most rows carry the same empty list
+    return tuple(str(r) for r in json.loads(raw or "[]") or ())
+
+
+# ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits
+_CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Active residents ordered by id; ``lon``/``lat`` are NaN where the register has none."""
+
+    ids: npt.NDArray[np.object_]
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+
+    def located(self) -> npt.NDArray[np.bool_]:
+        """The same rule as ``find_targets``: a finite position on the globe."""
+        with np.errstate(invalid="ignore"):
+            return (
+                np.isfinite(self.lon)
+                & np.isfinite(self.lat)
+                & (np.abs(self.lat) <= 90)
+                & (np.abs(self.lon) <= 180)
+            )
+
+
+def load_positions(session: Session) -> Positions:
+    """Id, lon and lat of every active resident, ordered by id (database errors propagate)."""
+    t = Resident.__table__
+    rows = session.execute(
+        select(t.c.id, t.c.lon, t.c.lat).where(t.c.active.is_(True)).order_by(t.c.id)
+    ).all()
+    ids = np.empty(len(rows), dtype=object)
+    ids[:] = [r[0] for r in rows]
+    # None becomes NaN in a float array: the resident is reported as unlocated
+    lon = np.array([r[1] for r in rows], dtype=np.float64)
+    lat = np.array([r[2] for r in rows], dtype=np.float64)
+    return Positions(ids, lon.reshape(-1), lat.reshape(-1))
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
+    """Full records (contacts with health, supporters) of ``ids``, in the order given.
+
+    Pass ids in the database's order (``Positions.ids`` is) to get what ``load_residents``
+    returns for them. Unknown ids are skipped. Unknown enum values in stored JSON are skipped like
+    ``resident_info`` does; database errors propagate.
+    """
+    wanted = list(dict.fromkeys(ids))
+    rt, ct, st = Resident.__table__, Contact.__table__, Supporter.__table__
+    contacts: dict[str, list[ContactInfo]] = defaultdict(list)
+    supporters: dict[str, list[SupporterInfo]] = defaultdict(list)
+    rows: list[Any] = []
+    for chunk in _chunks(wanted):
+        rows.extend(
+            session.execute(
+                select(
+                    rt.c.id,
+                    rt.c.name,
+                    rt.c.address,
+                    rt.c.lat,
+                    rt.c.lon,
+                    rt.c.language,
+                    rt.c.kana,
+                    rt.c.floor,
+                    # stored JSON read as its text, decoded through the caches above
+                    cast(rt.c.needs, Text).label("needs"),
+                    cast(rt.c.channel_pref, Text).label("channel_pref"),
+                    cast(rt.c.review_reasons, Text).label("review_reasons"),
+                    rt.c.consent,
+                    rt.c.birth_date,
+                ).where(rt.c.id.in_(chunk))
+            ).all()
+        )
+        # (resident, position, id) is the relationship's order with a tie-break
+        for c in session.execute(
+            select(
+                ct.c.resident_id,
+                ct.c.kind,
+                ct.c.address,
+                ct.c.healthy,
+                cast(ct.c.blocked_channels, Text).label("blocked_channels"),
+            )
+            .where(ct.c.resident_id.in_(chunk))
+            .order_by(ct.c.resident_id, ct.c.position, ct.c.id)
+        ):
+            blocked = frozenset(_channels(c.blocked_channels))
+            contacts[c.resident_id].append(
+                ContactInfo(_KINDS[c.kind], c.address, c.healthy, blocked)
+            )
+        for s in session.execute(
+            select(st.c.resident_id, st.c.id, st.c.name, st.c.phone, st.c.phone_kind)
+            .where(st.c.resident_id.in_(chunk))
+            .order_by(st.c.resident_id, st.c.position, st.c.id)
+        ):
+            supporters[s.resident_id].append(
+                SupporterInfo(
+                    id=s.id,
+                    name=s.name,
+                    phone=s.phone,
+                    phone_kind=_KINDS[s.phone_kind] if s.phone_kind else None,
+                )
+            )
+    rank = {rid: k for k, rid in enumerate(wanted)}
+    rows.sort(key=lambda r: rank[r.id])
+    return [
+        ResidentInfo(
+            id=r.id,
+            name=r.name,
+            address=r.address,
+            lat=r.lat,
+            lon=r.lon,
+            language=r.language,
+            kana=r.kana,
+            floor=r.floor,
+            needs=_needs(r.needs),
+            channel_pref=_channels(r.channel_pref),
+            contacts=tuple(contacts.get(r.id, ())),
+            supporters=tuple(supporters.get(r.id, ())),
+            consent=r.consent,
+            birth_date=r.birth_date,
+            review_reasons=_reasons(r.review_reasons),
+        )
+        for r in rows
+    ]
