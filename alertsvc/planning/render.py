@@ -247,8 +247,9 @@ def render_cancellation(
 ) -> tuple[str, str]:
     """(title, body) of the 取消し message for ``channel`` in ``language``.
 
-    The title is "" for SMS and voice. ``reason`` is the officer's free text, shown as
-    given; for SMS it is dropped when it would push the text past ``MAX_SEGMENTS`` parts.
+    The title is "" for SMS and voice; FAX, LINE and e-mail get push's. ``reason`` is the
+    officer's free text, shown as given; for SMS it is dropped when it would push the text
+    past ``MAX_SEGMENTS`` parts.
     An unknown language falls back like a resident's (ja-easy, then ja).
     """
     language = pick_language(language)
@@ -257,7 +258,7 @@ def render_cancellation(
         "municipality": municipality,
         "reason": reason.strip(),
     }
-    if channel is ChannelName.PUSH:
+    if channel in _WRITTEN:
         title = render_text(language, "cancel_push_title", context)
         body = render_text(language, "cancel_push_body", context)
         return _prefixed(title, exercise), _prefixed(body, exercise)

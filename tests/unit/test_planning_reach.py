@@ -49,3 +49,11 @@ def test_email_in_english_has_japanese_beside_and_line_is_written() -> None:
     assert p.messages[ChannelName.LINE].data == ()
     japanese = _plan(contacts=(EMAIL,))
     assert japanese.messages[ChannelName.EMAIL].data == ()
+
+
+def test_cancellation_on_written_channels_has_a_title() -> None:
+    from alertsvc.planning.render import render_cancellation
+
+    for channel in (ChannelName.FAX, ChannelName.LINE, ChannelName.EMAIL):
+        title, body = render_cancellation(channel, "ja", municipality="直方市", exercise=False)
+        assert title and "直方市" in title + body
