@@ -17,8 +17,9 @@ LINE_ID = "U" + "4f" * 16
 
 def _register_with_new_channels(tmp_path: Path, env: dict[str, str]) -> Path:
     rows = list(csv.reader(io.StringIO(REGISTER.read_text(encoding="utf-8"))))
-    header = [*rows[0], "FAX番号", "LINEユーザーID", "メールアドレス"]
-    body = [[*r, "", "", ""] for r in rows[1:]]
+    extra = [c for c in ("FAX番号", "LINEユーザーID", "メールアドレス") if c not in rows[0]]
+    header = [*rows[0], *extra]
+    body = [[*r, *([""] * len(extra))] for r in rows[1:]]
     # place the new residents where a demo resident inside the zones lives
     import_demo(env)
     doc = run_cli(["alert", "preview", "--level", "4", *SCOPE, "--json"], env=env).json()
