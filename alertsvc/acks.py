@@ -61,7 +61,8 @@ def exposed_endpoints(settings: Settings, listen_hosts: Iterable[str] = ()) -> l
 
     Listeners: ``webhooks.host`` and each of ``listen_hosts`` (``serve --host``); URLs:
     ``webhooks.public_url`` (empty means "the listener's own URL", covered above),
-    ``twilio.base_url`` and ``fcm.base_url``. Empty when everything stays on this machine.
+    ``twilio.base_url``, ``fcm.base_url``, ``fax.base_url`` and ``line.base_url``. Empty
+    when everything stays on this machine.
     """
     exposed: list[str] = []
     for name, host in [("webhooks.host", settings.webhooks.host)] + [
@@ -73,6 +74,8 @@ def exposed_endpoints(settings: Settings, listen_hosts: Iterable[str] = ()) -> l
         ("webhooks.public_url", settings.webhooks.public_url),
         ("twilio.base_url", settings.twilio.base_url),
         ("fcm.base_url", settings.fcm.base_url),
+        ("fax.base_url", settings.fax.base_url),
+        ("line.base_url", settings.line.base_url),
     ):
         if url and not is_loopback_url(url):
             exposed.append(f"{name}={url}")

@@ -26,8 +26,11 @@ __all__ = [
     "DatabaseSettings",
     "DispatchSettings",
     "DutySettings",
+    "EmailSettings",
     "ExerciseSettings",
+    "FaxSettings",
     "FcmSettings",
+    "LineSettings",
     "MunicipalitySettings",
     "RateSettings",
     "RegistrySettings",
@@ -128,6 +131,10 @@ class RateSettings:
     # Twilio places outbound calls at 1 per second by default
     calls_per_second: float = 1.0
     push_per_second: float = 500.0
+    # a fax line is busy for about a minute per page; Telnyx queues what we send faster
+    fax_per_second: float = 1.0
+    line_per_second: float = 100.0
+    email_per_second: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -306,6 +313,38 @@ class DutySettings:
 
 
 @dataclass(frozen=True)
+class FaxSettings:
+    # Telnyx Programmable Fax REST API (v2); the default is the loopback simulator
+    base_url: str = "http://127.0.0.1:8767"
+    api_key_env: str = "ALERTSVC_FAX_API_KEY"
+    connection_id: str = "fax-app-demo"
+    from_number: str = "+815000000001"
+    # "rest" (Telnyx) or "smtp" (e-mail-to-fax gateway: <number>@gateway_domain)
+    transport: str = "rest"
+    gateway_domain: str = ""
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    # LINE Messaging API host; the default is the loopback simulator
+    base_url: str = "http://127.0.0.1:8767"
+    channel_token_env: str = "ALERTSVC_LINE_CHANNEL_TOKEN"
+    channel_secret_env: str = "ALERTSVC_LINE_CHANNEL_SECRET"
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    starttls: bool = False
+    username: str = ""
+    password_env: str = "ALERTSVC_SMTP_PASSWORD"
+    from_address: str = "bousai@example.jp"
+    # the right-hand side of Message-IDs (<delivery key>@message_id_domain)
+    message_id_domain: str = "alertsvc.invalid"
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     municipality: MunicipalitySettings = field(default_factory=MunicipalitySettings)
@@ -318,6 +357,9 @@ class Settings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     exercise: ExerciseSettings = field(default_factory=ExerciseSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    fax: FaxSettings = field(default_factory=FaxSettings)
+    line: LineSettings = field(default_factory=LineSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
     watcher: WatcherSettings = field(default_factory=WatcherSettings)
     duty: DutySettings = field(default_factory=DutySettings)
     approval: ApprovalSettings = field(default_factory=ApprovalSettings)
@@ -343,6 +385,9 @@ _SECTIONS = {
     "dispatch": "dispatch",
     "exercise": "exercise",
     "webhooks": "webhooks",
+    "fax": "fax",
+    "line": "line",
+    "email": "email",
     "watcher": "watcher",
     "duty": "duty",
     "approval": "approval",

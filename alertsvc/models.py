@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ __all__ = [
     "DEPTH_RANK_METRES",
     "HAZARD_KEYS",
     "LANGUAGES",
+    "LINE_USER_ID",
     "SHELTER_KINDS",
     "ChannelName",
     "ContactInfo",
@@ -74,12 +76,22 @@ class ContactKind(enum.StrEnum):
     LANDLINE = "landline"
     IP_PHONE = "ip_phone"  # 050 numbers: voice and usually SMS-less
     PUSH = "push"  # FCM registration token
+    FAX = "fax"  # E.164 FAX number
+    LINE = "line"  # LINE user id (U + 32 hex digits)
+    EMAIL = "email"
+
+
+# LINE user ids (Messaging API): "U" and 32 lowercase hex digits
+LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
 
 
 class ChannelName(enum.StrEnum):
     PUSH = "push"
     SMS = "sms"
     VOICE = "voice"
+    FAX = "fax"
+    LINE = "line"
+    EMAIL = "email"
 
 
 # ja-easy is やさしい日本語

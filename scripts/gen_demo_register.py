@@ -25,6 +25,7 @@ import io
 import json
 import random
 import string
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ HEADER = [
     "支援者氏名",
     "支援者電話",
     "同意",
+    "FAX番号",
+    "LINEユーザーID",
+    "メールアドレス",
 ]
 
 TOWNS = [
@@ -257,6 +261,9 @@ def _birth(rng: random.Random, age: int) -> str:
 def generate(seed: int, count: int, zones_dir: Path) -> list[list[str]]:
     """Return the register rows (header first)."""
     rng = random.Random(seed)
+    # FAX / LINE / e-mail (issue 11) come from their own stream, so that every other cell
+    # of the register stays what it was before those columns existed
+    reach = random.Random(seed + 11)
     flood, collapse = _load_zones(zones_dir)
     ranks = sorted(flood)
     rows: list[list[str]] = [HEADER]
@@ -380,9 +387,25 @@ def generate(seed: int, count: int, zones_dir: Path) -> list[list[str]]:
                 ";".join(sup_names),
                 ";".join(sup_phones),
                 consent,
+                *_reach_cells(reach, i, needs, landline),
             ]
         )
     return rows
+
+
+def _reach_cells(rng: random.Random, i: int, needs: list[str], landline: str) -> list[str]:
+    """FAX番号, LINEユーザーID, メールアドレス: most deaf residents with a landline have a
+    FAX (often on the same line: the next number here), some follow the city's LINE
+    account, a few take the 防災メール."""
+    fax = line = mail = ""
+    if "hearing" in needs and landline and rng.random() < 0.6:
+        digits = "".join(ch for ch in unicodedata.normalize("NFKC", landline) if ch.isdigit())
+        fax = f"{digits[:-4]}{(int(digits[-4:]) + 1) % 10000:04d}"
+    if rng.random() < 0.12:
+        line = "U" + "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    if rng.random() < 0.08:
+        mail = f"resident{i + 1:05d}@example.jp"
+    return [fax, line, mail]
 
 
 def render(rows: list[list[str]]) -> str:

@@ -7,6 +7,14 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' \
   || { echo "alertsvc needs Python 3.11 (found: $("$PY" --version 2>&1))" >&2; exit 1; }
+# FAX pages need a Japanese TrueType font (reportlab embeds TrueType outlines only, so
+# not the CFF-based fonts-noto-cjk); the FAX tests read the PDF back with pdftotext
+if [ "$(id -u)" = 0 ] && { [ ! -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] \
+    || ! command -v pdftotext >/dev/null 2>&1; }; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    fonts-ipaexfont-gothic poppler-utils) >/dev/null 2>&1 \
+    || echo "fonts-ipaexfont-gothic / poppler-utils not installable: FAX cannot render" >&2
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

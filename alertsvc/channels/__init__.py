@@ -43,6 +43,9 @@ CHANNELS: dict[ChannelName, tuple[str, str]] = {
     ChannelName.PUSH: ("alertsvc.channels.fcm", "FcmPush"),
     ChannelName.SMS: ("alertsvc.channels.twilio_sms", "TwilioSms"),
     ChannelName.VOICE: ("alertsvc.channels.twilio_voice", "TwilioVoice"),
+    ChannelName.FAX: ("alertsvc.channels.fax", "FaxChannel"),
+    ChannelName.LINE: ("alertsvc.channels.line", "LineChannel"),
+    ChannelName.EMAIL: ("alertsvc.channels.email", "EmailChannel"),
 }
 
 

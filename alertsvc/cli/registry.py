@@ -1,13 +1,14 @@
 """CLI group: registry — import and list the 避難行動要支援者名簿 (support register).
 
 ``alertsvc registry import PATH [--dry-run] [--encoding auto|utf-8|cp932] [--skip-invalid]
-[--allow-removals]`` prints ``RegisterReport.as_dict()`` with ``--json``. Exit 3 (nothing
-written) on any invalid row unless ``--skip-invalid``; then every row with a usable id,
-name and address is written (bad optional cells cleared, the resident flagged
-needs_review), the rejected rows recorded, and the exit code is 0. Exit 3 too when more
-than ``registry.max_removal_share`` of the active residents would be deactivated, unless
-``--allow-removals``. ``alertsvc registry list`` shows residents with contacts masked;
-``registry health`` lists refused contacts, residents needing review and rejected rows.
+[--allow-removals] [--profile NAME|FILE]`` prints ``RegisterReport.as_dict()`` with
+``--json``. Exit 3 (nothing written) on any invalid row unless ``--skip-invalid``; then
+every row with a usable id, name and address is written (bad optional cells cleared, the
+resident flagged needs_review), the rejected rows recorded, and the exit code is 0. Exit 3
+too when more than ``registry.max_removal_share`` of the active residents would be
+deactivated, unless ``--allow-removals``. ``alertsvc registry list`` shows residents with
+contacts masked; ``registry health`` lists refused contacts, residents needing review and
+rejected rows.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from alertsvc.registry import (
     mask_phone,
     mask_token,
 )
+from alertsvc.registry.profiles import load_profile
 
 __all__ = ["app"]
 
@@ -71,12 +73,19 @@ def import_cmd(
         "--allow-removals",
         help="Allow deactivating more than registry.max_removal_share of active residents.",
     ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="Mapping profile for a municipality's own export: a shipped name "
+        "(lgdpm-juki) or a .toml file (README: Mapping profiles).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Import (upsert) a register CSV; residents missing from it are deactivated."""
     state = state_of(ctx)
 
     def body() -> None:
+        mapping = load_profile(profile) if profile else None
         report = import_register(
             state.engine,
             path,
@@ -86,6 +95,7 @@ def import_cmd(
             allow_removals=allow_removals,
             max_removal_share=state.settings.registry.max_removal_share,
             actor=audit.current_actor(),
+            profile=mapping,
         )
         if json_out:
             emit_json(report.as_dict())

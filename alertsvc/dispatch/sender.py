@@ -125,6 +125,9 @@ def buckets_from_settings(
         ChannelName.PUSH: TokenBucket(rates.push_per_second, clock=clock),
         ChannelName.SMS: TokenBucket(rates.sms_per_second, clock=clock),
         ChannelName.VOICE: TokenBucket(rates.calls_per_second, clock=clock),
+        ChannelName.FAX: TokenBucket(rates.fax_per_second, clock=clock),
+        ChannelName.LINE: TokenBucket(rates.line_per_second, clock=clock),
+        ChannelName.EMAIL: TokenBucket(rates.email_per_second, clock=clock),
     }
 
 

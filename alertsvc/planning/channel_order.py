@@ -1,18 +1,23 @@
 """Which channels can reach a resident, and in what order (pure).
 
 One rule, used by the register import (to refuse impossible preferences and flag
-residents with no working channel) and by planning (to order the escalation):
+residents with no working channel) and by planning (to order the escalation). The
+facts are the two tables below, ``CONTACT_CHANNELS`` and ``NEED_RULES``:
 
-* a push token gives ``push``; a mobile number gives ``sms`` and ``voice``; a landline
-  or an 050 IP phone gives ``voice`` only (SMS to them does not arrive);
+* a push token gives ``push``; a mobile number ``sms`` and ``voice``; a landline or an
+  050 IP phone ``voice`` only (SMS to them does not arrive); a FAX number ``fax``; a
+  LINE user id ``line``; an e-mail address ``email``;
 * contacts a provider has marked unhealthy (dead token, invalid number) are not used, nor
   a channel a provider refused for good on an address (SMS to an opted-out number);
-* a hearing-impaired person is never reached by voice alone: voice is kept only as a
-  last resort behind a text channel, and with voice as the only option they have no
-  working channel;
-* a sight-impaired person gets voice first;
-* an explicit preference comes first, in its order; every other usable channel follows
-  as a fallback, so that nobody is left with fewer ways to be reached than they have.
+* deaf or hard of hearing: push, LINE, SMS, FAX, e-mail; voice only as a last resort
+  behind one of them, never alone (someone at home may answer the phone);
+* blind or low vision: voice first; FAX only behind another channel, never alone;
+* so a person with a landline and a FAX is reached by FAX when deaf, by voice otherwise;
+* an explicit preference comes first, in its order (a last-resort channel stays last);
+  every other usable channel follows as a fallback, so nobody is left with fewer ways
+  to be reached than they have;
+* nobody reachable: ``unreachable_reason`` says they need a 戸別受信機 (home receiver) or
+  an assigned person, and the register health report lists them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from dataclasses import dataclass
 
 from alertsvc.models import ChannelName, ContactInfo, ContactKind, Need
 
-__all__ = ["CONTACT_CHANNELS", "ChannelOrder", "channel_order", "preference_problems"]
+__all__ = [
+    "CONTACT_CHANNELS",
+    "NEED_RULES",
+    "UNREACHABLE_ADVICE",
+    "ChannelOrder",
+    "NeedRule",
+    "channel_order",
+    "preference_problems",
+]
+
+C = ChannelName
 
 # the one table of what each kind of contact can carry (registry.store uses it too)
 CONTACT_CHANNELS: dict[ContactKind, tuple[ChannelName, ...]] = {
@@ -30,16 +45,60 @@ CONTACT_CHANNELS: dict[ContactKind, tuple[ChannelName, ...]] = {
     ContactKind.MOBILE: (ChannelName.SMS, ChannelName.VOICE),
     ContactKind.LANDLINE: (ChannelName.VOICE,),
     ContactKind.IP_PHONE: (ChannelName.VOICE,),
+    ContactKind.FAX: (ChannelName.FAX,),
+    ContactKind.LINE: (ChannelName.LINE,),
+    ContactKind.EMAIL: (ChannelName.EMAIL,),
 }
 
-_DEFAULT = (ChannelName.PUSH, ChannelName.SMS, ChannelName.VOICE)
-_SIGHT = (ChannelName.VOICE, ChannelName.PUSH, ChannelName.SMS)
+
+@dataclass(frozen=True, slots=True)
+class NeedRule:
+    """How a need orders the channels: ``order`` first to last, and the channels that
+    are kept only behind some channel outside ``last_resort`` (never alone)."""
+
+    order: tuple[ChannelName, ...]
+    last_resort: frozenset[ChannelName] = frozenset()
+    # why the person is unreachable when only last-resort channels are left
+    alone: str = ""
+
+
+# None: nobody's need changes the order. With HEARING and SIGHT together, HEARING's order
+# is used and both last-resort sets apply (voice and FAX only behind a text channel).
+NEED_RULES: dict[Need | None, NeedRule] = {
+    None: NeedRule((C.PUSH, C.LINE, C.SMS, C.VOICE, C.EMAIL, C.FAX)),
+    Need.HEARING: NeedRule(
+        (C.PUSH, C.LINE, C.SMS, C.FAX, C.EMAIL, C.VOICE),
+        frozenset({C.VOICE}),
+        "voice cannot be the only channel for a hearing-impaired person (聴覚)",
+    ),
+    Need.SIGHT: NeedRule(
+        (C.VOICE, C.PUSH, C.LINE, C.SMS, C.EMAIL, C.FAX),
+        frozenset({C.FAX}),
+        "FAX cannot be the only channel for a sight-impaired person (視覚)",
+    ),
+}
+
+UNREACHABLE_ADVICE = "戸別受信機か担当者が必要 / needs a 戸別受信機 or an assigned person"
 
 _NEEDS_FOR: dict[ChannelName, str] = {
-    ChannelName.PUSH: "a push token (FCMトークン)",
-    ChannelName.SMS: "a mobile number (携帯電話)",
-    ChannelName.VOICE: "a phone number (電話番号 or 携帯電話)",
+    C.PUSH: "a push token (FCMトークン)",
+    C.SMS: "a mobile number (携帯電話)",
+    C.VOICE: "a phone number (電話番号 or 携帯電話)",
+    C.FAX: "a FAX number (FAX番号)",
+    C.LINE: "a LINE user id (LINEユーザーID)",
+    C.EMAIL: "an e-mail address (メールアドレス)",
 }
+
+
+def _rule(needs: frozenset[Need]) -> NeedRule:
+    ruled = [NEED_RULES[n] for n in (Need.HEARING, Need.SIGHT) if n in needs]
+    if not ruled:
+        return NEED_RULES[None]
+    return NeedRule(
+        ruled[0].order,
+        frozenset().union(*(r.last_resort for r in ruled)),
+        "; ".join(r.alone for r in ruled),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +151,10 @@ def preference_problems(
             problems.append(
                 f"連絡手段 {channel.value} needs {_NEEDS_FOR[channel]}, which this row lacks"
             )
-    if Need.HEARING in needs and preference and set(preference) == {ChannelName.VOICE}:
-        problems.append("voice cannot be the only channel for a hearing-impaired person (聴覚)")
+    for need in (Need.HEARING, Need.SIGHT):
+        rule = NEED_RULES[need]
+        if need in needs and preference and set(preference) <= rule.last_resort:
+            problems.append(rule.alone)
     return problems
 
 
@@ -102,22 +163,16 @@ def channel_order(
 ) -> ChannelOrder:
     """The order in which to try to reach a resident; never raises."""
     available = _available(contacts)
-    hearing = Need.HEARING in needs
-    if hearing and set(available) <= {ChannelName.VOICE}:
-        reason = (
-            "聴覚障害: 音声通話のみ / hearing-impaired with only a voice line"
-            if available
-            else "連絡先なし / no usable contact"
-        )
-        return ChannelOrder((), reason)
+    rule = _rule(needs)
     if not available:
-        return ChannelOrder((), "連絡先なし / no usable contact")
-    base = _SIGHT if Need.SIGHT in needs else _DEFAULT
+        return ChannelOrder((), f"連絡先なし / no usable contact: {UNREACHABLE_ADVICE}")
+    if set(available) <= rule.last_resort:
+        return ChannelOrder((), f"{rule.alone}: {UNREACHABLE_ADVICE}")
     order: list[ChannelName] = [c for c in preference if c in available]
-    order += [c for c in base if c in available and c not in order]
-    if hearing and ChannelName.VOICE in order:
-        # voice only as a last resort behind a text channel (someone at home may answer)
-        order.remove(ChannelName.VOICE)
-        order.append(ChannelName.VOICE)
+    order += [c for c in rule.order if c in available and c not in order]
+    # last-resort channels go behind every other channel (someone at home may answer)
+    order = [c for c in order if c not in rule.last_resort] + [
+        c for c in order if c in rule.last_resort
+    ]
     entries = tuple((channel, address) for channel in order for address in available[channel])
     return ChannelOrder(entries)

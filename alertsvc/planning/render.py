@@ -72,6 +72,10 @@ class RenderedMessage:
     voice_language: str = "ja-JP"
 
 
+# written channels that carry the push notification's title and full body (issue 11)
+_WRITTEN = frozenset({ChannelName.PUSH, ChannelName.FAX, ChannelName.LINE, ChannelName.EMAIL})
+
+
 def render_text(language: str, name: str, context: Mapping[str, Any]) -> str:
     """Render ``templates/<language>/<name>.j2`` and join its stripped non-empty lines.
 
@@ -121,10 +125,15 @@ def render_message(
             channel, language, "", body, (), count, encoding, voice_language=voice_language
         )
     full = {**context, **_ALL_ON}
-    if channel is ChannelName.PUSH:
+    if channel in _WRITTEN:
         title = _prefixed(render_text(language, f"{prefix}push_title", full), exercise)
         body = _prefixed(render_text(language, f"{prefix}push_body", full), exercise)
-        return RenderedMessage(channel, language, title, body, data, voice_language=voice_language)
+        extra: tuple[tuple[str, str], ...] = data if channel is ChannelName.PUSH else ()
+        if channel is ChannelName.EMAIL and language != "ja":
+            # the e-mail carries the Japanese text beside the resident's language
+            body_ja = _prefixed(render_text("ja", f"{prefix}push_body", full), exercise)
+            extra = (("body_ja", body_ja),)
+        return RenderedMessage(channel, language, title, body, extra, voice_language=voice_language)
     body = _prefixed(render_text(language, f"{prefix}voice", full), exercise)
     return RenderedMessage(channel, language, "", body, (), voice_language=voice_language)
 
@@ -238,8 +247,9 @@ def render_cancellation(
 ) -> tuple[str, str]:
     """(title, body) of the 取消し message for ``channel`` in ``language``.
 
-    The title is "" for SMS and voice. ``reason`` is the officer's free text, shown as
-    given; for SMS it is dropped when it would push the text past ``MAX_SEGMENTS`` parts.
+    The title is "" for SMS and voice; FAX, LINE and e-mail get push's. ``reason`` is the
+    officer's free text, shown as given; for SMS it is dropped when it would push the text
+    past ``MAX_SEGMENTS`` parts.
     An unknown language falls back like a resident's (ja-easy, then ja).
     """
     language = pick_language(language)
@@ -248,7 +258,7 @@ def render_cancellation(
         "municipality": municipality,
         "reason": reason.strip(),
     }
-    if channel is ChannelName.PUSH:
+    if channel in _WRITTEN:
         title = render_text(language, "cancel_push_title", context)
         body = render_text(language, "cancel_push_body", context)
         return _prefixed(title, exercise), _prefixed(body, exercise)

@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from email_validator import EmailNotValidError, validate_email
+
 from alertsvc.errors import RowError
 from alertsvc.geo.extent import JAPAN
 from alertsvc.ingest import bad_character, nfkc, split_list, trim
-from alertsvc.models import LANGUAGES, ChannelName, ContactInfo, ContactKind, Need
+from alertsvc.models import LANGUAGES, LINE_USER_ID, ChannelName, ContactInfo, ContactKind, Need
 from alertsvc.registry.phones import PhoneError, normalise_phone, normalise_token
 
 __all__ = [
@@ -45,6 +47,9 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "landline": ("電話番号", "landline", "phone"),
     "mobile": ("携帯電話", "携帯電話番号", "mobile"),
     "push_tokens": ("FCMトークン", "push_tokens", "push_token"),
+    "fax": ("FAX番号", "ファクス番号", "ファックス番号", "fax"),
+    "line_user_id": ("LINEユーザーID", "line_user_id", "line_id"),
+    "email": ("メールアドレス", "email", "e-mail", "mail"),
     "language": ("言語", "language"),
     "channels": ("連絡手段", "channels"),
     "needs": ("要配慮事由", "needs"),
@@ -119,6 +124,10 @@ _CHANNEL_ALIASES: dict[str, ChannelName] = {
     "音声": ChannelName.VOICE,
     "電話": ChannelName.VOICE,
     "call": ChannelName.VOICE,
+    "ファクス": ChannelName.FAX,
+    "ファックス": ChannelName.FAX,
+    "メール": ChannelName.EMAIL,
+    "e-mail": ChannelName.EMAIL,
 }
 
 _SEX: dict[str, str] = {
@@ -362,7 +371,11 @@ class Row:
         for part in split_list(self.raw("channels"), _SPLIT):
             channel = _CHANNEL_ALIASES.get(part.casefold())
             if channel is None:
-                self.error("channels", f"unknown 連絡手段 {part!r}: expected push, sms or voice")
+                self.error(
+                    "channels",
+                    f"unknown 連絡手段 {part!r}: expected "
+                    + ", ".join(c.value for c in ChannelName),
+                )
             elif channel not in order:
                 order.append(channel)
         return tuple(order)
@@ -405,6 +418,31 @@ class Row:
                     "landline", "a mobile number in 電話番号: kept and typed mobile (SMS too)"
                 )
             add(kind, number, "landline")
+        for part in self._phone_parts("fax"):
+            try:
+                # a FAX line is a phone number: normalised the same way; any type is kept
+                number, _kind = normalise_phone(part)
+            except PhoneError as exc:
+                self.error("fax", str(exc))
+                continue
+            add(ContactKind.FAX, number, "fax")
+        for part in split_list(self.raw("line_user_id"), _SPLIT):
+            if not LINE_USER_ID.fullmatch(part):
+                self.error(
+                    "line_user_id",
+                    f"{part[:40]!r} is not a LINE user id: expected U and 32 hex digits "
+                    "(0-9, a-f), as the LINE account's webhook gives it",
+                )
+                continue
+            add(ContactKind.LINE, part, "line_user_id")
+        for part in split_list(self.raw("email"), _SPLIT):
+            try:
+                # syntax only: no DNS lookup while importing
+                address = validate_email(part, check_deliverability=False).normalized
+            except EmailNotValidError as exc:
+                self.error("email", f"{part[:60]!r} is not an e-mail address: {exc}")
+                continue
+            add(ContactKind.EMAIL, address, "email")
         return tuple(contacts)
 
     def _phone_parts(self, key: str) -> list[str]:

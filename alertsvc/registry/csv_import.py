@@ -48,6 +48,7 @@ from alertsvc.registry.csv_parse import (
     parse_register,
     read_register,
 )
+from alertsvc.registry.profiles import Profile
 from alertsvc.registry.store import contact_info
 
 __all__ = [
@@ -237,6 +238,7 @@ def import_register(
     allow_removals: bool = False,
     max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE,
     actor: str | None = None,
+    profile: Profile | None = None,
 ) -> RegisterReport:
     """Validate ``path`` and upsert it in one transaction with a ``registry.import`` audit.
 
@@ -245,8 +247,10 @@ def import_register(
     when more than ``max_removal_share`` of the active residents would be deactivated
     and ``allow_removals`` is false (dry runs too, so that they predict the real run).
     With ``dry_run`` the counts are computed inside a transaction that is rolled back.
+    ``profile`` maps a municipality's own export onto the register first
+    (``alertsvc.registry.profiles``).
     """
-    parsed = read_register(path, encoding)
+    parsed = read_register(path, encoding, profile)
     report = RegisterReport(errors=list(parsed.errors), warnings=list(parsed.warnings))
     report.dry_run = dry_run
     report.rejected = list(parsed.rejected)
@@ -300,6 +304,7 @@ def import_register(
             {
                 "path": str(path),
                 "encoding": parsed.encoding,
+                "profile": profile.name if profile else None,
                 "skip_invalid": skip_invalid,
                 "allow_removals": allow_removals,
             },

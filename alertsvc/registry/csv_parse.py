@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alertsvc.errors import RowError
@@ -37,6 +37,7 @@ from alertsvc.registry.csv_fields import (
     SupporterRecord,
     header_key,
 )
+from alertsvc.registry.profiles import Profile, apply_profile
 from alertsvc.registry.wareki import parse_date
 from alertsvc.textdecode import decode_text as decode_register
 
@@ -128,8 +129,15 @@ class ParseResult:
     encoding: str = ""
 
 
-def read_register(path: Path, encoding: str = "auto") -> ParseResult:
-    """Read and validate a register file; never raises for bad content (see ``fatal``)."""
+def read_register(
+    path: Path, encoding: str = "auto", profile: Profile | None = None
+) -> ParseResult:
+    """Read and validate a register file; never raises for bad content (see ``fatal``).
+
+    With ``profile`` the file is a municipality's own export, mapped onto the register
+    first (``alertsvc.registry.profiles``); every line reported is the export's own.
+    Raises ``ProfileError`` when the export lacks a column the profile uses.
+    """
     result = ParseResult()
     try:
         data = path.read_bytes()
@@ -137,6 +145,8 @@ def read_register(path: Path, encoding: str = "auto") -> ParseResult:
         result.errors.append(RowError(-1, "", f"cannot read {path}: {exc.strerror or exc}"))
         result.fatal = True
         return result
+    if profile is not None and encoding == "auto":
+        encoding = profile.encoding
     try:
         text, used = decode_register(data, encoding)
     except ValueError as exc:
@@ -144,8 +154,37 @@ def read_register(path: Path, encoding: str = "auto") -> ParseResult:
         result.errors.append(RowError(-1, "", str(exc)))
         result.fatal = True
         return result
-    parsed = parse_register(text)
+    if profile is None:
+        parsed = parse_register(text)
+    else:
+        try:
+            mapped, lines, wrong_width = apply_profile(profile, text)
+        except MalformedCsv as exc:
+            result.errors.append(RowError(exc.line, "", f"malformed CSV: {exc.detail}"))
+            result.fatal = True
+            return result
+        if len(lines) == 1 and wrong_width:
+            parsed = ParseResult(fatal=True)  # no row fits the profile: not this layout
+        else:
+            parsed = _source_lines(parse_register(mapped), lines)
+        parsed.errors = sorted([*parsed.errors, *wrong_width], key=lambda e: e.line)
+        parsed.rejected += [RejectedRecord(e.line, "", (e.message,)) for e in wrong_width]
+        parsed.id_damaged += [e.line for e in wrong_width]
     parsed.encoding = used
+    return parsed
+
+
+def _source_lines(parsed: ParseResult, lines: list[int]) -> ParseResult:
+    """Renumber a mapped file's lines as the export's physical lines."""
+
+    def at(line: int) -> int:
+        return lines[line - 1] if 0 < line <= len(lines) else line
+
+    parsed.errors = [replace(e, line=at(e.line)) for e in parsed.errors]
+    parsed.warnings = [replace(w, line=at(w.line)) for w in parsed.warnings]
+    parsed.records = [replace(r, line=at(r.line)) for r in parsed.records]
+    parsed.rejected = [replace(r, line=at(r.line)) for r in parsed.rejected]
+    parsed.id_damaged = [at(n) for n in parsed.id_damaged]
     return parsed
 
 

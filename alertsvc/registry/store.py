@@ -171,6 +171,14 @@ REFUSAL_SCOPE: dict[str, str] = {
     "30004": "channel",  # blocked by the recipient
     "30005": "address",  # unknown destination handset: the number does not exist
     "30006": "channel",  # landline or carrier that cannot take SMS; calls still work
+    # issue 11 channels: "channel" scope, since a FAX number is often the household's
+    # phone line too (voice keeps working); the FAX/LINE/e-mail contact itself carries
+    # only that channel, so it becomes unhealthy
+    "invalid_number": "channel",  # FAX (Telnyx 422 on "to"): not a number we can fax
+    "unfollowed": "channel",  # LINE 400: not a friend of the account, or blocked it
+    "smtp550": "channel",  # mailbox does not exist
+    "smtp551": "channel",  # user not local
+    "smtp553": "channel",  # mailbox name not allowed
 }
 
 

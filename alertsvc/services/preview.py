@@ -248,6 +248,9 @@ def build_preview(
         ChannelName.SMS: settings.rates.sms_per_second,
         ChannelName.VOICE: settings.rates.calls_per_second,
         ChannelName.PUSH: settings.rates.push_per_second,
+        ChannelName.FAX: settings.rates.fax_per_second,
+        ChannelName.LINE: settings.rates.line_per_second,
+        ChannelName.EMAIL: settings.rates.email_per_second,
     }
     return Preview(
         level=level,

@@ -22,6 +22,9 @@ from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessag
 
 __all__ = [
     "FakeChannel",
+    "FakeEmailChannel",
+    "FakeFaxChannel",
+    "FakeLineChannel",
     "FakePushChannel",
     "FakeSmsChannel",
     "FakeVoiceChannel",
@@ -64,6 +67,9 @@ class FakeChannel:
             ChannelName.PUSH: FakePushChannel,
             ChannelName.SMS: FakeSmsChannel,
             ChannelName.VOICE: FakeVoiceChannel,
+            ChannelName.FAX: FakeFaxChannel,
+            ChannelName.LINE: FakeLineChannel,
+            ChannelName.EMAIL: FakeEmailChannel,
         }[ChannelName(channel)]
         return cls(**kwargs)  # type: ignore[arg-type]
 
@@ -139,6 +145,21 @@ class FakeSmsChannel(FakeChannel):
 class FakeVoiceChannel(FakeChannel):
     name: ClassVar[ChannelName] = ChannelName.VOICE
     max_batch: ClassVar[int] = 1
+
+
+class FakeFaxChannel(FakeChannel):
+    name: ClassVar[ChannelName] = ChannelName.FAX
+    max_batch: ClassVar[int] = 1
+
+
+class FakeLineChannel(FakeChannel):
+    name: ClassVar[ChannelName] = ChannelName.LINE
+    max_batch: ClassVar[int] = 1
+
+
+class FakeEmailChannel(FakeChannel):
+    name: ClassVar[ChannelName] = ChannelName.EMAIL
+    max_batch: ClassVar[int] = 50
 
 
 def fake_channels(**kwargs: object) -> dict[ChannelName, FakeChannel]:

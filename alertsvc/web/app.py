@@ -16,6 +16,13 @@ Endpoints (POST unless noted):
   ``token = ack_token(secret, key)``. 204 (also for a replay: no second row), 403 bad
   token, 404 unknown key, 409 a cancellation notice, 410 the alert has ended (cancelled
   or older than ``webhooks.ack_valid_seconds``), 422 malformed.
+* ``/fax/status?key=K&sig=S``: Telnyx fax webhook events (JSON ``data.event_type`` and
+  ``data.payload.failure_reason``) -> the delivery's state; ``sig`` is
+  ``ack_token(secret, key)``, put in the URL by the FAX channel. 204; 403 bad sig.
+* ``/line/webhook``: LINE Messaging API webhook events, ``X-Line-Signature`` checked
+  with the channel secret (403 otherwise). A postback ``key=K&answer=safe|need_help``
+  from the LINE user the row was sent to records the answer; events are deduplicated
+  by ``webhookEventId``. 200. Mounted only when a channel secret is given.
 * ``GET /healthz``: 200 ``{"ok": true}``.
 
 Twilio requests must carry a valid ``X-Twilio-Signature`` computed over the PUBLIC URL
@@ -38,10 +45,11 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 from xml.sax.saxutils import escape, quoteattr
 
+from linebot.v3 import SignatureValidator
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -52,6 +60,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from alertsvc.acks import verify_ack_token
+from alertsvc.channels.fax import fax_event_outcome
 from alertsvc.channels.twilio_common import SIGNATURE_HEADER, is_valid_twilio_signature
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
@@ -128,6 +137,7 @@ def create_app(
     auth_token: str,
     ack_secret: bytes,
     on_refused: CallbackRefusalHook | None = None,
+    line_channel_secret: str = "",
 ) -> Starlette:
     """Build the webhook app on ``engine``.
 
@@ -137,7 +147,8 @@ def create_app(
     URL Twilio calls; it starts as ``settings.webhooks.public_url`` and, when that is
     empty, the request's own URL is trusted (``WebhookServer`` fills in its bound URL).
     ``on_refused`` records what a failing status callback says about the contact
-    (``alertsvc.registry.store.record_refusal``).
+    (``alertsvc.registry.store.record_refusal``). ``line_channel_secret`` checks LINE
+    webhook signatures; without it ``/line/webhook`` is not mounted.
     Raises ``ValueError`` for an empty auth token or secret: every request would fail.
     """
     if not auth_token:
@@ -401,6 +412,77 @@ def create_app(
             raise _Reject(410, "the alert has ended; this token has expired")
         return Response(status_code=204)
 
+    async def fax_status(request: Request) -> Response:
+        body = await _read_body(request)
+        key = delivery_key(request)
+        sig = request.query_params.get("sig", "")
+        # the signature is checked before the body is read into any decision
+        if key is None or not verify_ack_token(ack_secret, key, sig):
+            log.warning("refused fax status: missing or invalid sig")
+            raise _Reject(403, "invalid signature")
+        doc = _parse_json(body)
+        data = doc.get("data") if isinstance(doc, dict) else None
+        payload = data.get("payload") if isinstance(data, dict) else None
+        event_type = data.get("event_type") if isinstance(data, dict) else None
+        if not isinstance(event_type, str) or not isinstance(payload, dict):
+            raise _Reject(422, "expected data.event_type and data.payload")
+        reason = payload.get("failure_reason") or ""
+        ref = payload.get("fax_id")
+        if not isinstance(reason, str) or (ref is not None and not isinstance(ref, str)):
+            raise _Reject(422, "failure_reason and fax_id must be strings")
+        if ref is not None and not _TOKEN_RE.fullmatch(ref):
+            raise _Reject(400, "fax_id: expected a provider id")
+        try:
+            status, _outcome = fax_event_outcome(event_type, reason)
+        except KeyError:
+            return Response(status_code=204)  # another event kind: nothing to record
+        matched = await run_in_threadpool(apply_status, key, ref, status, None, ChannelName.FAX)
+        if not matched:
+            log.warning("fax status %s for unknown delivery key=%s", status, key)
+        return Response(status_code=204)
+
+    def apply_line_postback(
+        user_id: str, key: str, answer: Answer, event_id: str
+    ) -> Literal["recorded", "replay", "unknown"]:
+        try:
+            with session_scope(engine) as session:
+                address = session.scalars(
+                    select(Delivery.address).where(
+                        Delivery.key == key, Delivery.channel == ChannelName.LINE.value
+                    )
+                ).first()
+                # a postback counts only from the LINE user the row was sent to
+                if address is None or address != user_id:
+                    return "unknown"
+                if not claim_inbound(session, event_id, "line"):
+                    return "replay"
+                if not record_acknowledgement(session, key=key, answer=answer, via="line"):
+                    return "unknown"
+                return "recorded"
+        except IntegrityError:
+            return "replay"
+
+    async def line_webhook(request: Request) -> Response:
+        body = await _read_body(request)
+        signature = request.headers.get("x-line-signature", "")
+        if not _line_signature_ok(line_channel_secret, body, signature):
+            log.warning("refused LINE webhook: missing or invalid X-Line-Signature")
+            raise _Reject(403, "invalid signature")
+        doc = _parse_json(body)
+        events = doc.get("events") if isinstance(doc, dict) else None
+        if not isinstance(events, list):
+            raise _Reject(422, "expected events")
+        for event in events:
+            answer_of = _line_postback(event)
+            if answer_of is None:
+                continue  # follows, messages, …: nothing to record
+            user_id, key, answer, event_id = answer_of
+            outcome = await run_in_threadpool(apply_line_postback, user_id, key, answer, event_id)
+            if outcome == "unknown":
+                log.warning("LINE postback for unknown delivery key=%s", key)
+        # LINE redelivers on anything but 200: an event we cannot use is still answered
+        return JSONResponse({})
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -410,8 +492,11 @@ def create_app(
         Route("/twilio/voice/gather", _guarded(voice_gather), methods=["POST"]),
         Route("/twilio/sms/inbound", _guarded(sms_inbound), methods=["POST"]),
         Route("/ack", _guarded(app_ack), methods=["POST"]),
+        Route("/fax/status", _guarded(fax_status), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    if line_channel_secret:
+        routes.append(Route("/line/webhook", _guarded(line_webhook), methods=["POST"]))
     # the resident page (signed link per person and alert in every SMS)
     routes.extend(page_routes(engine, settings, secret=ack_secret))
     app = Starlette(routes=routes)
@@ -481,6 +566,37 @@ def _parse_json(body: bytes) -> Any:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _Reject(422, "body is not JSON") from exc
     return doc
+
+
+def _line_signature_ok(secret: str, body: bytes, signature: str) -> bool:
+    """``X-Line-Signature`` check with the SDK's validator; False for non-UTF-8 bodies."""
+    if not secret or not signature:
+        return False
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(SignatureValidator(secret).validate(text, signature))
+
+
+def _line_postback(event: Any) -> tuple[str, str, Answer, str] | None:
+    """(user id, delivery key, answer, event id) of an answer postback, else None."""
+    if not isinstance(event, dict) or event.get("type") != "postback":
+        return None
+    source, postback = event.get("source"), event.get("postback")
+    event_id = event.get("webhookEventId")
+    if not isinstance(source, dict) or not isinstance(postback, dict):
+        return None
+    user_id, data = source.get("userId"), postback.get("data")
+    if not isinstance(user_id, str) or not isinstance(data, str):
+        return None
+    if not isinstance(event_id, str) or not _TOKEN_RE.fullmatch(event_id):
+        return None
+    fields = dict(parse_qsl(data))
+    key, answer = fields.get("key", ""), _ANSWERS.get(fields.get("answer", ""))
+    if answer is None or not _TOKEN_RE.fullmatch(key) or not _TOKEN_RE.fullmatch(user_id):
+        return None
+    return user_id, key, answer, f"line:{event_id}"
 
 
 def _loggable(value: str) -> str:

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from alertsvc.acks import ack_secret as settings_ack_secret
 from alertsvc.acks import webhook_auth_token
+from alertsvc.channels.line import line_channel_secret
 from alertsvc.config import Settings
 from alertsvc.registry.store import record_refusal
 from alertsvc.web.app import create_app
@@ -73,7 +74,12 @@ class WebhookServer:
         secret = settings_ack_secret(settings, env, listen_hosts=[listen])
         token = webhook_auth_token(settings, env, listen_hosts=[listen])
         app = create_app(
-            engine, settings, auth_token=token, ack_secret=secret, on_refused=record_refusal
+            engine,
+            settings,
+            auth_token=token,
+            ack_secret=secret,
+            on_refused=record_refusal,
+            line_channel_secret=line_channel_secret(settings, env, listen_hosts=[listen]),
         )
         return cls(
             app,

@@ -78,7 +78,7 @@ def test_preview_targets_exactly_the_people_in_the_zones(demo_env, tmp_path: Pat
         }
         assert t["action"] in ("evacuate", "move_up")
         assert not (t["house_collapse"] and t["action"] == "move_up")
-        assert set(t["channels"]) <= {"push", "sms", "voice"}
+        assert set(t["channels"]) <= {"push", "sms", "voice", "fax", "line", "email"}
     # everybody without a working channel is named, and only they
     no_channel = {t["resident_id"] for t in doc["targets"] if not t["channels"]}
     assert {u["resident_id"] for u in doc["unreachable"]} == no_channel and no_channel

@@ -112,10 +112,10 @@ def test_worker_rejects_an_unknown_channel(
     env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
 ) -> None:
     res = run_cli(
-        ["worker", "--until-idle", "--channel", "fax", "--json"], env, channels=_builder(fakes)
+        ["worker", "--until-idle", "--channel", "pigeon", "--json"], env, channels=_builder(fakes)
     )
     assert res.exit_code == 3
-    assert "fax" in res.json()["error"]
+    assert "pigeon" in res.json()["error"]
 
 
 def test_status_watch_returns_once_nothing_is_in_flight(

@@ -55,7 +55,7 @@ def test_each_address_gets_its_own_entry() -> None:
 @pytest.mark.parametrize(
     ("needs", "contacts", "reason"),
     [
-        ((Need.HEARING,), (LANDLINE,), "hearing-impaired with only a voice line"),
+        ((Need.HEARING,), (LANDLINE,), "voice cannot be the only channel"),
         ((), (), "no usable contact"),
         ((), (DEAD_PUSH,), "no usable contact"),
         ((Need.HEARING,), (), "no usable contact"),

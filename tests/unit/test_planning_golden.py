@@ -160,7 +160,9 @@ def test_golden_evacuate(language: str) -> None:
     g = GOLDEN[language]
     p = plan(language)
     assert p.language == language
-    push, sms, voice = (p.messages[c] for c in ChannelName)
+    push, sms, voice = (
+        p.messages[c] for c in (ChannelName.PUSH, ChannelName.SMS, ChannelName.VOICE)
+    )
     assert push.title == g["title"]
     assert push.body == g["push"]
     assert (sms.body, sms.segments) == g["sms"]
@@ -200,7 +202,9 @@ def test_golden_supporter_sms_is_japanese_whatever_the_resident_speaks() -> None
 
 def test_golden_exercise_prefix_on_every_title_and_body() -> None:
     p = plan("ja", exercise=True)
-    push, sms, voice = (p.messages[c] for c in ChannelName)
+    push, sms, voice = (
+        p.messages[c] for c in (ChannelName.PUSH, ChannelName.SMS, ChannelName.VOICE)
+    )
     assert push.title == "【訓練】【警戒レベル4 避難指示】直方市"
     assert push.body.startswith("【訓練】直方東小学校へ今すぐ避難してください。")
     assert sms.body.startswith("【訓練】【警戒レベル4 避難指示】直方市：直方東小学校へ")

@@ -145,7 +145,7 @@ def test_unlocated_is_kept_with_a_warning() -> None:
         ("090-1234-567", "", "", "", "電話番号", "not a valid number"),
         ("0949-22-1111", "", "", "sms", "連絡手段", "needs a mobile number"),
         ("0949-22-1111", "", "聴覚", "voice", "連絡手段", "hearing-impaired"),
-        ("0949-22-1111", "", "", "fax", "連絡手段", "unknown 連絡手段"),
+        ("0949-22-1111", "", "", "pigeon", "連絡手段", "unknown 連絡手段"),
         ("0949-22-1111", "", "腰痛", "", "要配慮事由", "unknown 要配慮事由"),
     ],
 )
