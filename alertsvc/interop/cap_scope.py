@@ -17,15 +17,13 @@ from sqlalchemy.orm import Session
 from alertsvc.config import Settings
 from alertsvc.db.tables import Alert
 from alertsvc.errors import ScopeError
+from alertsvc.geo.extent import JAPAN
 from alertsvc.interop.cap_export import cap_identifier
 from alertsvc.interop.cap_import import CapAlert, fetch_cap, read_cap, union_area
 from alertsvc.interop.cap_schema import CapInvalid
 from alertsvc.services.scope import Scope
 
 __all__ = ["CapScope", "cap_scope", "referenced_alert_ids"]
-
-# Japan's extent (lon/lat), as services.scope checks area files
-_JAPAN = (122.0, 20.0, 154.0, 46.0)
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def cap_scope(session: Session, settings: Settings, source: str, level: int | No
             "circle to target (geocodes alone are not used)"
         )
     minx, miny, maxx, maxy = area.bounds
-    if minx < _JAPAN[0] or miny < _JAPAN[1] or maxx > _JAPAN[2] or maxy > _JAPAN[3]:
+    if not JAPAN.covers(area.bounds):
         raise ScopeError(f"{source}: the CAP area lies outside Japan ({miny:.2f},{minx:.2f})")
     levels = [a.level for a in alerts if a.level is not None]
     chosen = level if level is not None else (max(levels) if levels else None)

@@ -119,7 +119,8 @@ def _start_lines(rows: list[tuple[str, str, str, str]]) -> tuple[str, list[int]]
 
 
 def _name_is_clean(value: str) -> bool:
-    flat = _BREAKS.sub(" ", value).strip(" \t")
+    # the importer joins the lines of a multi-line cell, each trimmed, with one space
+    flat = " ".join(p.strip(" \t") for p in _BREAKS.split(value) if p.strip(" \t"))
     return bool(flat) and all(ch in '直方太郎花子古賀キヨabc 1-2,"' for ch in flat)
 
 
