@@ -68,7 +68,7 @@ def cap_scope(session: Session, settings: Settings, source: str, level: int | No
             f"{source}: 範囲 (polygon/circle) がありません / the CAP alert has no polygon or "
             "circle to target (geocodes alone are not used)"
         )
-    minx, miny, maxx, maxy = area.bounds
+    minx, miny, _maxx, _maxy = area.bounds
     if not JAPAN.covers(area.bounds):
         raise ScopeError(f"{source}: the CAP area lies outside Japan ({miny:.2f},{minx:.2f})")
     levels = [a.level for a in alerts if a.level is not None]
