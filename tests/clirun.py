@@ -9,8 +9,11 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from alertsvc.channels import Channel
 from alertsvc.cli import _register_groups, app
 from alertsvc.cli._common import AppState, ChannelBuilder
+from alertsvc.config import Settings
+from alertsvc.models import ChannelName
 
 
 @dataclass
@@ -37,3 +40,13 @@ def run_cli(
         app, args, env=dict(env or {}), input=input, catch_exceptions=False, obj=state
     )
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def channels_from(chans: Mapping[ChannelName, Channel]) -> ChannelBuilder:
+    """A channel builder handing the CLI these (fake) channels, as main() hands it the real
+    adapters: only the channels a command asks for, and only those given."""
+
+    def build(_settings: Settings, wanted: list[ChannelName]) -> dict[ChannelName, Channel]:
+        return {c: chans[c] for c in wanted if c in chans}
+
+    return build

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from alertsvc.channels import Channel
-from alertsvc.cli._common import ChannelBuilder
-from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.dispatch import create_alert
 from alertsvc.models import ChannelName, Outcome
 from alertsvc.testing import FakeChannel, fake_channels, simple_plan
-from tests.clirun import run_cli
+from tests.clirun import channels_from, run_cli
 
 
 @pytest.fixture
 def fakes() -> dict[ChannelName, FakeChannel]:
     return fake_channels()
-
-
-def _builder(chans: Mapping[ChannelName, FakeChannel]) -> ChannelBuilder:
-    def build(_settings: Settings, wanted: list[ChannelName]) -> dict[ChannelName, Channel]:
-        return {c: chans[c] for c in wanted if c in chans}
-
-    return build
 
 
 @pytest.fixture
@@ -57,7 +46,7 @@ def test_worker_status_cancel_round_trip(
     fakes[ChannelName.SMS].script[addresses[3]] = Outcome.UNKNOWN
     fakes[ChannelName.SMS].script[addresses[5]] = Outcome.REJECTED
 
-    res = run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes))
+    res = run_cli(["worker", "--until-idle", "--json"], env, channels=channels_from(fakes))
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert (doc["sent"], doc["unknown"], doc["failed"], doc["stopped"]) == (10, 1, 1, "idle")
@@ -83,7 +72,7 @@ def test_worker_status_cancel_round_trip(
     assert c["alert_id"] == aid and c["cancelled"] == 0 and c["notified"] == 11
     assert c["cancellation_alert_id"].startswith("A")
 
-    res = run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes))
+    res = run_cli(["worker", "--until-idle", "--json"], env, channels=channels_from(fakes))
     assert res.exit_code == 0, res.stderr
     got = fakes[ChannelName.SMS].addresses()
     assert sorted(got) == sorted(a for i, a in enumerate(addresses) if i != 5)  # not the failed
@@ -112,7 +101,9 @@ def test_worker_rejects_an_unknown_channel(
     env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
 ) -> None:
     res = run_cli(
-        ["worker", "--until-idle", "--channel", "pigeon", "--json"], env, channels=_builder(fakes)
+        ["worker", "--until-idle", "--channel", "pigeon", "--json"],
+        env,
+        channels=channels_from(fakes),
     )
     assert res.exit_code == 3
     assert "pigeon" in res.json()["error"]
@@ -123,7 +114,8 @@ def test_status_watch_returns_once_nothing_is_in_flight(
 ) -> None:
     aid, _ = _alert(engine, 3)
     assert (
-        run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes)).exit_code == 0
+        run_cli(["worker", "--until-idle", "--json"], env, channels=channels_from(fakes)).exit_code
+        == 0
     )
     # --watch on a finished alert shows the final table and returns instead of looping
     res = run_cli(["alert", "status", aid, "--watch", "--json"], env)
@@ -151,7 +143,7 @@ def test_channels_are_injected_at_the_composition_root(
         monkeypatch.setenv(k, v)
     monkeypatch.setattr("sys.argv", ["alertsvc", "worker", "--until-idle", "--json"])
     with pytest.raises(SystemExit) as done:
-        main(AppState(channels=_builder(fakes)))
+        main(AppState(channels=channels_from(fakes)))
     assert done.value.code in (0, None)
     assert json.loads(capsys.readouterr().out)["sent"] == 2
     assert len(fakes[ChannelName.SMS].sent) == 2
@@ -163,7 +155,7 @@ def test_alert_verify_exit_codes_and_json(
     import datetime as dt
 
     aid, _ = _alert(engine, 3)
-    assert run_cli(["worker", "--until-idle"], env, channels=_builder(fakes)).exit_code == 0
+    assert run_cli(["worker", "--until-idle"], env, channels=channels_from(fakes)).exit_code == 0
     res = run_cli(["alert", "verify", aid, "--json"], env)
     assert res.exit_code == 0, res.stderr
     assert res.json() == {"alert_id": aid, "ok": True, "violations": []}

@@ -12,16 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from alertsvc.channels import Channel
-from alertsvc.cli._common import ChannelBuilder
-from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import AuditEntry, Resident, Supporter
 from alertsvc.dispatch import create_alert
 from alertsvc.dispatch.inbound import record_acknowledgement
 from alertsvc.models import ChannelName, Outcome
 from alertsvc.testing import FakeChannel, fake_channels, simple_plan
-from tests.clirun import run_cli
+from tests.clirun import channels_from, run_cli
 
 # (name, address, floor, needs, supporter): districts 古町 (R0, R1, R4) and 植木 (R2, R3, R5)
 PEOPLE = [
@@ -37,14 +34,6 @@ PEOPLE = [
 @pytest.fixture
 def fakes() -> dict[ChannelName, FakeChannel]:
     return dict(fake_channels())
-
-
-def _builder(chans: dict[ChannelName, FakeChannel]) -> ChannelBuilder:
-    # channels are injected at the composition root, as main() does with the real ones
-    def build(_settings: Settings, wanted: list[ChannelName]) -> dict[ChannelName, Channel]:
-        return {c: chans[c] for c in wanted if c in chans}
-
-    return build
 
 
 @pytest.fixture
@@ -75,7 +64,8 @@ def sent_alert(engine: Engine, env: dict[str, str], fakes: dict[ChannelName, Fak
                            deliveries=deliveries, actor="t")  # fmt: skip
     fakes[ChannelName.SMS].script[deliveries[3].address] = Outcome.REJECTED
     assert (
-        run_cli(["worker", "--until-idle", "--json"], env, channels=_builder(fakes)).exit_code == 0
+        run_cli(["worker", "--until-idle", "--json"], env, channels=channels_from(fakes)).exit_code
+        == 0
     )
     with session_scope(engine) as s:
         assert record_acknowledgement(s, key=f"{aid}:1", answer="safe", via="sms")

@@ -1,18 +1,7 @@
 """Gauge sources, one module per source. Each exposes a pure ``parse(...) -> ParsedDoc``.
 
-``SOURCE_KINDS`` names the kinds a ``[[watcher.stations]]`` entry may use.
+The kinds a ``[[watcher.stations]]`` entry may name are ``alertsvc.config.WATCH_SOURCES``
+(one list, checked when the configuration is loaded).
 """
 
 from __future__ import annotations
-
-__all__ = ["SOURCE_KINDS"]
-
-SOURCE_KINDS = (
-    "area_feed",
-    "river_json",
-    "suimon_dat",
-    "uk_ea",
-    "usgs",
-    "generic_json",
-    "generic_csv",
-)
