@@ -321,14 +321,21 @@ def _channel_problems(
 _NOT_SENT = frozenset({"cancelled", "skipped"})
 
 
+# channels whose 'delivered' callback means the message reached the person's own device:
+# the carrier's handset receipt for an SMS, the receiving machine's "all pages received"
+# for a FAX (for a deaf resident with only a landline and a FAX, the only proof there is)
+DELIVERY_CONFIRMS: frozenset[str] = frozenset({"sms", "fax"})
+
+
 def confirms(channel: str, state: str) -> bool:
     """Whether one row proves its recipient got the message.
 
-    An answer does, and an SMS the carrier delivered to the handset. A call answered
-    without a keypress may have been an answering machine, and a push accepted by FCM may
-    never have been seen: those do not.
+    An answer does, and an SMS or a FAX delivered to the person's own device
+    (``DELIVERY_CONFIRMS``). A call answered without a keypress may have been an answering
+    machine, and a push, LINE message or e-mail accepted by the provider may never have
+    been seen: those do not.
     """
-    return state == "acknowledged" or (channel == "sms" and state == "delivered")
+    return state == "acknowledged" or (channel in DELIVERY_CONFIRMS and state == "delivered")
 
 
 def unreached_reason(located: bool, acknowledged: bool, rows: set[tuple[str, str]]) -> str | None:

@@ -136,7 +136,9 @@ def run_demo(
     from alertsvc.geo.zone_import import import_zones
     from alertsvc.registry.csv_import import import_register
     from alertsvc.registry.store import load_residents, refusal_hook
+    from alertsvc.testing.reach_simulator import ReachSimulator
     from alertsvc.testing.simulator import ProviderSimulator
+    from alertsvc.testing.smtp_sink import SmtpSink
     from alertsvc.web.server import WebhookServer
 
     paths = demo_paths(settings, base)
@@ -163,17 +165,26 @@ def run_demo(
         ProviderSimulator(
             port=0, error_rate=options.error_rate, script=script, seed=options.seed
         ) as sim,
+        # FAX (Telnyx-shaped REST) and LINE (Messaging API) on loopback, and an SMTP sink
+        ReachSimulator() as reach,
+        SmtpSink() as smtp,
     ):
         run_settings = replace(
             settings,
             twilio=replace(settings.twilio, base_url=sim.url),
             fcm=replace(settings.fcm, base_url=sim.url),
+            fax=replace(settings.fax, base_url=reach.url),
+            line=replace(settings.line, base_url=reach.url),
+            email=replace(settings.email, smtp_host="127.0.0.1", smtp_port=smtp.port),
             webhooks=replace(settings.webhooks, public_url=web.url),
             rates=replace(
                 settings.rates,
                 sms_per_second=settings.rates.sms_per_second * options.speed,
                 calls_per_second=settings.rates.calls_per_second * options.speed,
                 push_per_second=settings.rates.push_per_second * options.speed,
+                fax_per_second=settings.rates.fax_per_second * options.speed,
+                line_per_second=settings.rates.line_per_second * options.speed,
+                email_per_second=settings.rates.email_per_second * options.speed,
             ),
             dispatch=replace(
                 settings.dispatch,
@@ -185,7 +196,8 @@ def run_demo(
         )
         step(
             f"プロバイダ模擬サーバ / provider simulator at {sim.url} "
-            f"(error rate {options.error_rate:.0%}); webhooks at {web.url}"
+            f"(error rate {options.error_rate:.0%}); FAX/LINE at {reach.url}, "
+            f"SMTP at 127.0.0.1:{smtp.port}; webhooks at {web.url}"
         )
         watch = _watch_the_river(engine, run_settings, step)
         sent = watch.sent[-1]  # the highest level: the alert the status below follows
