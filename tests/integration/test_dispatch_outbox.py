@@ -83,7 +83,7 @@ def test_level5_queues_every_step_at_once(engine: Engine) -> None:
         engine, chans, _settings(engine), worker_id="w", clock=Clock(T0 + dt.timedelta(1))
     )
     d.step()
-    assert {c: len(f.sent) for c, f in chans.items()} == {PUSH: 3, SMS: 3, VOICE: 3}
+    assert {c: len(f.sent) for c, f in chans.items() if f.sent} == {PUSH: 3, SMS: 3, VOICE: 3}
 
 
 def test_invalid_plan_lists_every_problem_and_writes_nothing(engine: Engine) -> None:
