@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, ClassVar
@@ -54,8 +54,11 @@ def smtp_outcome(code: int) -> Outcome:
     return Outcome.REJECTED if 500 <= code < 600 else Outcome.DEFERRED
 
 
-def build_email(message: OutgoingMessage, *, sender: str, domain: str) -> EmailMessage:
-    """The plain-text mail for one delivery row (see the module docstring)."""
+def build_email(
+    message: OutgoingMessage, *, sender: str, domain: str, answer: str | None = None
+) -> EmailMessage:
+    """The plain-text mail for one delivery row (see the module docstring); ``answer`` is
+    the resident page's link line, for a resident's own alert."""
     data = dict(message.data)
     mail = EmailMessage()
     mail["From"] = sender
@@ -69,6 +72,8 @@ def build_email(message: OutgoingMessage, *, sender: str, domain: str) -> EmailM
     body_ja = data.get("body_ja", "")
     if message.language != "ja" and body_ja and body_ja != message.body:
         parts.append("――― 日本語 ―――\n" + body_ja)
+    if answer:
+        parts.append(answer)
     mail.set_content("\n\n".join(parts), charset="utf-8")
     return mail
 
@@ -94,6 +99,7 @@ class EmailChannel:
         username: str = "",
         password: str = "",
         timeout: float = 10.0,
+        answer_for: Callable[[OutgoingMessage], str | None] | None = None,
     ) -> None:
         if not sender or "@" not in sender:
             raise ChannelMisconfigured("e-mail needs email.from_address")
@@ -103,14 +109,27 @@ class EmailChannel:
         self._starttls = starttls
         self._username, self._password = username, password
         self._timeout = timeout
+        self._answer_for = answer_for
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, timeout: float = 10.0, env: Mapping[str, str] | None = None
     ) -> EmailChannel:
         """Build from ``[email]``; the SMTP password from ``email.password_env``."""
+        from alertsvc.acks import ack_secret
+        from alertsvc.web.pages import answer_line, is_resident_alert_sms, page_link
+
         mail = settings.email
         password = settings.secret(mail.password_env, env)
+        # the resident page link, as in the SMS: only a resident's own alert asks for answers
+        secret = ack_secret(settings, env)
+        base = settings.webhooks.public_url
+
+        def answer_for(message: OutgoingMessage) -> str | None:
+            if not base or not is_resident_alert_sms(message.data):
+                return None
+            return answer_line(page_link(base, secret, message.key), message.language)
+
         if mail.username and password is None:
             raise ChannelMisconfigured(
                 f"email.username is set: put the password in ${mail.password_env}"
@@ -124,6 +143,7 @@ class EmailChannel:
             username=mail.username,
             password=password.value if password is not None else "",
             timeout=timeout,
+            answer_for=answer_for,
         )
 
     def smtp_options(self) -> dict[str, Any]:
@@ -179,7 +199,8 @@ class EmailChannel:
 
     def _build(self, message: OutgoingMessage) -> EmailMessage:
         """The mail for one row (a subclass attaches a FAX page instead)."""
-        return build_email(message, sender=self._sender, domain=self._domain)
+        answer = self._answer_for(message) if self._answer_for else None
+        return build_email(message, sender=self._sender, domain=self._domain, answer=answer)
 
     def _send_one(self, smtp: smtplib.SMTP, message: OutgoingMessage) -> DeliveryResult:
         mail = self._build(message)

@@ -117,6 +117,15 @@ def _text(text_id: str, language: str) -> str:
     return table.get(language) or table["ja"]
 
 
+def answer_line(link: str, language: str) -> str:
+    """The line that offers the page in a written message (e-mail): the two answers in the
+    person's language, then in Japanese when that is another language, then the link."""
+    lines = [f"{_text('safe_button', language)} / {_text('help_button', language)}:"]
+    if language != "ja":
+        lines.append(f"{_text('safe_button', 'ja')} / {_text('help_button', 'ja')}:")
+    return "\n".join([*lines, link])
+
+
 @dataclass(frozen=True, slots=True)
 class _View:
     language: str

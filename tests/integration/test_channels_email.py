@@ -164,3 +164,34 @@ def test_fax_gateway_needs_a_domain() -> None:
     s = replace(s, fax=replace(s.fax, transport="smtp"))
     with pytest.raises(ChannelMisconfigured, match="gateway_domain"):
         FaxChannel.from_settings(s, env={})
+
+
+def test_a_residents_alert_mail_carries_the_answer_page_link(sink: tuple[Sink, int]) -> None:
+    """#11 item 3: the resident-page link (#10) in the person's language with the Japanese;
+    a cancellation asks nothing and carries none."""
+    from alertsvc.web.pages import verify_page_token
+
+    handler, port = sink
+    s = Settings()
+    channel = EmailChannel.from_settings(
+        replace(
+            s,
+            email=replace(s.email, smtp_port=port, message_id_domain="test.invalid"),
+            webhooks=replace(s.webhooks, public_url="http://127.0.0.1:8766"),
+        ),
+        env={},
+    )
+    alert = _msg("en@example.jp", "A7:1", "en", (("action", "evacuate"),))
+    cancel = _msg("en@example.jp", "A8:1", "en", (("cancels", "A7"),))
+    results = channel.send_many([alert, cancel])
+    assert [r.outcome for r in results] == [Outcome.DELIVERED, Outcome.DELIVERED]
+    first, second = (m.get_content() for m in handler.received)
+    assert "I have evacuated / I am safe / I need help:" in first
+    assert "避難しました・無事です / 助けが必要です:" in first
+    [link] = [line for line in first.splitlines() if line.startswith("http://127.0.0.1:8766/r/")]
+    key, token = link.rsplit("/", 2)[-2:]
+    assert key == "A7:1"
+    from alertsvc.acks import ack_secret
+
+    assert verify_page_token(ack_secret(s, {}), key, token)
+    assert "/r/" not in second
