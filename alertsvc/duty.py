@@ -8,8 +8,10 @@ answer after the alert was cancelled must still reach the desk, and the workers 
 rows of a cancelled alert. SMS replies never bind to a duty alert (``reply_targets`` takes
 only kind ``alert``), so a duty officer's reply cannot answer for the resident.
 
-The notice names the person, their address, floor and mobility needs: the duty officer
-is an authorised officer who must send the right team; it goes only to ``[duty]`` numbers.
+The notice names the person, their address and floor, and says whether the register
+records support needs — never which (the reason someone needs support never leaves the
+database in a message: an SMS passes through carriers and stays on a phone). The officer
+reads them in the audited view, ``alertsvc alert followup ID --show-needs``.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ def duty_message(
     via: str,
     exercise: bool,
 ) -> str:
-    """The duty officer's SMS (Japanese: officers' working language). Pure."""
+    """The duty officer's SMS (Japanese: officers' working language). Pure.
+
+    ``needs`` is only tested for being empty: what they are stays in the database."""
     who = "本人" if answered_by == "resident" else "支援者"
     floor_text = f" {floor}階" if floor is not None else ""
-    needs_text = "、".join(needs) if needs else "なし"
+    needs_text = f"あり(alert followup {alert_id} --show-needs)" if needs else "なし"
     prefix = EXERCISE_PREFIX if exercise else ""
     return (
         f"{prefix}【支援要請/need help】{name}さん({resident_id}) {address}{floor_text} "
