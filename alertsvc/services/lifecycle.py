@@ -265,28 +265,14 @@ def clear_alert(
     """
     now = now or utcnow()
     root = _root(session, alert_id)
-    family = [a.id for a in alert_family(session, alert_id)]
+    members = alert_family(session, alert_id)
+    family = [a.id for a in members]
     stopped = _stop(session, family, actor, now)
-    level = max(a.level for a in alert_family(session, alert_id))
-    planned = []
-    for row in _reached(session, family):
-        body = notice_text(
-            row.language,
-            "clear",
-            city=settings.municipality.name,
-            level=level,
-            exercise=root.exercise,
-        )
-        title = body.split("】", 1)[0] + "】" if "】" in body else body.split("]", 1)[0] + "]"
-        planned.append(
-            _as_planned(
-                row,
-                title=title if row.channel == "push" else "",
-                body=body,
-                step=0,
-                data=(("kind", "clear"), ("clears", alert_id)),
-            )
-        )
+    level = max(a.level for a in members)
+    planned = _notices_to_reached(
+        session, settings, family, kind="clear", verb="clears", alert_id=alert_id,
+        level=level, exercise=root.exercise,
+    )  # fmt: skip
     notice = _child(
         session, root, "clear", level, {"clears": alert_id}, family, planned, actor, now
     )
@@ -302,6 +288,39 @@ def clear_alert(
         actor=actor,
     )
     return result
+
+
+def _notices_to_reached(
+    session: Session,
+    settings: Settings,
+    family: Sequence[str],
+    *,
+    kind: str,
+    verb: str,
+    alert_id: str,
+    level: int,
+    exercise: bool,
+    text: str = "",
+) -> list[Any]:
+    """One ``kind`` notice (clear, correction) per address the family reached, in the
+    language of the row that reached it, on the same channel, without escalation."""
+    planned = []
+    for row in _reached(session, family):
+        body = notice_text(
+            row.language, kind, city=settings.municipality.name, level=level,
+            exercise=exercise, text=text,
+        )  # fmt: skip
+        title = body.split("】", 1)[0] + "】" if "】" in body else body.split("]", 1)[0] + "]"
+        planned.append(
+            _as_planned(
+                row,
+                title=title if row.channel == "push" else "",
+                body=body,
+                step=0,
+                data=(("kind", kind), (verb, alert_id)),
+            )
+        )
+    return planned
 
 
 def _followup(status: AlertStatus) -> dict[str, Any]:
@@ -332,30 +351,15 @@ def correct_alert(
         raise InputError("訂正の内容が必要です / --text or --shelter is required")
     now = now or utcnow()
     root = _root(session, alert_id)
-    family = [a.id for a in alert_family(session, alert_id)]
+    members = alert_family(session, alert_id)
+    family = [a.id for a in members]
     if stopped is None:
         stopped = _stop(session, family, actor, now)
-    level = max(a.level for a in alert_family(session, alert_id))
-    planned = []
-    for row in _reached(session, family):
-        body = notice_text(
-            row.language,
-            "correction",
-            city=settings.municipality.name,
-            level=level,
-            exercise=root.exercise,
-            text=text,
-        )
-        title = body.split("】", 1)[0] + "】" if "】" in body else body.split("]", 1)[0] + "]"
-        planned.append(
-            _as_planned(
-                row,
-                title=title if row.channel == "push" else "",
-                body=body,
-                step=0,
-                data=(("kind", "correction"), ("corrects", alert_id)),
-            )
-        )
+    level = max(a.level for a in members)
+    planned = _notices_to_reached(
+        session, settings, family, kind="correction", verb="corrects", alert_id=alert_id,
+        level=level, exercise=root.exercise, text=text,
+    )  # fmt: skip
     notice = _child(
         session,
         root,
