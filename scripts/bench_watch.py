@@ -44,28 +44,7 @@ from alertsvc.db import ensure_schema, make_engine, session_scope  # noqa: E402
 from alertsvc.db.tables import Alert, WatchStation  # noqa: E402
 from alertsvc.dispatch.alerts import cancel_alert  # noqa: E402
 from alertsvc.dispatch.maintenance import has_pending_work  # noqa: E402
-
-
-def _doc(now: dt.datetime, values: list[float]) -> str:
-    start = now - dt.timedelta(minutes=10 * (len(values) - 1))
-    return json.dumps(
-        {
-            "obsFcd": "0901000400101",
-            "obsNm": "bench (synthetic)",
-            "warnStg": 3.0,
-            "spclWarnStg": 4.0,
-            "dngStg": 5.0,
-            "fldStg": 6.0,
-            "min10Values": [
-                {
-                    "obsTime": (start + dt.timedelta(minutes=10 * i)).isoformat(),
-                    "stg": v,
-                    "stgCcd": 0,
-                }
-                for i, v in enumerate(values)
-            ],
-        }
-    )
+from alertsvc.testing.gauges import river_station_doc  # noqa: E402
 
 
 def main() -> int:
@@ -149,11 +128,17 @@ def main() -> int:
                 session.execute(delete(WatchStation))
             now = dt.datetime.now(dt.UTC)
             feed.write_text(
-                _doc(now - dt.timedelta(minutes=10), [3.5, 3.52, 3.54]), encoding="utf-8"
+                river_station_doc(
+                    now - dt.timedelta(minutes=10), [3.5, 3.52, 3.54], name="bench (synthetic)"
+                ),
+                encoding="utf-8",
             )
             jobs["watcher-poll"].func()  # quiet: no decision
             seen = len(sim.requests)
-            feed.write_text(_doc(now, [3.5, 3.52, 3.54, 4.3]), encoding="utf-8")
+            feed.write_text(
+                river_station_doc(now, [3.5, 3.52, 3.54, 4.3], name="bench (synthetic)"),
+                encoding="utf-8",
+            )
             t0 = time.time()  # the crossing reading is available at the source
             jobs["watcher-poll"].func()
             first = None

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from alertsvc.db import make_engine
 from alertsvc.db.tables import AlertDraft, AuditEntry, WatchEvent, WatchStation
+from alertsvc.testing.gauges import river_station_doc
 from alertsvc.testing.simulator import ProviderSimulator
 from tests.acceptance.demo_data import import_demo
 from tests.clirun import run_cli
@@ -169,29 +170,6 @@ def sim() -> Iterator[ProviderSimulator]:
         yield s
 
 
-def _river_doc(now: dt.datetime, values: list[float]) -> str:
-    # synthetic 川の防災情報-shaped station document, 10-minute values ending now
-    start = now - dt.timedelta(minutes=10 * (len(values) - 1))
-    return json.dumps(
-        {
-            "obsFcd": "0901000400101",
-            "obsNm": "合成観測所 (synthetic)",
-            "warnStg": 3.0,
-            "spclWarnStg": 4.0,
-            "dngStg": 5.0,
-            "fldStg": 6.0,
-            "min10Values": [
-                {
-                    "obsTime": (start + dt.timedelta(minutes=10 * i)).isoformat(),
-                    "stg": v,
-                    "stgCcd": 0,
-                }
-                for i, v in enumerate(values)
-            ],
-        }
-    )
-
-
 def _config(tmp_path: Path, feed: Path, sim_url: str, extra: str = "") -> Path:
     config = tmp_path / "alertsvc.toml"
     config.write_text(
@@ -226,7 +204,7 @@ def test_watch_once_drafts_each_level_once_and_is_idempotent(
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rise = [round(3.0 + 0.1 * i, 2) for i in range(25)]  # 3.0 .. 5.4 m, 0.6 m/h
     # first poll: the water at 3.4 m, 60 min from 避難判断水位 at 0.6 m/h
-    feed.write_text(_river_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
+    feed.write_text(river_station_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
     first = run_cli(["watch", "--once", "--json"], env=env)
     assert first.exit_code == 0, first.stderr
     doc = first.json()
@@ -234,7 +212,7 @@ def test_watch_once_drafts_each_level_once_and_is_idempotent(
     # the gauge is 200 min old by now: stale, and the duty officer is told
     assert doc["stations"][0]["quality"] == "stale"
     # the whole rise, ending now
-    feed.write_text(_river_doc(now, rise), encoding="utf-8")
+    feed.write_text(river_station_doc(now, rise), encoding="utf-8")
     second = run_cli(["watch", "--once", "--json"], env=env)
     assert second.exit_code == 0, second.stderr
     doc2 = second.json()
@@ -320,7 +298,7 @@ def test_watch_status_shows_the_trend(
     feed = tmp_path / "feed.json"
     env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url))}
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    feed.write_text(_river_doc(now, [3.0, 3.05, 3.1, 3.12, 3.2]), encoding="utf-8")
+    feed.write_text(river_station_doc(now, [3.0, 3.05, 3.1, 3.12, 3.2]), encoding="utf-8")
     assert run_cli(["watch", "--once"], env=env).exit_code == 0
     res = run_cli(["watch", "status", "--json"], env=env)
     assert res.exit_code == 0, res.stderr
@@ -339,7 +317,7 @@ def test_watch_once_invalid_quality_is_not_zero_metres(
     feed = tmp_path / "feed.json"
     env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url))}
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    doc = json.loads(_river_doc(now, [3.2, 3.3, 0.0]))
+    doc = json.loads(river_station_doc(now, [3.2, 3.3, 0.0]))
     doc["min10Values"][-1]["stgCcd"] = 140  # 閉局: the 0.0 is not a reading
     feed.write_text(json.dumps(doc), encoding="utf-8")
     res = run_cli(["watch", "--once", "--json"], env=env)
@@ -357,7 +335,7 @@ def test_watch_once_goes_on_when_the_duty_notifier_cannot_be_built(
     # a real Twilio URL and no auth token in the environment: SMS cannot work
     config = _config(tmp_path, feed, "https://api.twilio.com")
     env = {**cli_env, "ALERTSVC_CONFIG": str(config), "ALERTSVC_TWILIO_TOKEN": ""}
-    feed.write_text(_river_doc(dt.datetime.now(dt.UTC), [3.2, 3.3]), encoding="utf-8")
+    feed.write_text(river_station_doc(dt.datetime.now(dt.UTC), [3.2, 3.3]), encoding="utf-8")
     res = run_cli(["watch", "--once", "--json"], env=env)
     assert res.exit_code == 0, res.stderr
     doc = res.json()
