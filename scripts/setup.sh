@@ -7,9 +7,8 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' \
   || { echo "alertsvc needs Python 3.11 (found: $("$PY" --version 2>&1))" >&2; exit 1; }
-# FAX pages and door-knock sheets need a Japanese TrueType font (reportlab embeds TrueType
-# outlines only, so not the CFF-based fonts-noto-cjk); their tests read the PDFs back with
-# poppler's pdftotext/pdftoppm. Debian packages, installed only when we are root.
+# FAX pages and door-knock sheets need a Japanese font (alertsvc/reports/fonts.py finds
+# it); their tests read the PDFs back with poppler's pdftotext/pdftoppm. Debian packages, installed only when we are root.
 if [ "$(id -u)" = 0 ] && { [ ! -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] \
     || ! command -v pdftotext >/dev/null 2>&1; }; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

@@ -3,8 +3,7 @@
 Each message becomes a one-page A4 PDF in large type (never below 24 pt): the title
 (level and action), the body (action, shelter), and an instruction to answer by FAX or
 tell a supporter, in the resident's language with Japanese beside it. The Japanese font
-is found at run time (Debian ``fonts-ipaexfont-gothic`` / ``fonts-ipafont-gothic``;
-reportlab embeds TrueType outlines only, so the CFF-based Noto CJK ``.ttc`` is not used).
+comes from ``reports.fonts`` (found at run time; fpdf2 embeds the subset used).
 
 Transport: the Telnyx Programmable Fax REST API v2 (``POST /v2/faxes``, multipart with
 the PDF as ``contents``, ``connection_id``, ``to``, ``from``, ``webhook_url``; answer
@@ -16,37 +15,32 @@ webhook; ``FAX_FAILURES`` maps a failure reason to an outcome at this edge.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlencode
 
 import httpx
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen import canvas
+from fpdf import FPDF
 
 from alertsvc.acks import ack_secret, ack_token
 from alertsvc.channels.twilio_common import mask_phone, parse_retry_after
 from alertsvc.config import Settings, is_loopback_url
-from alertsvc.errors import ChannelMisconfigured
+from alertsvc.errors import ChannelMisconfigured, ConfigError
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
+from alertsvc.reports.fonts import FontChoice, find_japanese_font
 
 if TYPE_CHECKING:
     from alertsvc.channels.fax_mail import FaxMailChannel
 
 __all__ = [
     "FAX_FAILURES",
-    "FONT_CANDIDATES",
     "MIN_POINTS",
     "REPLY_INSTRUCTION",
     "SIMULATOR_FAX_KEY",
     "FaxChannel",
     "fax_event_outcome",
-    "find_japanese_font",
+    "fax_font",
     "render_fax_pdf",
 ]
 
@@ -55,15 +49,6 @@ log = logging.getLogger(__name__)
 MIN_POINTS = 24.0
 TITLE_POINTS = 32.0
 SIMULATOR_FAX_KEY = "simulator-fax-key"
-
-# TrueType Japanese fonts, first found wins (Debian paths)
-FONT_CANDIDATES: tuple[Path, ...] = (
-    Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
-    Path("/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf"),
-    Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"),
-    Path("/usr/share/fonts/truetype/fonts-japanese-gothic.ttf"),
-    Path("/usr/share/fonts/truetype/takao-gothic/TakaoGothic.ttf"),
-)
 
 # what to do after reading, in each resident language; Japanese is always printed too
 REPLY_INSTRUCTION: dict[str, str] = {
@@ -123,26 +108,23 @@ def fax_event_outcome(event_type: str, failure_reason: str = "") -> tuple[str, O
     return status, None
 
 
-def find_japanese_font(candidates: Sequence[Path] = FONT_CANDIDATES) -> Path:
-    """The first installed Japanese TrueType font.
-
-    Raises ``ChannelMisconfigured`` naming the Debian package when none is installed.
-    """
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ChannelMisconfigured(
-        "FAX needs a Japanese TrueType font: apt-get install fonts-ipaexfont-gothic"
-    )
+def fax_font() -> FontChoice:
+    """The Japanese font for FAX pages; raises ``ChannelMisconfigured`` when none is
+    installed, so the channel is reported broken at start rather than per message."""
+    try:
+        return find_japanese_font()
+    except ConfigError as exc:
+        raise ChannelMisconfigured(f"FAX cannot render its page: {exc}") from exc
 
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+def _wrap(pdf: FPDF, text: str, size: float, width: float) -> list[str]:
     """Greedy wrap by rendered width: Japanese has no spaces, so break between any chars."""
+    pdf.set_font_size(size)
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
         current = ""
         for char in paragraph:
-            if pdfmetrics.stringWidth(current + char, font, size) > width and current:
+            if pdf.get_string_width(current + char) > width and current:
                 # Latin text breaks at the last space, so words stay whole
                 cut = current.rfind(" ") if char.isascii() and current[-1:].isascii() else -1
                 if cut > 0:
@@ -158,7 +140,7 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
 
 
 def render_fax_pdf(
-    *, title: str, body: str, language: str, reply_to: str, font_path: Path | None = None
+    *, title: str, body: str, language: str, reply_to: str, font: FontChoice | None = None
 ) -> bytes:
     """One A4 page: title at 32 pt, the rest at 24 pt, Japanese instruction always present.
 
@@ -166,44 +148,43 @@ def render_fax_pdf(
     pages is often only half read); the reply instruction is printed first at the bottom
     so it is never the part cut. Raises ``ChannelMisconfigured`` without a Japanese font.
     """
-    font_file = font_path or find_japanese_font()
-    font = "AlertJa"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(font, str(font_file)))
-    page_w, page_h = A4
+    font_path, index = font or fax_font()
+    pdf = FPDF(orientation="P", unit="pt", format="A4")
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_font("jp", "", str(font_path), collection_font_number=index)
+    pdf.set_font("jp", size=MIN_POINTS)
+    pdf.set_title("避難情報 / Evacuation information")
+    pdf.add_page()
+    page_h = pdf.h
     margin = 40.0
-    width = page_w - 2 * margin
-    out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
-    pdf.setTitle("避難情報 / Evacuation information")
+    width = pdf.w - 2 * margin
     instruction = REPLY_INSTRUCTION["ja"]
     if language != "ja" and language in REPLY_INSTRUCTION:
         instruction += "\n" + REPLY_INSTRUCTION[language]
     if reply_to:
         instruction += f"\nFAX: {reply_to}"
-    footer = _wrap(instruction, font, MIN_POINTS, width)
+    footer = _wrap(pdf, instruction, MIN_POINTS, width)
     leading = MIN_POINTS * 1.25
-    bottom = margin + leading * len(footer)
-    y = page_h - margin - TITLE_POINTS
-    for line in _wrap(title, font, TITLE_POINTS, width):
-        pdf.setFont(font, TITLE_POINTS)
-        pdf.drawString(margin, y, line)
-        y -= TITLE_POINTS * 1.3
-    body_lines = _wrap(body, font, MIN_POINTS, width)
-    room = max(0, int((y - bottom) // leading))
+    top_of_footer = page_h - margin - leading * len(footer)  # y grows downwards
+    y = margin + TITLE_POINTS
+    title_lines = _wrap(pdf, title, TITLE_POINTS, width)
+    pdf.set_font_size(TITLE_POINTS)
+    for line in title_lines:
+        pdf.text(margin, y, line)
+        y += TITLE_POINTS * 1.3
+    body_lines = _wrap(pdf, body, MIN_POINTS, width)
+    room = max(0, int((top_of_footer - y) // leading))
     if len(body_lines) > room:
         body_lines = [*body_lines[: max(0, room - 1)], "…"]
-    pdf.setFont(font, MIN_POINTS)
+    pdf.set_font_size(MIN_POINTS)
     for line in body_lines:
-        pdf.drawString(margin, y, line)
-        y -= leading
-    y = bottom - leading + MIN_POINTS * 0.25
+        pdf.text(margin, y, line)
+        y += leading
+    y = top_of_footer + leading - MIN_POINTS * 0.25
     for line in footer:
-        pdf.drawString(margin, y, line)
-        y -= leading
-    pdf.showPage()
-    pdf.save()
-    return out.getvalue()
+        pdf.text(margin, y, line)
+        y += leading
+    return bytes(pdf.output())
 
 
 class FaxChannel:
@@ -227,7 +208,7 @@ class FaxChannel:
         connection_id: str,
         from_number: str,
         ack_secret: bytes,
-        font_path: Path | None = None,
+        font: FontChoice | None = None,
     ) -> None:
         if not connection_id or not from_number:
             raise ChannelMisconfigured("FAX needs fax.connection_id and fax.from_number")
@@ -239,7 +220,7 @@ class FaxChannel:
         # provider can move a row (Telnyx's own ed25519 signature needs its public key)
         self._secret = ack_secret
         # fail at start-up, not at the first alert, when no font is installed
-        self._font = font_path or find_japanese_font()
+        self._font = font or fax_font()
 
     @classmethod
     def from_settings(
@@ -288,7 +269,7 @@ class FaxChannel:
             body=message.body,
             language=message.language,
             reply_to=self._from,
-            font_path=self._font,
+            font=self._font,
         )
         fields = {
             "connection_id": self._connection,

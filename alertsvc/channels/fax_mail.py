@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any, ClassVar
 
 from alertsvc.channels.email import EmailChannel, message_id_for
-from alertsvc.channels.fax import find_japanese_font, render_fax_pdf
+from alertsvc.channels.fax import fax_font, render_fax_pdf
 from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, OutgoingMessage
+from alertsvc.reports.fonts import FontChoice
 
 __all__ = ["FaxMailChannel", "gateway_address"]
 
@@ -40,14 +40,14 @@ class FaxMailChannel(EmailChannel):
         gateway_domain: str,
         reply_to: str,
         smtp: Mapping[str, Any],
-        font_path: Path | None = None,
+        font: FontChoice | None = None,
     ) -> None:
         if not gateway_domain:
             raise ChannelMisconfigured("fax.transport = smtp needs fax.gateway_domain")
         super().__init__(**smtp)
         self._gateway = gateway_domain
         self._reply_to = reply_to
-        self._font = font_path or find_japanese_font()
+        self._font = font or fax_font()
 
     @classmethod
     def from_settings(
@@ -67,7 +67,7 @@ class FaxMailChannel(EmailChannel):
             body=message.body,
             language=message.language,
             reply_to=self._reply_to,
-            font_path=self._font,
+            font=self._font,
         )
         mail = EmailMessage()
         mail["From"] = self._sender

@@ -1,63 +1,22 @@
 """The door-knock sheet as a printable PDF: A4, black and white, Japanese font embedded.
 
-The font is found at run time among Debian's Japanese fonts (``fonts-ipaexfont``,
-``fonts-noto-cjk``), or ``fc-match`` for any installed Japanese font; fpdf2 embeds the
-subset it uses, so the PDF prints and extracts (``pdftotext``) anywhere. One section per
-group (district or supporter), each starting on a new page.
+The Japanese font comes from ``reports.fonts`` (found at run time, subset embedded).
+One section per group (district or supporter), each starting on a new page.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from alertsvc.errors import ConfigError
 from alertsvc.reports.followup import REASON_LABELS, FollowupSheet, attempt_line
+from alertsvc.reports.fonts import FontChoice, find_japanese_font
 
-__all__ = ["FONT_CANDIDATES", "find_japanese_font", "write_pdf"]
+__all__ = ["write_pdf"]
 
-# (path, index in a font collection); Noto Sans CJK's collection holds JP at index 0
-FONT_CANDIDATES: tuple[tuple[str, int], ...] = (
-    ("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf", 0),
-    ("/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf", 0),
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 0),
-    ("/usr/share/fonts/opentype/noto/NotoSansCJKjp-Regular.otf", 0),
-)
 _FAMILY = "jp"
-
-
-def find_japanese_font(
-    candidates: tuple[tuple[str, int], ...] = FONT_CANDIDATES,
-) -> tuple[Path, int]:
-    """The first installed Japanese font (path, collection index).
-
-    Raises ``ConfigError`` naming the Debian packages to install when there is none.
-    """
-    for path, index in candidates:
-        if Path(path).is_file():
-            return Path(path), index
-    fc_match = shutil.which("fc-match")
-    if fc_match:
-        found = subprocess.run(
-            [fc_match, "-f", "%{file}\n%{index}", ":lang=ja"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        ).stdout.split("\n")
-        if len(found) == 2 and found[0].lower().endswith((".ttf", ".otf", ".ttc")):
-            # fc-match falls back to any font: keep it only if it is a CJK one
-            name = Path(found[0]).name.lower()
-            if any(k in name for k in ("cjk", "ipa", "gothic", "mincho", "takao", "vl-")):
-                return Path(found[0]), int(found[1] or 0)
-    raise ConfigError(
-        "no Japanese font found for the PDF sheet: install fonts-ipaexfont or "
-        "fonts-noto-cjk (apt-get install fonts-ipaexfont)"
-    )
 
 
 class _Sheet(FPDF):
@@ -74,7 +33,7 @@ class _Sheet(FPDF):
         self.cell(0, 5, f"{self.page_no()} / {{nb}}", align="C")
 
 
-def write_pdf(sheet: FollowupSheet, path: Path, *, font: tuple[Path, int] | None = None) -> int:
+def write_pdf(sheet: FollowupSheet, path: Path, *, font: FontChoice | None = None) -> int:
     """Write ``sheet`` as an A4 PDF, one group per section starting on a new page;
     returns the number of pages. Raises ``ConfigError`` when no Japanese font is
     installed, ``OSError`` when the file cannot be written (nothing is left behind)."""

@@ -163,7 +163,7 @@ def test_pdf_sheet_has_a_page_per_district_and_japanese_text(
     sent_alert: str, env: dict[str, str], tmp_path: Path
 ) -> None:
     from alertsvc.errors import ConfigError
-    from alertsvc.reports.followup_pdf import find_japanese_font
+    from alertsvc.reports.fonts import find_japanese_font
 
     try:
         find_japanese_font()

@@ -22,12 +22,12 @@ from alertsvc.channels.fax import (
     MIN_POINTS,
     FaxChannel,
     fax_event_outcome,
-    find_japanese_font,
     render_fax_pdf,
 )
 from alertsvc.config import Settings
-from alertsvc.errors import ChannelMisconfigured
+from alertsvc.errors import ChannelMisconfigured, ConfigError
 from alertsvc.models import ChannelName, Outcome, OutgoingMessage
+from alertsvc.reports.fonts import find_japanese_font
 from alertsvc.testing.reach_simulator import ReachSimulator
 
 pytestmark = pytest.mark.skipif(
@@ -90,8 +90,8 @@ def test_pdf_stays_one_page_for_a_very_long_body(tmp_path: Path) -> None:
 
 
 def test_no_japanese_font_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ChannelMisconfigured, match="fonts-ipaexfont"):
-        find_japanese_font((tmp_path / "none.ttf",))
+    with pytest.raises(ConfigError, match="fonts-ipaexfont"):
+        find_japanese_font(((tmp_path / "none.ttf", 0),))
 
 
 def test_failure_table() -> None:
