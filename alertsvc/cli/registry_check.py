@@ -27,7 +27,12 @@ from alertsvc.cli._common import AppState, emit_json, human, run_command, state_
 from alertsvc.db import session_scope
 from alertsvc.errors import AlertsvcError, InputError
 from alertsvc.models import ChannelName
-from alertsvc.services.check_report import FINDING_LABELS, CheckReport, check_report
+from alertsvc.services.check_report import (
+    FINDING_LABELS,
+    ChannelResult,
+    CheckReport,
+    check_report,
+)
 
 __all__ = ["print_check", "register"]
 
@@ -42,6 +47,9 @@ STATUS_LABELS: dict[str, str] = {
     "in_progress": "送信中 in progress",
     "not_checked": "未点検 not checked",
 }
+
+
+_ORDER = ("no_working_channel", "not_reached", "unknown", "in_progress", "not_checked", "reached")
 
 
 def register(app: typer.Typer) -> None:
@@ -123,9 +131,10 @@ def check_cmd(
         with session_scope(engine) as s:
             check_id = start_check(s, plan, selection, allow_list=allow, actor=actor)
         seed_text = f", seed {selection.seed}" if selection.seed is not None else ""
+        human.print(f"【訓練】点検を送信中 / exercise check {check_id} sending:", markup=False)
         human.print(
-            f"【訓練】連絡先点検 / exercise check {check_id}: {len(chosen)} 人 residents, "
-            f"{len(plan.deliveries)} 通 messages ({selection.mode}{seed_text})",
+            f"  {len(chosen)} 人 residents · {len(plan.deliveries)} 通 messages · "
+            f"{selection.mode}{seed_text}",
             markup=False,
         )
         try:
@@ -155,38 +164,32 @@ def print_check(report: CheckReport, timezone: str = "Asia/Tokyo") -> None:
         "sample": f"抽出 / sample of {sel.get('sample')} (seed {sel.get('seed')})",
         "resident": f"1人 / one resident: {sel.get('resident_id')}",
     }.get(str(sel.get("mode")), "")
-    human.print(
-        f"[bold]【訓練】連絡先点検 / pre-season check {report.check_id}[/] {when} — {escape(who)}"
-    )
+    human.print(f"[bold]【訓練】連絡先点検 / pre-season check {report.check_id}[/]")
+    human.print(f"  {when} · {escape(who)}")
     c = report.counts
+    labels = list(STATUS_LABELS)
+    for part in (labels[:3], labels[3:]):
+        human.print("  " + " · ".join(f"{STATUS_LABELS[k]} {c.get(k, 0)}" for k in part))
     human.print(
-        "  " + " · ".join(f"{STATUS_LABELS[k]} {c.get(k, 0)}" for k in STATUS_LABELS),
-        markup=False,
+        f"  通数 messages {c.get('messages', 0)} — 確認 confirmed "
+        f"{c.get('channels_confirmed', 0)} · 受付 accepted {c.get('channels_accepted', 0)}"
     )
     human.print(
-        f"  通数 messages {c.get('messages', 0)}: 確認 confirmed {c.get('channels_confirmed', 0)}"
-        f" · 受付 accepted {c.get('channels_accepted', 0)} · 失敗 failed "
-        f"{c.get('channels_failed', 0)} · 不明 unknown {c.get('channels_unknown', 0)}",
-        markup=False,
+        f"    失敗 failed {c.get('channels_failed', 0)} · 不明 unknown "
+        f"{c.get('channels_unknown', 0)} · 未点検 not checked {c.get('channels_not_checked', 0)}"
     )
     if report.findings:
-        human.print(
-            "  発見 / findings: "
-            + " · ".join(f"{FINDING_LABELS.get(k, k)} {n}" for k, n in report.findings.items()),
-            markup=False,
-        )
+        human.print("  発見 / findings:")
+        for k, n in report.findings.items():
+            human.print(f"    - {FINDING_LABELS.get(k, k)}: {n}", markup=False)
+    none = ChannelResult("—", "—", "not_checked", "no_contact", "")
+    # the people nothing reaches first, then the rest; a reached resident's failures too
+    rank = {status: n for n, status in enumerate(_ORDER)}
     problems = [
         (r.resident_id, r.status, ch)
-        for r in report.residents
-        if r.status != "reached"
-        for ch in r.channels
-    ]
-    problems += [
-        (r.resident_id, r.status, ch)
-        for r in report.residents
-        if r.status == "reached"
-        for ch in r.channels
-        if ch.result == "failed"
+        for r in sorted(report.residents, key=lambda r: rank.get(r.status, 0))
+        for ch in (r.channels or (none,))
+        if r.status != "reached" or ch.result == "failed"
     ]
     if problems:
         table = Table(title="要対応 / needs attention", width=80)
@@ -207,8 +210,8 @@ def print_check(report: CheckReport, timezone: str = "Asia/Tokyo") -> None:
     failing = len(report.failing)
     if failing:
         human.print(
-            f"[bold red]{failing} 人に届く手段がありません。直接連絡してください / {failing} "
-            "residents could not be reached on any channel: contact them directly[/]"
+            f"[bold red]{failing} 人に届く手段がありません。直接連絡してください[/]\n"
+            f"[bold red]{failing} not reachable on any channel: contact them directly[/]"
         )
     if not report.complete:
         human.print("  [yellow]送信中の通知があります / some messages are still in progress[/]")

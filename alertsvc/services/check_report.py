@@ -79,6 +79,7 @@ FINDING_LABELS: dict[str, str] = {
     "channel_unavailable": "手段が使えない / channel unavailable",
     "timeout": "時間切れ / not sent in time",
     "refused_before": "以前に拒否済み / refused before",
+    "no_contact": "連絡先なし / no contact",
     "failed": "不達 / failed",
 }
 
