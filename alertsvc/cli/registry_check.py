@@ -9,7 +9,8 @@ an exercise, and the flag makes the officer say so (without it: exit 3, nothing 
 
 Exit codes: 0 every resident checked was reached on some channel (or could not be
 tried: off the allow-list); 1 at least one resident has no working channel or was not
-reached on any channel tried (or the check itself failed); 3 bad arguments, nothing sent.
+reached on any channel tried, or the check did not settle within ``--timeout`` (or it
+failed: database, configuration); 3 bad arguments, nothing sent.
 ``registry health`` shows the newest check again (``print_check``).
 """
 
@@ -147,7 +148,7 @@ def check_cmd(
         if json_out:
             emit_json(report.as_dict())
         print_check(report, settings.municipality.timezone)
-        if report.failing:
+        if report.failing or not report.complete:
             raise typer.Exit(1)
 
     run_command(json_out, body)
@@ -214,7 +215,8 @@ def print_check(report: CheckReport, timezone: str = "Asia/Tokyo") -> None:
             f"[bold red]{failing} not reachable on any channel: contact them directly[/]"
         )
     if not report.complete:
-        human.print("  [yellow]送信中の通知があります / some messages are still in progress[/]")
+        human.print("[yellow]時間内に終わらなかった通知があります (--timeout)[/]")
+        human.print("[yellow]some messages were not settled in time (--timeout)[/]")
 
 
 def _finding_text(result: str, finding: str | None) -> str:

@@ -166,6 +166,7 @@ class CheckReport:
 
     @property
     def failing(self) -> list[ResidentResult]:
+        """Residents no channel tried could reach (``registry check`` exits 1)."""
         return [r for r in self.residents if r.status in FAILING_STATUSES]
 
     def as_dict(self) -> dict[str, Any]:
@@ -270,7 +271,8 @@ def check_report(session: Session, check_id: str, *, unmasked: bool = False) -> 
         operator=alert.created_by,
         selection=dict(scope.get("selection", {})),
         residents=residents,
-        complete=not (status_counts.get("in_progress", 0) or result_counts.get("in_progress", 0)),
+        # complete: every message settled, none stopped by the timeout
+        complete=not (result_counts.get("in_progress", 0) or findings.get("timeout", 0)),
         counts=counts,
         findings=dict(sorted(findings.items())),
     )

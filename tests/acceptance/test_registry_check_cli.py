@@ -80,9 +80,7 @@ def _count(db_url: str, table: type) -> int:
 def test_check_reports_every_finding_and_reaches_only_the_allow_list(
     env: dict[str, str], fakes: dict[ChannelName, FakeChannel], db_url: str
 ) -> None:
-    res = run_cli(
-        ["registry", "check", "--exercise", "--json"], env, channels=channels_from(fakes)
-    )
+    res = run_cli(["registry", "check", "--exercise", "--json"], env, channels=channels_from(fakes))
     # R3 (every channel refused) and R5 (no contact) have no working channel
     assert res.exit_code == 1, res.stderr
     doc = res.json()
@@ -237,3 +235,31 @@ def test_a_channel_that_cannot_start_is_reported_not_fatal(
     assert voice["result"] == "not_checked" and voice["finding"] == "channel_unavailable"
     # SMS was refused (not a mobile) and voice could not be tried: not reached, exit 1
     assert r2["status"] == "not_reached" and res.exit_code == 1
+
+
+def test_a_check_that_does_not_settle_in_time_stops_and_says_so(
+    env: dict[str, str], fakes: dict[ChannelName, FakeChannel], db_url: str
+) -> None:
+    # the provider answers 429 for ever: the retry waits past the timeout
+    for ch in (ChannelName.SMS, ChannelName.VOICE):
+        fakes[ch].script[M2] = Outcome.DEFERRED
+    res = run_cli(
+        ["registry", "check", "--exercise", "--resident", "R2", "--timeout", "1", "--json"],
+        env,
+        channels=channels_from(fakes),
+    )
+    assert res.exit_code == 1, res.stderr
+    doc = res.json()
+    assert doc["complete"] is False and doc["findings"] == {"timeout": 2}
+    assert doc["residents"][0]["status"] == "not_checked"
+    assert "not settled in time" in res.stderr
+    # the stopped rows stay stopped: the check is closed, a later worker sends nothing
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        states = set(conn.scalars(select(Delivery.state)))
+        alert_state = conn.scalar(select(Alert.state))
+    engine.dispose()
+    assert states == {"cancelled"} and alert_state == "cancelled"
+    before = len(_sent(fakes))
+    assert run_cli(["worker", "--until-idle"], env, channels=channels_from(fakes)).exit_code == 0
+    assert len(_sent(fakes)) == before

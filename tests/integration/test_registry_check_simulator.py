@@ -57,7 +57,7 @@ SCRIPT = {
 def test_check_through_the_simulator(engine: Engine, settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text(CSV, encoding="utf-8")
     import_register(engine, tmp_path / "r.csv", actor="test")
-    allow = tuple(a for rid, a in NUMBERS.items() if rid != "R5") + (TOKEN,)
+    allow = (*(a for rid, a in NUMBERS.items() if rid != "R5"), TOKEN)
     with ProviderSimulator(script=SCRIPT, log_unmasked=True) as sim:
         run_settings = replace(
             settings,
