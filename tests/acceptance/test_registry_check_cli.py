@@ -263,3 +263,33 @@ def test_a_check_that_does_not_settle_in_time_stops_and_says_so(
     before = len(_sent(fakes))
     assert run_cli(["worker", "--until-idle"], env, channels=channels_from(fakes)).exit_code == 0
     assert len(_sent(fakes)) == before
+
+
+def test_a_late_status_callback_changes_the_next_health_report(
+    env: dict[str, str], fakes: dict[ChannelName, FakeChannel], db_url: str
+) -> None:
+    from alertsvc.db import make_engine, session_scope
+    from alertsvc.dispatch import record_provider_status
+    from alertsvc.registry.store import record_refusal
+
+    res = run_cli(
+        ["registry", "check", "--exercise", "--resident", "R1", "--json"],
+        env,
+        channels=channels_from(fakes),
+    )
+    assert res.exit_code == 0, res.stderr
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        key = s.scalars(
+            select(Delivery.key).where(Delivery.channel == "sms", Delivery.address == M1)
+        ).one()
+        # the carrier reports, after the check, that this "mobile" is a landline
+        assert record_provider_status(
+            s, provider_ref=None, key=key, status="undelivered", error_code=30006,
+            on_refused=record_refusal,
+        )  # fmt: skip
+    engine.dispose()
+    last = run_cli(["registry", "health", "--json"], env).json()[-1]
+    sms = next(c for c in last["residents"][0]["channels"] if c["channel"] == "sms")
+    assert (sms["result"], sms["finding"]) == ("failed", "not_mobile")
+    assert last["findings"]["not_mobile"] == 1
