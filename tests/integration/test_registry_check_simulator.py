@@ -8,9 +8,11 @@ learns the refusals as it would in a real alert.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from alertsvc.channels import build_channels
@@ -54,7 +56,10 @@ SCRIPT = {
 }
 
 
-def test_check_through_the_simulator(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+def test_check_through_the_simulator(
+    engine: Engine, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="alertsvc")
     (tmp_path / "r.csv").write_text(CSV, encoding="utf-8")
     import_register(engine, tmp_path / "r.csv", actor="test")
     allow = (*(a for rid, a in NUMBERS.items() if rid != "R5"), TOKEN)
@@ -113,6 +118,10 @@ def test_check_through_the_simulator(engine: Engine, settings: Settings, tmp_pat
         "not_on_allow_list": 2,
         "opted_out": 1,
     }
+    # personal data: the worker's and adapters' log lines carry masked addresses only
+    assert caplog.records
+    for secret in (*NUMBERS.values(), TOKEN):
+        assert secret not in caplog.text
     # contact health learnt it: the next plan skips what the providers refused
     with session_scope(engine) as s:
         orders = {
