@@ -105,6 +105,7 @@ def check_cmd(
         channels_needed,
         finish_check,
         plan_check,
+        refusal_details,
         run_check,
         select_residents,
         start_check,
@@ -124,9 +125,14 @@ def check_cmd(
         allow = settings.exercise.allow_list
         with session_scope(engine) as s:
             chosen = select_residents(load_residents(s), selection)
+            refusals = refusal_details(s, [r.id for r in chosen])
         channels, why = _build(state, channels_needed(chosen, allow))
         plan = plan_check(
-            chosen, allow_list=allow, channels=why, municipality=settings.municipality.name
+            chosen,
+            allow_list=allow,
+            channels=why,
+            municipality=settings.municipality.name,
+            refusals=refusals,
         )
         actor = current_actor()
         with session_scope(engine) as s:
@@ -190,7 +196,7 @@ def print_check(report: CheckReport, timezone: str = "Asia/Tokyo") -> None:
         (r.resident_id, r.status, ch)
         for r in sorted(report.residents, key=lambda r: rank.get(r.status, 0))
         for ch in (r.channels or (none,))
-        if r.status != "reached" or ch.result == "failed"
+        if r.status != "reached" or ch.result in ("failed", "refused_before")
     ]
     if problems:
         table = Table(title="要対応 / needs attention", width=80)
@@ -220,8 +226,11 @@ def print_check(report: CheckReport, timezone: str = "Asia/Tokyo") -> None:
 
 
 def _finding_text(result: str, finding: str | None) -> str:
-    if finding:
-        return FINDING_LABELS.get(finding, finding).split(" / ")[0]
+    label = FINDING_LABELS.get(finding or "", finding or "").split(" / ")[0]
+    if result == "refused_before":
+        return f"{label}(既知)" if label else "以前に拒否済み"
+    if label:
+        return label
     return {"unknown": "不明", "in_progress": "送信中", "not_checked": "未点検"}.get(result, result)
 
 

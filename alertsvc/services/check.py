@@ -35,7 +35,7 @@ from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
-from alertsvc.db.tables import Alert, Delivery, utcnow
+from alertsvc.db.tables import Alert, Contact, Delivery, utcnow
 from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert, load_alert
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.runner import run_worker
@@ -59,6 +59,7 @@ __all__ = [
     "finish_check",
     "latest_check_id",
     "plan_check",
+    "refusal_details",
     "run_check",
     "select_residents",
     "start_check",
@@ -195,12 +196,15 @@ def plan_check(
     allow_list: Collection[str],
     channels: Mapping[ChannelName, str],
     municipality: str,
+    refusals: Mapping[str, str] | None = None,
 ) -> CheckPlan:
     """One 【訓練】 row per (resident, channel, address) of each resident's channel order
     whose address is on ``allow_list`` and whose channel is usable (``channels``: channel
     -> "" when it can send, else why not). Everything else is listed in ``untested``:
-    never a row. Pure; never raises.
+    never a row. ``refusals`` (address -> contact health detail, ``refusal_details``)
+    says why a contact refused before. Pure; never raises.
     """
+    refusals = refusals or {}
     allowed = set(allow_list)
     targets: list[PlannedTarget] = []
     deliveries: list[PlannedDelivery] = []
@@ -212,9 +216,10 @@ def plan_check(
         for contact in r.contacts:
             for channel in CONTACT_CHANNELS[contact.kind]:
                 if not contact.healthy or channel in contact.blocked:
+                    why_not = refusals.get(contact.address, "")
                     untested.append(
                         Untested(r.id, channel.value, mask_address(contact.address),
-                                 "refused_before")
+                                 "refused_before", why_not)
                     )  # fmt: skip
         for channel, address in order.entries:
             masked = mask_address(address)
@@ -234,6 +239,27 @@ def plan_check(
                 )
             )  # fmt: skip
     return CheckPlan(tuple(targets), tuple(deliveries), tuple(untested))
+
+
+def refusal_details(session: Session, resident_ids: Collection[str]) -> dict[str, str]:
+    """Address -> what a provider said (contact health) for the refused contacts of
+    ``resident_ids``. The details are the adapters' (addresses masked)."""
+    found: dict[str, str] = {}
+    ids = list(resident_ids)
+    for i in range(0, len(ids), 500):
+        for address, healthy, blocked, detail in session.execute(
+            select(Contact.address, Contact.healthy, Contact.blocked_channels,
+                   Contact.health_detail)
+            .where(Contact.resident_id.in_(ids[i : i + 500]))
+        ):  # fmt: skip
+            if not healthy or blocked:
+                found[address] = _short(detail)
+    return found
+
+
+def _short(detail: str) -> str:
+    text = (detail or "").strip()
+    return text.splitlines()[0][:160] if text else ""
 
 
 def start_check(

@@ -6,8 +6,9 @@ the next report. Nothing is copied into another table.
 
 Per channel (``ChannelResult.result``): ``confirmed`` (delivered to the handset, or
 answered), ``accepted`` (the provider took it), ``failed``, ``unknown`` (may have gone
-out), ``in_progress``, ``not_checked`` (off the allow-list, channel unavailable, refused
-before, or not sent before the timeout). ``finding`` says what a failure means for the
+out), ``in_progress``, ``not_checked`` (off the allow-list, channel unavailable, or not
+sent before the timeout), ``refused_before`` (a provider refused it for good before the
+check: contact health; not tried again). ``finding`` says what a failure means for the
 contact (``CHECK_FINDINGS``). Per resident (``ResidentResult.status``): ``reached`` (some
 channel accepted or confirmed), ``no_working_channel`` (nothing can reach them: every
 channel failed or was refused before, or the register has none), ``not_reached`` (every
@@ -193,7 +194,7 @@ def _status(results: list[ChannelResult]) -> str:
     if "unknown" in kinds:
         return "unknown"
     # channels never tried: the allow-list, an unavailable channel, the timeout
-    untried = [r for r in results if r.result == "not_checked" and r.finding != "refused_before"]
+    untried = [r for r in results if r.result == "not_checked"]
     if "failed" in kinds:
         return "not_reached" if untried else "no_working_channel"
     if untried:
@@ -233,14 +234,15 @@ def check_report(session: Session, check_id: str, *, unmasked: bool = False) -> 
             ChannelResult(channel, show(address), result, finding, _short(detail))
         )
     for u in scope.get("untested", []):
-        reason = str(u.get("reason", ""))
+        reason, detail = str(u.get("reason", "")), str(u.get("detail", ""))
+        if reason == "refused_before":
+            # known dead before the check (contact health): what the provider said then
+            result, finding = "refused_before", finding_of(detail)
+        else:
+            result, finding = "not_checked", reason
         per.setdefault(str(u["resident_id"]), []).append(
             ChannelResult(
-                str(u.get("channel", "")),
-                str(u.get("address", "")),
-                "not_checked",
-                reason,
-                str(u.get("detail", "")),
+                str(u.get("channel", "")), str(u.get("address", "")), result, finding, detail
             )
         )
     targets = session.scalars(
@@ -286,7 +288,15 @@ _STATUSES = (
     "in_progress",
     "not_checked",
 )
-_RESULTS = ("confirmed", "accepted", "failed", "unknown", "in_progress", "not_checked")
+_RESULTS = (
+    "confirmed",
+    "accepted",
+    "failed",
+    "unknown",
+    "in_progress",
+    "not_checked",
+    "refused_before",
+)
 
 
 def _short(detail: str) -> str:

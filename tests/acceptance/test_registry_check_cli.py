@@ -293,3 +293,21 @@ def test_a_late_status_callback_changes_the_next_health_report(
     sms = next(c for c in last["residents"][0]["channels"] if c["channel"] == "sms")
     assert (sms["result"], sms["finding"]) == ("failed", "not_mobile")
     assert last["findings"]["not_mobile"] == 1
+
+
+def test_a_second_check_does_not_retry_what_was_refused_and_says_why(
+    env: dict[str, str], fakes: dict[ChannelName, FakeChannel]
+) -> None:
+    args = ["registry", "check", "--exercise", "--resident", "R1", "--json"]
+    assert run_cli(args, env, channels=channels_from(fakes)).exit_code == 0
+    pushes = len(fakes[ChannelName.PUSH].sent)
+    again = run_cli(args, env, channels=channels_from(fakes))
+    assert again.exit_code == 0, again.stderr
+    assert len(fakes[ChannelName.PUSH].sent) == pushes  # the dead token is not tried again
+    (r1,) = again.json()["residents"]
+    push = next(c for c in r1["channels"] if c["channel"] == "push")
+    assert (push["result"], push["finding"]) == ("refused_before", "dead_token")
+    assert "UNREGISTERED" in push["detail"] and TOKEN not in again.stdout
+    assert again.json()["findings"] == {"dead_token": 1}
+    human = run_cli(["registry", "health"], env)
+    assert "無効なプッシュトークン" in human.stderr and "既知" in human.stderr

@@ -106,7 +106,7 @@ def test_check_never_reaches_an_address_off_the_allow_list(
     for person, result in zip(sorted(residents, key=lambda p: p.id), report.residents,
                               strict=True):  # fmt: skip
         entries = channel_order(person.needs, person.contacts, person.channel_pref).entries
-        reported = [c for c in result.channels if c.finding != "refused_before"]
+        reported = [c for c in result.channels if c.result != "refused_before"]
         assert len(reported) == len(entries)
         tried = {(r.channel, r.address) for r in rows if r.resident_id == person.id}
         assert tried == {(c.value, a) for c, a in entries if a in allow}
