@@ -110,6 +110,8 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("followup", "register", ""),
     ("web", "register", ""),
     ("demo", "register", ""),
+    # `registry check` (the pre-season check), kept apart from cli/registry.py
+    ("registry_check", "register", ""),
 ]
 
 

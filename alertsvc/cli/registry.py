@@ -7,8 +7,8 @@ every row with a usable id, name and address is written (bad optional cells clea
 resident flagged needs_review), the rejected rows recorded, and the exit code is 0. Exit 3
 too when more than ``registry.max_removal_share`` of the active residents would be
 deactivated, unless ``--allow-removals``. ``alertsvc registry list`` shows residents with
-contacts masked; ``registry health`` lists refused contacts, residents needing review and
-rejected rows.
+contacts masked; ``registry health`` lists refused contacts, residents needing review,
+rejected rows and the newest pre-season check (``registry check``, cli/registry_check.py).
 """
 
 from __future__ import annotations
@@ -267,10 +267,14 @@ def health_cmd(
     flagged for review on import, and rows the last import could not store.
 
     ``--json`` prints one list; review and rejected-row entries have ``kind``
-    ``needs_review`` / ``rejected_row`` and the reasons in ``detail``.
+    ``needs_review`` / ``rejected_row`` and the reasons in ``detail``; the newest
+    pre-season check (``registry check``) is the last entry, ``kind`` ``last_check``.
     """
+    from alertsvc.cli.registry_check import check_doc, print_check
     from alertsvc.redact import mask_address
     from alertsvc.registry.store import contact_health, rejected_rows, review_list
+    from alertsvc.services.check import latest_check_id
+    from alertsvc.services.check_report import check_report
 
     state = state_of(ctx)
 
@@ -279,6 +283,8 @@ def health_cmd(
             items = contact_health(session)
             review = review_list(session)
             rejected = rejected_rows(session)
+            check_id = latest_check_id(session)
+            last = check_report(session, check_id, unmasked=unmasked) if check_id else None
         docs = [
             {
                 "resident_id": h.resident_id,
@@ -293,8 +299,9 @@ def health_cmd(
             for h in items
         ]
         extra = _review_docs(review, rejected)
+        last_doc = check_doc(last)
         if json_out:
-            emit_json(docs + extra)
+            emit_json(docs + extra + ([last_doc] if last_doc else []))
         table = Table(title=f"連絡先の状態 / contact health ({len(docs)})")
         for col in (
             "名簿番号 / id",
@@ -325,6 +332,13 @@ def health_cmd(
                 f"{lost} contacts belong to residents with no working channel left: contact "
                 "them directly[/]"
             )
+        if last is None:
+            human.print(
+                "連絡先点検は未実施です / no pre-season check yet: "
+                "alertsvc registry check --exercise"
+            )
+        else:
+            print_check(last, state.settings.municipality.timezone)
 
     run_command(json_out, body)
 
