@@ -213,8 +213,8 @@ def create_alert(
     _validate(
         level=level, exercise=exercise, targets=targets, deliveries=deliveries,
         allow_list=allow_list,
-        # a cancellation may start empty: its rows in flight are notified once settled
-        need_targets=kind != "cancellation",
+        # a notice may start empty: its rows in flight are notified once settled
+        need_targets=kind not in NOTICE_KINDS,
     )  # fmt: skip
     now = now or utcnow()
     alert_id = new_alert_id(now)
@@ -344,9 +344,14 @@ def cancellation_notices(
 
 
 def add_notices(
-    session: Session, notice: Alert, planned: Sequence[PlannedDelivery], now: dt.datetime
+    session: Session,
+    notice: Alert,
+    planned: Sequence[PlannedDelivery],
+    now: dt.datetime,
+    *,
+    detail: str = "in flight at cancel time; the provider accepted it (or may have)",
 ) -> int:
-    """Append queued cancellation rows (and their targets) to the cancellation ``notice``.
+    """Append queued notice rows (and their targets) to ``notice`` (any of ``NOTICE_KINDS``).
 
     Row keys continue the notice's numbering. Two workers adding the same notice at once
     collide on the unique constraints and one transaction fails (and is retried): nobody
@@ -379,7 +384,7 @@ def add_notices(
             "language": d.language,
             "title": d.title,
             "body": d.body,
-            "data": [list(p) for p in d.data],
+            "data": [[k, notice.id if k == "alert_id" else v] for k, v in d.data],
             "priority": d.priority,
             "level": notice.level,
             "is_cancellation": True,
@@ -387,7 +392,7 @@ def add_notices(
             "state": DeliveryState.QUEUED.value,
             "attempts": 0,
             "next_attempt_at": now,
-            "detail": "in flight at cancel time; the provider accepted it (or may have)",
+            "detail": detail,
             "created_at": now,
             "queued_at": now,
             "updated_at": now,
