@@ -14,16 +14,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, tuple_
+from sqlalchemy import bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from alertsvc.config import DispatchSettings
-from alertsvc.db.tables import Alert, Delivery, NoticeWait
+from alertsvc.db.tables import Alert, Delivery
 from alertsvc.dispatch._sql import deliveries_table
-from alertsvc.dispatch.alerts import PlannedDelivery, add_notices, cancellation_notices
+from alertsvc.dispatch.alerts import add_notices, cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
+from alertsvc.dispatch.owed import notify_awaited
 from alertsvc.dispatch.states import ACTIVE_STATES, REACHED_STATES, DeliveryState, Event
-from alertsvc.models import ChannelName
 
 __all__ = [
     "ACTIVE_ALERTS",
@@ -148,79 +148,7 @@ def notify_settled_in_flight(session: Session, now: dt.datetime) -> int:
     skipped. Returns the notices added.
     """
     added = _notify_cancellations(session, now)
-    return added + _notify_awaited(session, now)
-
-
-# a row in one of these states may still reach its person: its notice keeps waiting
-_UNSETTLED = [s.value for s in (S.HELD, S.QUEUED, S.CLAIMED, S.SENDING)]
-AWAITED_DETAIL = "in flight when the notice was made; the provider accepted it (or may have)"
-
-
-def _notify_awaited(session: Session, now: dt.datetime) -> int:
-    """Settle the ``NoticeWait`` rows whose delivery has an outcome (or whose notice was
-    superseded by a clear): add the notice when the delivery reached its address."""
-    found = session.execute(
-        select(NoticeWait, Delivery, Alert)
-        .join(Delivery, Delivery.id == NoticeWait.delivery_id)
-        .join(Alert, Alert.id == NoticeWait.notice_id)
-        .where(or_(Delivery.state.not_in(_UNSETTLED), Alert.state != "active"))
-        .order_by(NoticeWait.id)
-        # PostgreSQL: two workers' maintenance passes never handle the same wait
-        .with_for_update(of=NoticeWait, skip_locked=True)
-    ).all()
-    if not found:
-        return 0
-    reached = {s.value for s in REACHED_STATES}
-    by_notice: dict[str, tuple[Alert, list[PlannedDelivery]]] = {}
-    for wait, row, notice in found:
-        # a notice of a cleared family is superseded: the 解除 went to whoever was reached
-        if notice.state != "active" or row.state not in reached:
-            continue
-        planned = by_notice.setdefault(notice.id, (notice, []))[1]
-        planned.append(
-            PlannedDelivery(
-                resident_id=row.resident_id,
-                recipient="supporter" if row.recipient == "supporter" else "resident",
-                supporter_id=row.supporter_id or None,
-                step=0,
-                channel=ChannelName(row.channel),
-                address=row.address,
-                language=row.language,
-                title=wait.title,
-                body=wait.body,
-                data=tuple((str(k), str(v)) for k, v in wait.data),
-                priority=row.priority,
-                legal_basis=row.legal_basis,
-            )
-        )
-    added = 0
-    for notice, planned in by_notice.values():
-        have = set(
-            session.execute(
-                select(
-                    Delivery.recipient,
-                    Delivery.resident_id,
-                    Delivery.supporter_id,
-                    Delivery.channel,
-                    Delivery.address,
-                ).where(Delivery.alert_id == notice.id)
-            ).tuples()
-        )
-        fresh: list[PlannedDelivery] = []
-        for p in planned:
-            ident = (p.recipient, p.resident_id, p.supporter_id or 0, str(p.channel), p.address)
-            if ident not in have:
-                have.add(ident)
-                fresh.append(p)
-        added += add_notices(session, notice, fresh, now, detail=AWAITED_DETAIL)
-    session.execute(
-        delete(NoticeWait)
-        .where(NoticeWait.id.in_([w.id for w, _r, _n in found]))
-        .execution_options(synchronize_session=False)
-    )
-    if added:
-        log.info("notices: %d for sends that settled after the notice was made", added)
-    return added
+    return added + notify_awaited(session, now)
 
 
 def _notify_cancellations(session: Session, now: dt.datetime) -> int:
