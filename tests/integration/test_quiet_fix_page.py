@@ -5,7 +5,6 @@ messages not yet sent, without messaging anyone again. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -87,7 +86,7 @@ def test_fixed_shelter_shows_on_the_page_and_in_unsent_messages_only(
     # nobody is messaged again: no new alert, no new delivery
     assert _counts(engine) == before
     with session_scope(engine) as s:
-        bodies = {a: b for a, b in s.execute(select(Delivery.alert_id, Delivery.body))}
+        bodies = {row[0]: row[1] for row in s.execute(select(Delivery.alert_id, Delivery.body))}
         audit = s.scalars(
             select(AuditEntry.args).where(AuditEntry.action == "shelter.quiet_fix")
         ).all()
