@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from alertsvc.config import DispatchSettings
-from alertsvc.db.tables import Alert, Delivery
+from alertsvc.db.tables import Alert, Delivery, NoticeWait
 from alertsvc.dispatch._sql import deliveries_table
 from alertsvc.dispatch.alerts import add_notices, cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
@@ -308,7 +308,8 @@ def release_due_escalations(session: Session, settings: DispatchSettings, now: d
 
 
 def has_pending_work(session: Session, channels: Iterable[str] | None = None) -> bool:
-    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live alert.
+    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live
+    alert, or is owed a notice (``NoticeWait``) that maintenance has not settled yet.
 
     Deferred rows count (they are queued for later); so do held rows, which the
     escalation query will release or an acknowledgement will skip.
@@ -323,4 +324,10 @@ def has_pending_work(session: Session, channels: Iterable[str] | None = None) ->
     busy = session.scalar(select(exists().where(*cond)))
     if busy:
         return True
-    return bool(session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))))
+    if session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))):
+        return True
+    # a notice owed to a row that has settled is added by the next maintenance pass
+    owed = [NoticeWait.delivery_id == Delivery.id]
+    if channels is not None:
+        owed.append(Delivery.channel.in_(names))
+    return bool(session.scalar(select(exists().where(*owed))))
