@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, aliased
 from alertsvc.config import DispatchSettings
 from alertsvc.db.tables import Alert, Delivery, NoticeWait
 from alertsvc.dispatch._sql import deliveries_table
-from alertsvc.dispatch.alerts import add_notices, cancellation_notices
+from alertsvc.dispatch.alerts import cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
-from alertsvc.dispatch.owed import notify_awaited
+from alertsvc.dispatch.owed import add_notices, notify_awaited
 from alertsvc.dispatch.states import ACTIVE_STATES, REACHED_STATES, DeliveryState, Event
 
 __all__ = [

@@ -20,24 +20,86 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Alert, Delivery, NoticeWait
+from alertsvc.db.tables import Alert, AlertTarget, Delivery, NoticeWait
 from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.alerts import PlannedDelivery, add_notices
+from alertsvc.dispatch.alerts import PlannedDelivery
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState
 from alertsvc.models import ChannelName
 
-__all__ = ["AWAITED_DETAIL", "notify_awaited"]
+__all__ = ["AWAITED_DETAIL", "add_notices", "notify_awaited"]
 
 log = logging.getLogger("alertsvc.dispatch.worker")
 
 S = DeliveryState
 # a row in one of these states may still reach its person: its notice keeps waiting
+# (a queued row — a deferred retry — is given the notice's words instead)
 _UNSETTLED = [s.value for s in (S.HELD, S.CLAIMED, S.SENDING)]
 AWAITED_DETAIL = "in flight when the notice was made; the provider accepted it (or may have)"
+
+
+def add_notices(
+    session: Session,
+    notice: Alert,
+    planned: Sequence[PlannedDelivery],
+    now: dt.datetime,
+    *,
+    detail: str = "in flight at cancel time; the provider accepted it (or may have)",
+) -> int:
+    """Append queued notice rows (and their targets) to ``notice`` (any of ``NOTICE_KINDS``).
+
+    Row keys continue the notice's numbering. Two workers adding the same notice at once
+    collide on the unique constraints and one transaction fails (and is retried): nobody
+    is notified twice. Returns the rows added.
+    """
+    if not planned:
+        return 0
+    count = session.scalar(select(func.count()).where(Delivery.alert_id == notice.id)) or 0
+    have = set(
+        session.scalars(select(AlertTarget.resident_id).where(AlertTarget.alert_id == notice.id))
+    )
+    new_targets = [
+        {"alert_id": notice.id, "resident_id": rid, "priority": p, "located": True,
+         "reachable": True}
+        for rid, p in {d.resident_id: d.priority for d in planned}.items()
+        if rid not in have
+    ]  # fmt: skip
+    if new_targets:
+        session.execute(insert(AlertTarget), new_targets)
+    rows = [
+        {
+            "key": f"{notice.id}:{count + n}",
+            "alert_id": notice.id,
+            "recipient": d.recipient,
+            "resident_id": d.resident_id,
+            "supporter_id": d.supporter_id or 0,
+            "step": 0,
+            "channel": str(d.channel),
+            "address": d.address,
+            "language": d.language,
+            "title": d.title,
+            "body": d.body,
+            "data": [[k, notice.id if k == "alert_id" else v] for k, v in d.data],
+            "priority": d.priority,
+            "level": notice.level,
+            "is_cancellation": True,
+            "legal_basis": d.legal_basis,
+            "state": DeliveryState.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "detail": detail,
+            "created_at": now,
+            "queued_at": now,
+            "updated_at": now,
+        }
+        for n, d in enumerate(planned, start=1)
+    ]
+    session.execute(insert(Delivery), rows)
+    return len(rows)
 
 
 def _planned(wait: NoticeWait, row: Delivery) -> PlannedDelivery:
