@@ -13,7 +13,8 @@ address. ``notify_awaited`` (run by every maintenance pass) settles them:
 - the row came back to the queue (a deferred retry) in a still active alert: it has not
   gone out, so it goes out carrying the notice instead — an update's new-level text, or
   the original with a correction appended — and no separate notice follows;
-- the notice's family was cleared meanwhile: the 解除 superseded it; dropped.
+- the notice's family was cleared, or its alert cancelled, meanwhile: the 解除 or 取消し
+  superseded it; dropped.
 """
 
 from __future__ import annotations
@@ -153,8 +154,14 @@ def notify_awaited(session: Session, now: dt.datetime) -> int:
     reached = {s.value for s in REACHED_STATES}
     by_notice: dict[str, tuple[Alert, list[PlannedDelivery]]] = {}
     settled: list[int] = []
+    parents = {n.parent_id for _w, _r, n in found if n.parent_id}
+    cancelled = set(
+        session.scalars(select(Alert.id).where(Alert.id.in_(parents), Alert.state == "cancelled"))
+    )
     for wait, row, notice in found:
-        if notice.state == "active" and row.state == S.QUEUED.value:
+        # an alert cancelled since: its 取消し goes to whoever was reached instead
+        live = notice.state == "active" and notice.parent_id not in cancelled
+        if live and row.state == S.QUEUED.value:
             # back in the queue: it goes out with the notice's words, or (claimed just
             # now) keeps waiting for its outcome
             if _retext(session, wait, row, notice):
@@ -162,7 +169,7 @@ def notify_awaited(session: Session, now: dt.datetime) -> int:
             continue
         settled.append(wait.id)
         # a notice of a cleared family is superseded: the 解除 went to whoever was reached
-        if notice.state == "active" and row.state in reached:
+        if live and row.state in reached:
             by_notice.setdefault(notice.id, (notice, []))[1].append(_planned(wait, row))
     added = 0
     for notice, planned in by_notice.values():

@@ -153,3 +153,28 @@ def test_all_clear_during_a_deferred_send_withdraws_it(engine: Engine) -> None:
         states = set(s.scalars(select(Alert.state).where(Alert.id == aid)))
     assert state == "cancelled" and states == {"cleared"}
     assert _waits(engine) == 0
+
+
+def test_a_correction_owed_when_the_alert_is_cancelled_gives_way_to_the_cancellation(
+    engine: Engine,
+) -> None:
+    from alertsvc.dispatch.alerts import cancel_alert
+
+    settings = fast_settings(engine)
+    aid, addresses = _alert(engine, 2)
+    correct = _correct(engine, settings, aid)
+
+    def correct_then_cancel() -> dict[str, Any]:
+        result = correct()
+        with session_scope(engine) as s:
+            cancel_alert(s, aid, reason="誤報", actor="chief",
+                         render=lambda _c, _l: ("", "【取消し】"))  # fmt: skip
+        return result
+
+    first = ActDuringCall(addresses[1], Outcome.DELIVERED, correct_then_cancel)
+    good = _run(engine, first, settings)
+    # the send in flight was accepted after both: it gets the 取消し, not the 訂正
+    to_1 = [m.body for m in good.sent if m.address == addresses[1]]
+    assert to_1 == ["【取消し】"]
+    assert _notice_addresses(engine, first.result["notice_alert_id"]) == [addresses[0]]
+    assert _waits(engine) == 0
