@@ -40,6 +40,9 @@ def test_update_reaches_a_send_in_flight_once_it_is_accepted(cli_env, db_url: st
     second = [by_person[p][1] for p in two]
     _set(engine, "sent", [r.id for r in first])  # type: ignore[attr-defined]
     _set(engine, "sending", [r.id for r in second])  # type: ignore[attr-defined]
+    # a third person's only message so far is with the provider: not reached yet
+    third = sorted(p for p in by_person if p not in two and 0 in by_person[p])[0]
+    _set(engine, "sending", [by_person[third][0].id])  # type: ignore[attr-defined]
 
     res = run_cli(["alert", "update", root, "--level", "4", "--json"], env=cli_env)
     assert res.exit_code == 0, res.stderr
@@ -67,5 +70,20 @@ def test_update_reaches_a_send_in_flight_once_it_is_accepted(cli_env, db_url: st
     old = second[0]
     assert (late.title, late.body) != (old.title, old.body)  # type: ignore[attr-defined]
     assert "避難勧告" not in late.title + late.body
+    # the third person gets the full level-4 alert at once, and no notice on top of it
+    _set(engine, "sent", [by_person[third][0].id])  # type: ignore[attr-defined]
+    with session_scope(engine) as s:
+        notify_settled_in_flight(s, utcnow())
+        expansion = s.scalars(
+            select(Delivery.step).where(
+                Delivery.alert_id == up["followup_alert_id"], Delivery.resident_id == third
+            )
+        ).all()
+        in_notice = s.scalars(
+            select(Delivery.id).where(
+                Delivery.alert_id == up["notice_alert_id"], Delivery.resident_id == third
+            )
+        ).all()
+    assert 0 in expansion and not in_notice
     assert up["awaiting_outcome"] == 2
     engine.dispose()
