@@ -11,7 +11,9 @@ the first correction handed to a provider within 60 s. The script
 3. runs what ``alertsvc alert correct`` runs: ``stop_unsent`` (its own transaction;
    measured from the call to its commit, when every unsent row is stopped), then
    ``correct_alert``;
-4. waits until the first correction row is accepted by the provider (``sent_at``).
+4. waits until the first correction row is accepted by the provider (``sent_at``), then
+   until every row that was with the provider at the correction has settled (and got
+   its correction if it was accepted).
 
     .venv/bin/python scripts/bench_lifecycle.py                  # 3,000 deliveries
     .venv/bin/python scripts/bench_lifecycle.py --n 10000 --sent-first 500
@@ -33,7 +35,7 @@ from bench_dispatch import _start_workers, _stop_workers
 
 from alertsvc.config import Settings
 from alertsvc.db import ensure_schema, make_engine, session_scope
-from alertsvc.db.tables import Delivery
+from alertsvc.db.tables import Delivery, NoticeWait
 from alertsvc.dispatch import create_alert
 from alertsvc.models import ChannelName
 from alertsvc.services.lifecycle import correct_alert, stop_unsent
@@ -101,6 +103,19 @@ def main() -> None:
                     first_s = time.monotonic() - t0
                     break
                 time.sleep(0.02)
+            # rows that were with the provider at the correction get it once they settle
+            notices = None
+            while time.monotonic() - t0 < 300:
+                with session_scope(engine) as s:
+                    owed = s.scalar(select(func.count()).select_from(NoticeWait))
+                    notices = s.scalar(
+                        select(func.count())
+                        .select_from(Delivery)
+                        .where(Delivery.alert_id == result.notice_alert_id)
+                    )
+                if not owed:
+                    break
+                time.sleep(0.05)
         finally:
             _stop_workers(workers)
         engine.dispose()
@@ -111,6 +126,8 @@ def main() -> None:
                 "sent_before_correction": args.sent_first,
                 "stopped": len(stopped),
                 "corrections": result.notified,
+                "in_flight_at_correction": result.awaiting_outcome,
+                "corrections_after_in_flight_settled": notices,
                 "stop_seconds": round(stop_s, 3),
                 "first_correction_to_provider_seconds": (
                     round(first_s, 3) if first_s is not None else None

@@ -66,6 +66,11 @@ def _print_result(doc: dict[str, object], json_out: bool, what: str) -> None:
             if doc["followup_deliveries"]
             else ""
         )
+        + (
+            f", 送信中の結果待ち / awaiting in-flight sends {doc['awaiting_outcome']}"
+            if doc.get("awaiting_outcome")
+            else ""
+        )
         + ". `alertsvc worker` が送信します / `alertsvc worker` sends them."
     )
 

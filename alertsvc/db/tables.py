@@ -39,6 +39,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "InboundEvent",
+    "NoticeWait",
     "Resident",
     "Shelter",
     "Supporter",
@@ -366,6 +367,26 @@ class Delivery(Base):
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_alert_person", "alert_id", "resident_id", "step"),
     )
+
+
+class NoticeWait(Base):
+    """A notice (update, correction, all-clear) owed to a row that was in flight (state
+    'sending') when the notice was made: added to the notice once the row settles as
+    reached, dropped when it settles otherwise (#9; ``dispatch.maintenance``)."""
+
+    __tablename__ = "notice_waits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("notice_id", "delivery_id", name="uq_notice_wait"),)
 
 
 class Acknowledgement(Base):

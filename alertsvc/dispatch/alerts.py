@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
@@ -213,8 +213,8 @@ def create_alert(
     _validate(
         level=level, exercise=exercise, targets=targets, deliveries=deliveries,
         allow_list=allow_list,
-        # a cancellation may start empty: its rows in flight are notified once settled
-        need_targets=kind != "cancellation",
+        # a notice may start empty: its rows in flight are notified once settled
+        need_targets=kind not in NOTICE_KINDS,
     )  # fmt: skip
     now = now or utcnow()
     alert_id = new_alert_id(now)
@@ -341,61 +341,6 @@ def cancellation_notices(
             )
         )
     return planned
-
-
-def add_notices(
-    session: Session, notice: Alert, planned: Sequence[PlannedDelivery], now: dt.datetime
-) -> int:
-    """Append queued cancellation rows (and their targets) to the cancellation ``notice``.
-
-    Row keys continue the notice's numbering. Two workers adding the same notice at once
-    collide on the unique constraints and one transaction fails (and is retried): nobody
-    is notified twice. Returns the rows added.
-    """
-    if not planned:
-        return 0
-    count = session.scalar(select(func.count()).where(Delivery.alert_id == notice.id)) or 0
-    have = set(
-        session.scalars(select(AlertTarget.resident_id).where(AlertTarget.alert_id == notice.id))
-    )
-    new_targets = [
-        {"alert_id": notice.id, "resident_id": rid, "priority": p, "located": True,
-         "reachable": True}
-        for rid, p in {d.resident_id: d.priority for d in planned}.items()
-        if rid not in have
-    ]  # fmt: skip
-    if new_targets:
-        session.execute(insert(AlertTarget), new_targets)
-    rows = [
-        {
-            "key": f"{notice.id}:{count + n}",
-            "alert_id": notice.id,
-            "recipient": d.recipient,
-            "resident_id": d.resident_id,
-            "supporter_id": d.supporter_id or 0,
-            "step": 0,
-            "channel": str(d.channel),
-            "address": d.address,
-            "language": d.language,
-            "title": d.title,
-            "body": d.body,
-            "data": [list(p) for p in d.data],
-            "priority": d.priority,
-            "level": notice.level,
-            "is_cancellation": True,
-            "legal_basis": d.legal_basis,
-            "state": DeliveryState.QUEUED.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "detail": "in flight at cancel time; the provider accepted it (or may have)",
-            "created_at": now,
-            "queued_at": now,
-            "updated_at": now,
-        }
-        for n, d in enumerate(planned, start=1)
-    ]
-    session.execute(insert(Delivery), rows)
-    return len(rows)
 
 
 def load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:

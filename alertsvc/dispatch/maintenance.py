@@ -18,16 +18,18 @@ from sqlalchemy import bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from alertsvc.config import DispatchSettings
-from alertsvc.db.tables import Alert, Delivery
+from alertsvc.db.tables import Alert, Delivery, NoticeWait
 from alertsvc.dispatch._sql import deliveries_table
-from alertsvc.dispatch.alerts import add_notices, cancellation_notices
+from alertsvc.dispatch.alerts import cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
+from alertsvc.dispatch.owed import add_notices, notify_awaited
 from alertsvc.dispatch.states import ACTIVE_STATES, REACHED_STATES, DeliveryState, Event
 
 __all__ = [
     "ACTIVE_ALERTS",
     "EXPIRED_PREFIX",
     "LOST_DETAIL",
+    "STOPPED_ALERT_STATES",
     "cancel_rows_of_cancelled_alerts",
     "expire_unsent_rows",
     "has_pending_work",
@@ -108,14 +110,18 @@ def _ack_wait(settings: DispatchSettings, level: int) -> float:
 ACTIVE_ALERTS = select(Alert.id).where(Alert.state == "active").scalar_subquery()
 
 
-def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
-    """Rows still waiting (held, queued) in an alert that was cancelled become 'cancelled'.
+# alerts whose unsent rows must never go out: cancelled (取消し) or cleared (解除)
+STOPPED_ALERT_STATES = ("cancelled", "cleared")
 
-    ``cancel_alert`` stops every waiting row at once, but a row that was in flight then and
-    is put back afterwards (a retry, a requeue after a misconfigured channel) would
-    otherwise wait for ever; the claim query never takes it either.
+
+def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
+    """Rows still waiting (held, queued) in a cancelled or cleared alert become 'cancelled'.
+
+    ``cancel_alert`` and ``clear_alert`` stop every waiting row at once, but a row that was
+    in flight then and is put back afterwards (a retry, a requeue after a misconfigured
+    channel) would otherwise wait for ever; the claim query never takes it either.
     """
-    cancelled = select(Alert.id).where(Alert.state == "cancelled").scalar_subquery()
+    cancelled = select(Alert.id).where(Alert.state.in_(STOPPED_ALERT_STATES)).scalar_subquery()
     return move(
         session,
         Event.CANCEL,
@@ -130,14 +136,22 @@ def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
 
 
 def notify_settled_in_flight(session: Session, now: dt.datetime) -> int:
-    """Cancellation notices for rows that were in a provider call when their alert was
-    cancelled and have since turned out accepted, or possibly accepted.
+    """Notices for rows that were in a provider call when a notice about their alert was
+    made, and have since turned out accepted, or possibly accepted ("settle, then notify").
 
-    ``cancel_alert`` notifies only addresses a provider accepted (or may have); a row
-    then 'sending' gets its notice here once its outcome is known — and none when it
-    came back deferred (withdrawn) or failed. Idempotent: an address already in the
-    notice is skipped. Returns the notices added.
+    Every notice (取消し, update, 訂正, 解除) goes only to addresses a provider accepted
+    (or may have); a row then 'sending' gets its notice here once its outcome is known —
+    and none when it came back deferred (withdrawn), failed or was stopped: that person
+    is unreached and handled as such (escalation, the follow-up list). Cancellations find
+    their rows through the cancelled parent; the other notices through ``NoticeWait``
+    rows written when they were made. Idempotent: an address already in the notice is
+    skipped. Returns the notices added.
     """
+    added = _notify_cancellations(session, now)
+    return added + notify_awaited(session, now)
+
+
+def _notify_cancellations(session: Session, now: dt.datetime) -> int:
     notice = aliased(Alert)
     parent = aliased(Alert)
     already = aliased(Delivery)
@@ -294,7 +308,8 @@ def release_due_escalations(session: Session, settings: DispatchSettings, now: d
 
 
 def has_pending_work(session: Session, channels: Iterable[str] | None = None) -> bool:
-    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live alert.
+    """True while any row (of ``channels``) is queued, claimed, sending, or held in a live
+    alert, or is owed a notice (``NoticeWait``) that maintenance has not settled yet.
 
     Deferred rows count (they are queued for later); so do held rows, which the
     escalation query will release or an acknowledgement will skip.
@@ -309,4 +324,10 @@ def has_pending_work(session: Session, channels: Iterable[str] | None = None) ->
     busy = session.scalar(select(exists().where(*cond)))
     if busy:
         return True
-    return bool(session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))))
+    if session.scalar(select(exists().where(Delivery.alert_id == Alert.id, *held))):
+        return True
+    # a notice owed to a row that has settled is added by the next maintenance pass
+    owed = [NoticeWait.delivery_id == Delivery.id]
+    if channels is not None:
+        owed.append(Delivery.channel.in_(names))
+    return bool(session.scalar(select(exists().where(*owed))))

@@ -28,11 +28,13 @@ from alertsvc.planning.sms import MAX_SEGMENTS, sms_segments
 
 __all__ = [
     "EXERCISE_PREFIX",
+    "NOTICE_TEMPLATES",
     "SMS_SHORTENING",
     "RenderCache",
     "RenderedMessage",
     "render_cancellation",
     "render_message",
+    "render_notice",
     "render_text",
 ]
 
@@ -270,3 +272,50 @@ def render_cancellation(
             )
         return "", body
     return "", _prefixed(render_text(language, "cancel_voice", context), exercise)
+
+
+# prepared notices with a template per language: the correction (訂正) and the all-clear
+# (解除), each naming the level it is about (3 高齢者等避難, 4 避難指示, 5 緊急安全確保)
+NOTICE_TEMPLATES = ("correction", "clear")
+
+
+def render_notice(
+    kind: str,
+    channel: ChannelName,
+    language: str,
+    *,
+    municipality: str,
+    level: int,
+    exercise: bool,
+    text: str = "",
+    river: Mapping[str, Any] | None = None,
+) -> tuple[str, str]:
+    """(title, body) of the ``kind`` notice (``NOTICE_TEMPLATES``) for ``channel``.
+
+    ``level`` is the alert level the notice is about (3, 4 or 5); ``text`` is the
+    officer's correction (last in the text, shown as given, never dropped: the caller
+    sees an overlong SMS by its segments); ``river`` (``{"name": ..., "level": 2..5}``)
+    names the river flood forecast (レベル2氾濫注意報 … レベル5氾濫特別警報) when the
+    alert came from one. The title is "" for SMS and voice; FAX, LINE and e-mail get
+    push's. An unknown language falls back like a resident's (ja-easy, then ja).
+    Raises ``ValueError`` for an unknown kind.
+    """
+    if kind not in NOTICE_TEMPLATES:
+        raise ValueError(f"unknown notice kind {kind!r}; expected one of {NOTICE_TEMPLATES}")
+    language = pick_language(language)
+    context: dict[str, Any] = {
+        "exercise": exercise,
+        "municipality": municipality,
+        "level": int(level),
+        "text": text.strip(),
+        "river": dict(river) if river else None,
+    }
+
+    def part(name: str) -> str:
+        return _prefixed(render_text(language, kind, {**context, "part": name}), exercise)
+
+    if channel in _WRITTEN:
+        return part("title"), part("body")
+    if channel is ChannelName.SMS:
+        return "", part("sms")
+    return "", part("voice")

@@ -43,6 +43,7 @@ from alertsvc.dispatch.inbound import Answer, record_acknowledgement
 from alertsvc.duty import notify_duty
 from alertsvc.planning.language import pick_language
 from alertsvc.planning.sms import MAX_SEGMENTS, split_sms
+from alertsvc.services.lifecycle.quiet_fix import apply_fixes, shelter_fixes
 
 __all__ = [
     "PAGE_TOKEN_LENGTH",
@@ -175,7 +176,9 @@ def page_routes(engine: Engine, settings: Settings, *, secret: bytes) -> list[Ro
                 language=pick_language(row.language),
                 level=row.level,
                 action=data.get("action", "evacuate"),
-                body=row.body,
+                # a quietly fixed shelter name or address reads as fixed here too, also
+                # in a message that went out before the fix (#9 item 6)
+                body=apply_fixes(row.body, shelter_fixes(s, shelter.id)) if shelter else row.body,
                 exercise=alert.exercise,
                 cancelled=alert.state == "cancelled",
                 shelter_name=shelter.name if shelter else "",
