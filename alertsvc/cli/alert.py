@@ -134,6 +134,7 @@ def load_scope_and_preview(
     exercise: bool,
     draft_id: str | None = None,
     cap: str | None = None,
+    cap_alerts: list[Any] | None = None,
 ) -> Preview:
     """Resolve the scope (from options, an open draft or a CAP alert) and plan the alert."""
     from alertsvc.errors import InputError
@@ -149,7 +150,7 @@ def load_scope_and_preview(
                 raise ScopeError(
                     "--cap cannot be combined with --draft, --zone-set, --zone, --area"
                 )
-            found = cap_scope(session, state.settings, cap, level)
+            found = cap_scope(session, state.settings, cap, level, cap_alerts)
             if found.exercise and not exercise:
                 human.print("CAP の status が Actual ではないため訓練として扱います / "
                             "CAP status is not Actual: planned as an exercise")  # fmt: skip
@@ -208,6 +209,17 @@ def preview_cmd(
     state = state_of(ctx)
 
     def body() -> None:
+        cap_alerts = None
+        if cap is not None:
+            from alertsvc.cli.interop import handle_cap_notice
+
+            # a CAP Update/Cancel acts on the alert it references (no new alert)
+            handled, cap_alerts = handle_cap_notice(
+                state, cap, level, send=False, yes=False, json_out=json_out,
+                combined=bool(zone_set or zone or area or draft or exercise or save_draft),
+            )  # fmt: skip
+            if handled:
+                return
         preview = load_scope_and_preview(
             state,
             level=level,
@@ -217,6 +229,7 @@ def preview_cmd(
             exercise=exercise,
             draft_id=draft,
             cap=cap,
+            cap_alerts=cap_alerts,
         )
         draft_id: str | None = None
         if save_draft:
@@ -306,6 +319,23 @@ def send_cmd(
     def body() -> None:
         from alertsvc.services.send import send_preview
 
+        if draft is not None and not (level or zone_set or zone or area or cap):
+            from alertsvc.cli.lifecycle import send_update_draft
+
+            # the watcher's escalation: a draft that raises a live alert's level
+            if send_update_draft(state, draft, yes=yes, json_out=json_out):
+                return
+        cap_alerts = None
+        if cap is not None:
+            from alertsvc.cli.interop import handle_cap_notice
+
+            # a CAP Update/Cancel acts on the alert it references (no new alert)
+            handled, cap_alerts = handle_cap_notice(
+                state, cap, level, send=True, yes=yes, json_out=json_out,
+                combined=bool(zone_set or zone or area or draft or exercise),
+            )  # fmt: skip
+            if handled:
+                return
         preview = load_scope_and_preview(
             state,
             level=level,
@@ -315,6 +345,7 @@ def send_cmd(
             exercise=exercise,
             draft_id=draft,
             cap=cap,
+            cap_alerts=cap_alerts,
         )
         render_preview_human(preview, show_contacts=False)
         if _held_for_approval(state, preview, draft, json_out):
@@ -326,6 +357,11 @@ def send_cmd(
             raise typer.Exit(1)
         with session_scope(state.engine) as session:
             result = send_preview(session, state.settings, preview)
+            if cap_alerts:
+                from alertsvc.services.cap_notices import remember_cap
+
+                # a later CAP Update/Cancel from the same sender finds this alert
+                remember_cap(session, result.alert_id, cap_alerts)
             if draft is not None:
                 from alertsvc.services.drafts import claim_draft
 

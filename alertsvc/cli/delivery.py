@@ -31,7 +31,6 @@ from alertsvc.channels import Channel
 from alertsvc.cli._common import AppState, emit_json, human, run_command, state_of
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Resident
-from alertsvc.dispatch.alerts import cancel_alert
 from alertsvc.dispatch.runner import default_worker_id, run_worker
 from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
 from alertsvc.dispatch.verify import Verification
@@ -324,25 +323,12 @@ def cancel(
     state = state_of(ctx)
 
     def body() -> None:
-        from alertsvc.planning.render import render_cancellation
+        from alertsvc.services.cap_notices import cancel_with_notice
 
-        settings = state.settings
         with session_scope(state.engine) as s:
-            from alertsvc.db.tables import Alert
-
-            alert = s.get(Alert, alert_id)
-            exercise = bool(alert.exercise) if alert is not None else False
-
-            def render(channel: ChannelName, language: str) -> tuple[str, str]:
-                return render_cancellation(
-                    channel,
-                    language,
-                    municipality=settings.municipality.name,
-                    exercise=exercise,
-                    reason=reason,
-                )
-
-            result = cancel_alert(s, alert_id, reason=reason, actor=current_actor(), render=render)
+            result = cancel_with_notice(
+                s, state.settings, alert_id, reason=reason, actor=current_actor()
+            )
         if json_out:
             emit_json(result.as_dict())
         human.print(

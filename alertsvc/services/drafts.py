@@ -31,8 +31,13 @@ def save_draft(
     source: str = "officer",
     actor: str | None = None,
     note: str = "",
+    updates: str | None = None,
 ) -> str:
     """Store ``preview``'s level and scope as an open draft; returns its id.
+
+    ``updates`` names a live alert: sending the draft then raises that alert to the
+    draft's level (``alert update``) instead of sending a second alert (the watcher's
+    escalation); kept in the draft's scope under ``"updates"``.
 
     ``source`` is "officer" or "watcher"; ``note`` says why the draft exists (the watcher
     writes the reading, the line and the rule, e.g. "予測: 45分後に避難判断水位").
@@ -41,7 +46,7 @@ def save_draft(
     draft = AlertDraft(
         id=_new_id(utcnow()),
         level=int(preview.level),
-        scope=preview.scope.as_dict(),
+        scope={**preview.scope.as_dict(), **({"updates": updates} if updates else {})},
         exercise=preview.exercise,
         source=source,
         note=note,
