@@ -205,16 +205,11 @@ def send_update_draft(state: Any, draft_id: str, *, yes: bool, json_out: bool) -
     """``alert send --draft ID`` for a draft that updates a live alert (the watcher's
     escalation): the same path as ``alert update``. False when the draft is an ordinary
     one (the caller sends it as a new alert). Exit 1 when not confirmed."""
-    from alertsvc.cli.alert import parse_level
     from alertsvc.cli.interop import confirm_notice
     from alertsvc.errors import InputError
-    from alertsvc.services.drafts import claim_draft, load_draft
-    from alertsvc.services.lifecycle import update_alert
-    from alertsvc.services.preview import build_preview
-    from alertsvc.services.scope import scope_from_dict
+    from alertsvc.services.drafts import apply_update_draft, load_draft
 
-    st = state
-    with session_scope(st.engine) as session:
+    with session_scope(state.engine) as session:
         draft = load_draft(session, draft_id)
         root_id = (draft.scope or {}).get("updates")
         if not root_id:
@@ -229,16 +224,9 @@ def send_update_draft(state: Any, draft_id: str, *, yes: bool, json_out: bool) -
             emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
         human.print("[red]確認されなかったため送信しません / not confirmed: nothing sent[/]")
         raise typer.Exit(1)
-    with session_scope(st.engine) as session:
-        draft = load_draft(session, draft_id)
-        preview = build_preview(
-            session, st.settings, level=parse_level(draft.level),
-            scope=scope_from_dict(session, draft.scope), exercise=draft.exercise,
-        )  # fmt: skip
-        actor = _actor(None)
-        result = update_alert(session, st.settings, str(root_id), preview, actor=actor)
-        # same transaction: the draft is used exactly once
-        claim_draft(session, draft_id, str(root_id), actor=actor)
+    with session_scope(state.engine) as session:
+        result = apply_update_draft(session, state.settings, draft_id, actor=_actor(None))
+    assert result is not None
     _print_result({**result.as_dict(), "draft_id": draft_id}, json_out, "更新しました / updated")
     return True
 
