@@ -134,9 +134,11 @@ def cap_cmd(
             alert = next(a for a in family if a.id == alert_id)
             doc = cap_document(session, state.settings, alert, family)
             members = [{"alert_id": a.id, "kind": a.kind} for a in family]
+            exercise = alert.exercise
+        mark = "【訓練】 EXERCISE " if exercise else ""
         if out is not None:
             out.write_bytes(doc.xml)
-            human.print(f"CAP 1.2 を書き出しました / CAP written: {out}")
+            human.print(f"{mark}CAP 1.2 を書き出しました / CAP written: {out}", markup=False)
         elif not json_out:
             typer.echo(doc.xml.decode("utf-8"))
         if json_out:
@@ -148,11 +150,13 @@ def cap_cmd(
                     "file": str(out) if out else None,
                     "xml": None if out else doc.xml.decode("utf-8"),
                     "family": members,
+                    "exercise": exercise,
                 }
             )
         if len(members) > 1:
             human.print(
-                "同じアラートの通知 / notices of this alert: "
+                mark
+                + "同じアラートの通知 / notices of this alert: "
                 + ", ".join(f"{m['alert_id']} ({m['kind']})" for m in members)
             )
 
@@ -210,7 +214,11 @@ def lalert_cmd(
                 areas.append(str(scope.get("area_file") or "区域指定 / drawn area"))
             doc = lalert_document(state.settings, family, areas)
         emit_json(doc)
-        human.print(f"Lアラート: {doc['label']} ({len(doc['revisions'])} 版 / revisions)")
+        mark = "【訓練】 EXERCISE " if doc["exercise"] else ""
+        human.print(
+            f"{mark}Lアラート: {doc['label']} ({len(doc['revisions'])} 版 / revisions)",
+            markup=False,
+        )
 
     run_command(True, body)
 
