@@ -149,7 +149,8 @@ def _live_alert(
             # a draft sent as an update: its original is the live alert
             found = session.get(Alert, found.parent_id)
         if found is not None and found.state == "active" and not found.exercise:
-            return found if found.level < level else None
+            # already at this level or above (an officer updated it): _act sends nothing
+            return found
     wanted = set(zone_sets)
     for other in session.scalars(
         select(Alert)
@@ -212,7 +213,25 @@ def _act(
         outcome: dict[str, Any] = {"note": note, "zone_sets": zone_sets, "parent": parent}
         if live is not None:
             outcome["updates"] = live.id
-        if station.policy(level) == "auto" and live is not None:
+        members = alert_family(session, live.id) if live is not None else []
+        reached_sets = {z for a in members for z in (a.scope or {}).get("zone_sets", [])}
+        # at this level already (an officer updated it) and for every zone: nothing to send.
+        # At the level but not for every zone: a new alert, so nobody new is left out.
+        covered = bool(members) and max(a.level for a in members) >= level
+        if covered and not set(zone_sets) <= reached_sets:
+            assert live is not None
+            outcome["note"] = note.replace(f"更新 / updates {live.id}", f"先行 / follows {live.id}")
+            covered, live = False, None
+            outcome.pop("updates")
+        if covered:
+            assert live is not None
+            # the live alert is at this level already: nobody is alerted twice for it
+            outcome["note"] = f"{decision_note(station, d, lines)} · 発令済み / already at level " \
+                f"{level}: {live.id}"  # fmt: skip
+            outcome.pop("updates")
+            outcome["covered_by"] = live.id
+            row.alerts = {**(row.alerts or {}), str(level): {"alert": live.id}}
+        elif station.policy(level) == "auto" and live is not None:
             updated = update_alert(session, settings, live.id, preview, actor=ACTOR)
             outcome["alert_id"] = live.id
             outcome["update"] = updated.as_dict()

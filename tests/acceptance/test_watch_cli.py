@@ -468,3 +468,33 @@ def test_watch_recommended_escalation_is_an_update_draft(
     # a draft is used once
     again = run_cli(["alert", "send", "--draft", draft4, "--yes", "--json"], env=env)
     assert again.exit_code == 3
+
+
+def test_watch_escalation_to_a_level_an_officer_already_sent_sends_nothing(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sim: ProviderSimulator
+) -> None:
+    import_demo(cli_env)
+    feed = tmp_path / "feed.json"
+    extra = 'policy_level3 = "auto"\npolicy_level4 = "auto"'
+    env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url, extra))}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rise = [round(3.0 + 0.1 * i, 2) for i in range(25)]
+    feed.write_text(river_station_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
+    (level3,) = run_cli(["watch", "--once", "--json"], env=env).json()["alerts"]
+    _reach_half(db_url, level3)
+    # the officer raised it to 4 for both zone sets before the river got there
+    up = run_cli(["alert", "update", level3, "--level", "4", "--zone-set", "flood",
+                  "--zone-set", "collapse", "--json"], env=env)  # fmt: skip
+    assert up.exit_code == 0, up.stderr
+    before = _alerts(db_url)
+    feed.write_text(river_station_doc(now, rise), encoding="utf-8")
+    second = run_cli(["watch", "--once", "--json"], env=env)
+    assert second.exit_code == 0, second.stderr
+    assert second.json()["alerts"] == [] and second.json()["drafts"] == []
+    assert _alerts(db_url) == before
+    assert max(_per_person_level4(db_url).values()) == 1
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        outcome = conn.execute(select(WatchEvent.outcome).where(WatchEvent.level == 4)).scalar_one()
+    engine.dispose()
+    assert outcome["covered_by"] == level3 and "already at level 4" in outcome["note"]
