@@ -57,6 +57,7 @@ def handle_cap_notice(
     from alertsvc.services.cap_notices import (
         apply_cap_notice,
         cap_notice,
+        check_status,
         read_cap_source,
         update_scope,
     )
@@ -81,6 +82,8 @@ def handle_cap_notice(
             f"CAP {notice.msg_type}: アラート {notice.alert_id} への通知 / a notice to alert "
             f"{notice.alert_id} — {what}"
         )
+        # refused already at preview when it could never be applied
+        check_status(session, notice)
         if not send:
             doc: dict[str, Any] = {"cap": notice.as_dict()}
             if notice.action == "update":

@@ -53,6 +53,7 @@ __all__ = [
     "apply_cap_notice",
     "cancel_with_notice",
     "cap_notice",
+    "check_status",
     "read_cap_source",
     "remember_cap",
 ]
@@ -191,7 +192,10 @@ def cap_notice(
                      scope, reason)  # fmt: skip
 
 
-def _check_status(session: Session, notice: CapNotice) -> Alert:
+def check_status(session: Session, notice: CapNotice) -> Alert:
+    """The original alert; ScopeError when the document's status does not match it (a
+    Test/Exercise/Draft document never acts on a live alert, Actual never on an
+    exercise)."""
     root = session.get(Alert, notice.alert_id)
     assert root is not None  # resolved in cap_notice, in this transaction or an earlier one
     if notice.exercise and not root.exercise:
@@ -249,7 +253,7 @@ def apply_cap_notice(
     """
     from alertsvc.audit import record
 
-    _check_status(session, notice)
+    check_status(session, notice)
     doc: dict[str, Any] = {"cap": notice.as_dict()}
     if notice.action == "cancel":
         doc.update(cancel_with_notice(session, settings, notice.alert_id,

@@ -235,9 +235,6 @@ def test_cap_notice_refusals_change_nothing(
     for command in ("preview", "send"):
         args = ["alert", command, "--cap", str(path), "--json"]
         res = run_cli([*args, "--yes"] if command == "send" else args, env=demo_env)
-        if case in ("test_status", "cancel_test_status") and command == "preview":
-            assert res.exit_code == 0, res.stderr  # described; refused when sent
-            continue
         assert res.exit_code == 3, (command, res.stdout, res.stderr)
         assert reason in res.json()["error"], res.json()["error"]
         assert _counts(engine) == before
