@@ -122,6 +122,7 @@ def test_every_output_marks_an_exercise(
     page = html.read_text(encoding="utf-8")
     assert page.count(MARK) == (2 + page.count("<h2>") + page.count('<td class="box">')
                                 if exercise else 0)  # fmt: skip
+    _pdf_pages_marked(aid, env, tmp_path, exercise)
     fu_human = run_cli(["alert", "followup", aid], env)
     rows = [line for line in fu_human.stderr.splitlines() if "☐" in line]
     assert marked(rows) is exercise
@@ -139,3 +140,26 @@ def test_every_output_marks_an_exercise(
     assert la.json()["exercise"] is exercise
     assert all(r["exercise"] is exercise for r in la.json()["revisions"])
     assert marked([line for line in la.stderr.splitlines() if "Lアラート" in line]) is exercise
+
+
+def _pdf_pages_marked(aid: str, env: dict[str, str], tmp_path: Path, exercise: bool) -> None:
+    """Every page of the followup PDF carries the mark in its header line."""
+    import shutil
+    import subprocess
+
+    from alertsvc.errors import ConfigError
+    from alertsvc.reports.followup_pdf import find_japanese_font
+
+    if shutil.which("pdftotext") is None:
+        return  # poppler-utils missing: the PDF check is in test_followup_cli's skip too
+    try:
+        find_japanese_font()
+    except ConfigError:
+        return
+    pdf = tmp_path / "f.pdf"
+    res = run_cli(["alert", "followup", aid, "--pdf", str(pdf)], env)
+    assert res.exit_code == 0, res.stderr
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    pages = [p for p in text.split("\f") if p.strip()]
+    assert pages and all((MARK in p) is exercise for p in pages)
