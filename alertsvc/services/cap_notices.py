@@ -139,6 +139,12 @@ def cap_notice(
     types = {a.msg_type for a in alerts}
     if not types & set(NOTICE_TYPES):
         return None
+    if any(a.status == "Draft" for a in alerts):
+        # CAP 1.2 3.2.1: a Draft is "not actionable in its current form"
+        raise ScopeError(
+            f"{source}: status Draft の CAP は適用できません / a CAP {'/'.join(sorted(types))} "
+            "with status Draft is not actionable: nothing changed"
+        )
     if len(types) > 1:
         raise ScopeError(
             f"{source}: msgType が混在しています / the document mixes msgTypes "

@@ -207,6 +207,7 @@ def test_cap_all_clear_export_clears_the_alert(demo_env, db_url: str, tmp_path: 
         ("test_status", "never acts on the live alert"),
         ("cancel_test_status", "never acts on the live alert"),
         ("mixed", "mixes msgTypes"),
+        ("draft_status", "not actionable"),
     ],
 )
 def test_cap_notice_refusals_change_nothing(
@@ -225,6 +226,7 @@ def test_cap_notice_refusals_change_nothing(
         "no_references": lambda: original.replace(b"<msgType>Alert<", b"<msgType>Update<"),
         "test_status": lambda: _notice(original, "Update", severity="Severe", status="Test"),
         "cancel_test_status": lambda: _notice(original, "Cancel", status="Exercise"),
+        "draft_status": lambda: _notice(original, "Update", severity="Severe", status="Draft"),
         "mixed": lambda: b"<alerts>" + re.sub(rb"<\?xml[^>]*\?>", b"", original)
         + re.sub(rb"<\?xml[^>]*\?>", b"", _notice(original, "Update", severity="Severe"))
         + b"</alerts>",
