@@ -209,17 +209,14 @@ def preview_cmd(
     state = state_of(ctx)
 
     def body() -> None:
-        cap_alerts = None
-        if cap is not None:
-            from alertsvc.cli.interop import handle_cap_notice
+        from alertsvc.cli.interop import notice_instead
 
-            # a CAP Update/Cancel acts on the alert it references (no new alert)
-            handled, cap_alerts = handle_cap_notice(
-                state, cap, level, send=False, yes=False, json_out=json_out,
-                combined=bool(zone_set or zone or area or draft or exercise or save_draft),
-            )  # fmt: skip
-            if handled:
-                return
+        # a CAP Update/Cancel acts on the alert it references: no new alert
+        handled, cap_alerts = notice_instead(state, cap, None, level, send=False, yes=False,
+            json_out=json_out, combined=bool(zone_set or zone or area or draft or exercise
+                                             or save_draft))  # fmt: skip
+        if handled:
+            return
         preview = load_scope_and_preview(
             state,
             level=level,
@@ -317,25 +314,15 @@ def send_cmd(
     state = state_of(ctx)
 
     def body() -> None:
+        from alertsvc.cli.interop import notice_instead
         from alertsvc.services.send import send_preview
 
-        if draft is not None and not (level or zone_set or zone or area or cap):
-            from alertsvc.cli.lifecycle import send_update_draft
-
-            # the watcher's escalation: a draft that raises a live alert's level
-            if send_update_draft(state, draft, yes=yes, json_out=json_out):
-                return
-        cap_alerts = None
-        if cap is not None:
-            from alertsvc.cli.interop import handle_cap_notice
-
-            # a CAP Update/Cancel acts on the alert it references (no new alert)
-            handled, cap_alerts = handle_cap_notice(
-                state, cap, level, send=True, yes=yes, json_out=json_out,
-                combined=bool(zone_set or zone or area or draft or exercise),
-            )  # fmt: skip
-            if handled:
-                return
+        # a CAP Update/Cancel, or a draft updating a live alert (the watcher's escalation)
+        handled, cap_alerts = notice_instead(state, cap, draft, level, send=True, yes=yes,
+            json_out=json_out, combined=bool(zone_set or zone or area or exercise
+                                             or (draft and cap)))  # fmt: skip
+        if handled:
+            return
         preview = load_scope_and_preview(
             state,
             level=level,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from alertsvc.cli._common import emit_json, human, run_command, state_of
 from alertsvc.db import session_scope
 
-__all__ = ["confirm_notice", "handle_cap_notice", "register"]
+__all__ = ["confirm_notice", "handle_cap_notice", "notice_instead", "register"]
 
 
 def confirm_notice(alert_id: str) -> bool:
@@ -33,6 +33,31 @@ def confirm_notice(alert_id: str) -> bool:
         return input().strip() == alert_id
     except EOFError:
         return False
+
+
+def notice_instead(
+    state: Any,
+    cap: str | None,
+    draft: str | None,
+    level: int | None,
+    *,
+    send: bool,
+    yes: bool,
+    json_out: bool,
+    combined: bool,
+) -> tuple[bool, list[Any] | None]:
+    """``alert preview|send``: act on an existing alert instead of planning a new one —
+    a CAP Update/Cancel (``handle_cap_notice``), or (send) a draft that updates a live
+    alert (``cli.lifecycle.send_update_draft``). Returns (handled, the CAP alerts read)."""
+    if send and draft is not None and cap is None and level is None and not combined:
+        from alertsvc.cli.lifecycle import send_update_draft
+
+        if send_update_draft(state, draft, yes=yes, json_out=json_out):
+            return True, None
+    if cap is None:
+        return False, None
+    return handle_cap_notice(state, cap, level, send=send, yes=yes, json_out=json_out,
+                             combined=combined or draft is not None)  # fmt: skip
 
 
 def handle_cap_notice(

@@ -25,9 +25,10 @@ What each does (the same code path as the officer's commands):
 - ``Cancel`` -> ``dispatch.alerts.cancel_alert`` (``alert cancel ID``), the CAP note or
   description as the reason.
 
-Status: a document whose status is not ``Actual`` (Exercise, Test, Draft, System) may
-only act on an exercise alert, and an ``Actual`` one only on a live alert — a test
-document never produces a live send, and an exercise never becomes live.
+Status: ``Draft`` is refused (CAP: not actionable); any other status but ``Actual``
+(Exercise, Test, System) may only act on an exercise alert, and an ``Actual`` one only on
+a live alert — a test document never produces a live send, and an exercise never
+becomes live.
 """
 
 from __future__ import annotations
