@@ -134,6 +134,7 @@ def load_scope_and_preview(
     exercise: bool,
     draft_id: str | None = None,
     cap: str | None = None,
+    cap_alerts: list[Any] | None = None,
 ) -> Preview:
     """Resolve the scope (from options, an open draft or a CAP alert) and plan the alert."""
     from alertsvc.errors import InputError
@@ -149,7 +150,7 @@ def load_scope_and_preview(
                 raise ScopeError(
                     "--cap cannot be combined with --draft, --zone-set, --zone, --area"
                 )
-            found = cap_scope(session, state.settings, cap, level)
+            found = cap_scope(session, state.settings, cap, level, cap_alerts)
             if found.exercise and not exercise:
                 human.print("CAP の status が Actual ではないため訓練として扱います / "
                             "CAP status is not Actual: planned as an exercise")  # fmt: skip
@@ -208,6 +209,14 @@ def preview_cmd(
     state = state_of(ctx)
 
     def body() -> None:
+        from alertsvc.cli.interop import notice_instead
+
+        # a CAP Update/Cancel acts on the alert it references: no new alert
+        handled, cap_alerts = notice_instead(state, cap, None, level, send=False, yes=False,
+            json_out=json_out, combined=bool(zone_set or zone or area or draft or exercise
+                                             or save_draft))  # fmt: skip
+        if handled:
+            return
         preview = load_scope_and_preview(
             state,
             level=level,
@@ -217,6 +226,7 @@ def preview_cmd(
             exercise=exercise,
             draft_id=draft,
             cap=cap,
+            cap_alerts=cap_alerts,
         )
         draft_id: str | None = None
         if save_draft:
@@ -304,8 +314,15 @@ def send_cmd(
     state = state_of(ctx)
 
     def body() -> None:
+        from alertsvc.cli.interop import notice_instead
         from alertsvc.services.send import send_preview
 
+        # a CAP Update/Cancel, or a draft updating a live alert (the watcher's escalation)
+        handled, cap_alerts = notice_instead(state, cap, draft, level, send=True, yes=yes,
+            json_out=json_out, combined=bool(zone_set or zone or area or exercise
+                                             or (draft and cap)))  # fmt: skip
+        if handled:
+            return
         preview = load_scope_and_preview(
             state,
             level=level,
@@ -315,6 +332,7 @@ def send_cmd(
             exercise=exercise,
             draft_id=draft,
             cap=cap,
+            cap_alerts=cap_alerts,
         )
         render_preview_human(preview, show_contacts=False)
         if _held_for_approval(state, preview, draft, json_out):
@@ -326,6 +344,11 @@ def send_cmd(
             raise typer.Exit(1)
         with session_scope(state.engine) as session:
             result = send_preview(session, state.settings, preview)
+            if cap_alerts:
+                from alertsvc.services.cap_notices import remember_cap
+
+                # a later CAP Update/Cancel from the same sender finds this alert
+                remember_cap(session, result.alert_id, cap_alerts)
             if draft is not None:
                 from alertsvc.services.drafts import claim_draft
 

@@ -44,6 +44,16 @@ def verify_cmd(
     run_command(json_out, body)
 
 
+_ALERT_KEYS = (
+    "alert_id",
+    "parent_id",
+    "original_alert_id",
+    "notice_alert_id",
+    "followup_alert_id",
+    "cancellation_alert_id",
+)
+
+
 def _mentions(doc: dict[str, Any], alert_id: str) -> bool:
     return any(doc.get(key) == alert_id for key in ("alert_id", "parent_id", "original_alert_id"))
 
@@ -71,7 +81,13 @@ def show_cmd(
                     _mentions(e.args, alert) or _mentions(e.result, alert)
                 ):
                     continue
-                ids = {e.args.get("alert_id"), e.result.get("alert_id")}
+                # any alert the entry is about: itself, its parent, the notices it made
+                ids = {
+                    doc.get(key)
+                    for doc in (e.args, e.result)
+                    for key in _ALERT_KEYS
+                    if isinstance(doc.get(key), str)
+                }
                 docs.append(
                     {
                         "id": e.id,

@@ -31,7 +31,6 @@ from alertsvc.channels import Channel
 from alertsvc.cli._common import AppState, emit_json, human, run_command, state_of
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Resident
-from alertsvc.dispatch.alerts import cancel_alert
 from alertsvc.dispatch.runner import default_worker_id, run_worker
 from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
 from alertsvc.dispatch.verify import Verification
@@ -174,24 +173,58 @@ def worker(
     run_command(json_out, body)
 
 
-def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
+def _notices_table(st: AlertStatus, family: tuple[str, list[dict[str, Any]]]) -> Table:
+    """The alert's notices (updates, corrections, …) under it, one row each."""
+    from alertsvc.services.family_status import EXERCISE_MARK, KIND_LABELS
+
+    root_id, notices = family
+    mark = EXERCISE_MARK if st.exercise else ""
+    table = Table(title=f"{mark}この警報の通知 / notices of alert {root_id} ({len(notices)})")
+    table.add_column("")
+    table.add_column("種別 / kind")
+    table.add_column("id", no_wrap=True)
+    for col in ("レベル / level", "状態 / state", "送信済 / sent"):
+        table.add_column(col)
+    for n in notices:
+        done = sum(n["counts"].get(k, 0) for k in ("sent", "delivered", "acknowledged"))
+        total = sum(n["counts"].values())
+        table.add_row(
+            EXERCISE_MARK if n["exercise"] else "",
+            ("▶ " if n["alert_id"] == st.alert_id else "") + KIND_LABELS.get(n["kind"], n["kind"]),
+            n["alert_id"],
+            str(n["level"]),
+            n["state"],
+            f"{done}/{total}",
+        )
+    return table
+
+
+def _status_renderable(
+    st: AlertStatus,
+    names: Mapping[str, str],
+    family: tuple[str, list[dict[str, Any]]] | None = None,
+) -> Group:
+    # an exercise is marked on every line (titles, rows, notes), not only the heading
+    mark = "【訓練】" if st.exercise else ""
     head = f"アラート / alert {st.alert_id} — 警戒レベル{st.level}"
     if st.exercise:
         head = "【訓練】" + head
     if st.kind == "cancellation":
         head += f" (取消し通知 / cancellation of {st.parent_id})"
+    elif family is not None and st.kind != "alert":
+        head += f" ({st.kind} / 通知 of {family[0]})"
     table = Table(title=f"{head} · 状態 / state: {st.state}")
     table.add_column("チャネル / channel")
     keys = [*STATUS_KEYS, "held", "cancelled", "skipped"]
     for k in keys:
         table.add_column(k, justify="right")
     for ch, counts in st.by_channel.items():
-        table.add_row(ch, *(str(counts.get(k, 0)) for k in keys))
-    table.add_row("[bold]計 / total[/]", *(f"[bold]{st.counts.get(k, 0)}[/]" for k in keys))
+        table.add_row(mark + ch, *(str(counts.get(k, 0)) for k in keys))
+    table.add_row(f"[bold]{mark}計 / total[/]", *(f"[bold]{st.counts.get(k, 0)}[/]" for k in keys))
     parts: list[Any] = [table]
     if st.unreached:
-        un = Table(title=f"未到達 / not yet reached: {len(st.unreached)} / {st.targets}")
-        un.add_column("名簿番号 / id")
+        un = Table(title=f"{mark}未到達 / not yet reached: {len(st.unreached)} / {st.targets}")
+        un.add_column("名簿番号 / id", no_wrap=True)
         un.add_column("氏名 / name")
         un.add_column("優先度 / priority", justify="right")
         un.add_column("理由 / reason")
@@ -202,7 +235,9 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
                 reason += "; 支援者未確認 / supporter not confirmed: " + ", ".join(
                     f"#{n.supporter_id} {n.channel} {n.state}" for n in u.supporters
                 )
-            un.add_row(u.resident_id, names.get(u.resident_id, ""), f"{u.priority:.1f}", reason)
+            un.add_row(
+                mark + u.resident_id, names.get(u.resident_id, ""), f"{u.priority:.1f}", reason
+            )
         if len(st.unreached) > 50:
             un.add_row("…", f"+{len(st.unreached) - 50}", "", "")
         parts.append(un)
@@ -213,18 +248,20 @@ def _status_renderable(st: AlertStatus, names: Mapping[str, str]) -> Group:
     }
     for p in st.channel_problems:
         parts.append(
-            f"[bold red]チャネル / channel {p.channel}: {labels.get(p.problem, p.problem)} "
+            f"[bold red]{mark}チャネル / channel {p.channel}: {labels.get(p.problem, p.problem)} "
             f"— {p.detail} (since {p.since})[/]"
         )
     if st.unknown:
         parts.append(
-            f"[yellow]不明 / unknown (may have gone out, not resent): {len(st.unknown)}[/]"
+            f"[yellow]{mark}不明 / unknown (may have gone out, not resent): {len(st.unknown)}[/]"
         )
     if st.needs_help:
         ids = ", ".join(h["resident_id"] for h in st.needs_help)
-        parts.append(f"[bold red]🔔 支援要請 / need help: {ids}[/]")
+        parts.append(f"[bold red]{mark}🔔 支援要請 / need help: {ids}[/]")
     if st.cancellation_ids:
-        parts.append(f"取消し通知 / cancellation: {', '.join(st.cancellation_ids)}")
+        parts.append(f"{mark}取消し通知 / cancellation: {', '.join(st.cancellation_ids)}")
+    if family is not None and family[1]:
+        parts.append(_notices_table(st, family))
     return Group(*parts)
 
 
@@ -261,22 +298,28 @@ def _write_follow_up_csv(engine: Any, st: AlertStatus, path: Path) -> int:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
+        # the exercise column comes last: existing readers of the first five keep working
         writer.writerow(["理由/reason", "名簿番号/resident_id", "氏名/name", "住所/address",
-                         "優先度/priority"])  # fmt: skip
+                         "優先度/priority", "訓練/exercise"])  # fmt: skip
         for row in rows:
-            writer.writerow([neutralise(v) for v in row])
+            writer.writerow([*(neutralise(v) for v in row), "【訓練】" if st.exercise else ""])
     tmp.replace(path)
     return len(rows)
 
 
-def _load_status(state_engine: Any, alert_id: str) -> tuple[AlertStatus, dict[str, str]]:
+def _load_status(
+    state_engine: Any, alert_id: str
+) -> tuple[AlertStatus, dict[str, str], tuple[str, list[dict[str, Any]]]]:
+    from alertsvc.services.family_status import family_of
+
     with session_scope(state_engine) as s:
         st = alert_status(s, alert_id)
         ids = [u.resident_id for u in st.unreached[:50]]
         names = dict(
             s.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids))).all()
         )
-    return st, names
+        family = family_of(s, alert_id)
+    return st, names, family
 
 
 def status(
@@ -294,22 +337,24 @@ def status(
 
     def body() -> None:
         engine = state.engine
-        st, names = _load_status(engine, alert_id)
+        st, names, family = _load_status(engine, alert_id)
         if csv_file is not None:
             n = _write_follow_up_csv(engine, st, csv_file)
             human.print(
                 f"戸別訪問リストを書き出しました / follow-up list written: {csv_file} ({n})"
             )
         if watch and st.in_flight:
-            with Live(_status_renderable(st, names), console=human, refresh_per_second=4) as live:
+            view = _status_renderable(st, names, family)
+            with Live(view, console=human, refresh_per_second=4) as live:
                 while st.in_flight:
                     time.sleep(interval)
-                    st, names = _load_status(engine, alert_id)
-                    live.update(_status_renderable(st, names))
+                    st, names, family = _load_status(engine, alert_id)
+                    live.update(_status_renderable(st, names, family))
         else:
-            human.print(_status_renderable(st, names))
+            human.print(_status_renderable(st, names, family))
         if json_out:
-            emit_json(st.as_dict())
+            # additive keys: the original alert, and its notices under it
+            emit_json({**st.as_dict(), "root_id": family[0], "notices": family[1]})
 
     run_command(json_out, body)
 
@@ -324,25 +369,12 @@ def cancel(
     state = state_of(ctx)
 
     def body() -> None:
-        from alertsvc.planning.render import render_cancellation
+        from alertsvc.services.cap_notices import cancel_with_notice
 
-        settings = state.settings
         with session_scope(state.engine) as s:
-            from alertsvc.db.tables import Alert
-
-            alert = s.get(Alert, alert_id)
-            exercise = bool(alert.exercise) if alert is not None else False
-
-            def render(channel: ChannelName, language: str) -> tuple[str, str]:
-                return render_cancellation(
-                    channel,
-                    language,
-                    municipality=settings.municipality.name,
-                    exercise=exercise,
-                    reason=reason,
-                )
-
-            result = cancel_alert(s, alert_id, reason=reason, actor=current_actor(), render=render)
+            result = cancel_with_notice(
+                s, state.settings, alert_id, reason=reason, actor=current_actor()
+            )
         if json_out:
             emit_json(result.as_dict())
         human.print(

@@ -100,14 +100,14 @@ def _render(sheet: FollowupSheet) -> None:
         markup=False,
     )
     for g in sheet.groups:
-        table = Table(title=f"{g.title} ({len(g.people)})")
+        table = Table(title=f"{head}{g.title} ({len(g.people)})")
         for col in ("✓", "理由 / reason", "氏名 / name", "住所 / address", "階", "記録 / attempts"):
             table.add_column(col)
         for p in g.people:
             bell = "🔔 " if p.reason == "need_help" else ""
             table.add_row(
                 "☐",
-                bell + REASON_LABELS.get(p.reason, p.reason),
+                head + bell + REASON_LABELS.get(p.reason, p.reason),
                 p.name,
                 p.address,
                 "" if p.floor is None else str(p.floor),

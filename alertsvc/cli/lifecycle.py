@@ -8,6 +8,7 @@ name written to the audit log and checked by the two-person rule.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -203,6 +204,36 @@ def fix_shelter_cmd(
         )
 
     run_command(json_out, body)
+
+
+def send_update_draft(state: Any, draft_id: str, *, yes: bool, json_out: bool) -> bool:
+    """``alert send --draft ID`` for a draft that updates a live alert (the watcher's
+    escalation): the same path as ``alert update``. False when the draft is an ordinary
+    one (the caller sends it as a new alert). Exit 1 when not confirmed."""
+    from alertsvc.cli.interop import confirm_notice
+    from alertsvc.errors import InputError
+    from alertsvc.services.drafts import apply_update_draft, load_draft
+
+    with session_scope(state.engine) as session:
+        draft = load_draft(session, draft_id)
+        root_id = (draft.scope or {}).get("updates")
+        if not root_id:
+            return False
+        if draft.state != "open":
+            raise InputError(f"下書きは送信済みまたは破棄済みです / draft {draft_id} is "
+                             f"{draft.state}")  # fmt: skip
+    human.print(f"下書き {draft_id} はアラート {root_id} の更新です / draft {draft_id} updates "
+                f"alert {root_id}: alertsvc alert update {root_id}")  # fmt: skip
+    if not yes and not confirm_notice(str(root_id)):
+        if json_out:
+            emit_json({"error": "not confirmed", "alert_id": None, "deliveries": 0})
+        human.print("[red]確認されなかったため送信しません / not confirmed: nothing sent[/]")
+        raise typer.Exit(1)
+    with session_scope(state.engine) as session:
+        result = apply_update_draft(session, state.settings, draft_id, actor=_actor(None))
+    assert result is not None
+    _print_result({**result.as_dict(), "draft_id": draft_id}, json_out, "更新しました / updated")
+    return True
 
 
 def register(_root: typer.Typer) -> None:

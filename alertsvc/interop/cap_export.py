@@ -2,11 +2,14 @@
 
 One document per alert row: the original (msgType ``Alert``), and its updates,
 corrections and all-clears (``Update``) and cancellations (``Cancel``), each with
-``references`` to the documents before it. One ``info`` per language (ja, en), the
-level mapped by ``interop.levels``; one ``area`` with the scope's polygons in CAP's
-"lat,lon" order as closed rings (holes dropped: CAP polygons have none), simplified to
-at most ``MAX_POINTS`` points each, plus the municipality's 全国地方公共団体コード.
-Every document is validated against the OASIS XSD before it is returned.
+``references`` to the documents before it. One ``info`` per language the alert speaks
+(ja and en always, plus every language its messages went out in; ``CAP_LANGUAGES``
+gives the xs:language tag), its headline and instruction from the templates residents
+receive (``interop.cap_texts``); the level mapped by ``interop.levels``; one ``area``
+with the scope's polygons in CAP's "lat,lon" order as closed rings (holes dropped: CAP
+polygons have none), simplified to at most ``MAX_POINTS`` points each, plus
+the municipality's 全国地方公共団体コード. Every document is validated against the
+OASIS XSD before it is returned.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "MSG_TYPES",
     "CapDocument",
     "alert_family",
+    "alert_languages",
     "cap_document",
     "cap_identifier",
     "cap_polygons",
@@ -168,6 +172,21 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     return el
 
 
+def alert_languages(session: Session, family: Sequence[Alert]) -> list[str]:
+    """ja and en, then every other language the family's messages were written in."""
+    from alertsvc.db.tables import Delivery
+    from alertsvc.interop.cap_texts import CAP_LANGUAGES
+
+    used = set(
+        session.scalars(
+            select(Delivery.language)
+            .where(Delivery.alert_id.in_([a.id for a in family]))
+            .distinct()
+        )
+    )
+    return [lang for lang in CAP_LANGUAGES if lang in ("ja", "en") or lang in used]
+
+
 def _texts(alert: Alert, settings: Settings) -> dict[str, tuple[str, str, str, str]]:
     """language -> (event, headline, description, instruction)."""
     terms = terms_for(alert.level)
@@ -213,12 +232,20 @@ def _texts(alert: Alert, settings: Settings) -> dict[str, tuple[str, str, str, s
 
 
 def cap_document(
-    session: Session, settings: Settings, alert: Alert, family: Sequence[Alert]
+    session: Session,
+    settings: Settings,
+    alert: Alert,
+    family: Sequence[Alert],
+    languages: Sequence[str] | None = None,
 ) -> CapDocument:
     """The schema-valid CAP 1.2 document for ``alert`` (a member of ``family``).
 
-    Raises ``CapInvalid`` if the document does not validate (a bug: never sent out).
+    ``languages`` (our codes: ja, ja-easy, en, zh, ko, vi, pt, tl) default to
+    ``alert_languages``. Raises ``CapInvalid`` if the document does not validate (a bug:
+    never sent out).
     """
+    from alertsvc.interop.cap_texts import CAP_LANGUAGES, resident_texts
+
     tz = settings.municipality.timezone
     root = family[0]
     ET.register_namespace("", CAP_NS)
@@ -245,9 +272,15 @@ def cap_document(
     terms = terms_for(alert.level)
     polygons = cap_polygons(scope_geometry(session, root.scope or {}))
     response = {"clear": "AllClear", "cancellation": "None"}.get(alert.kind, terms.response)
-    for language, (event, headline, description, instruction) in _texts(alert, settings).items():
+    fixed = _texts(alert, settings)
+    wanted = list(languages) if languages is not None else alert_languages(session, family)
+    for language in wanted:
+        # the words residents received in this language; ja/en also carry the officer's
+        # description (what happened) written for CAP readers
+        headline, instruction = resident_texts(language, alert, settings)
+        event, _head, description, _ins = fixed.get(language, fixed["en"])
         info = _sub(doc, "info")
-        _sub(info, "language", language)
+        _sub(info, "language", CAP_LANGUAGES[language])
         _sub(info, "category", "Met")
         _sub(info, "event", event)
         _sub(info, "responseType", response)
@@ -257,7 +290,8 @@ def cap_document(
         _sub(info, "certainty", "Observed" if past else terms.certainty)
         _sub(info, "senderName", settings.municipality.name)
         _sub(info, "headline", headline)
-        _sub(info, "description", description)
+        if language in fixed:
+            _sub(info, "description", description)
         _sub(info, "instruction", instruction)
         area = _sub(info, "area")
         _sub(area, "areaDesc", f"{settings.municipality.name} 浸水想定区域 / flood zones")

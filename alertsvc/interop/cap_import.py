@@ -58,6 +58,9 @@ class CapAlert:
     severities: tuple[str, ...]
     headlines: tuple[str, ...]
     area: BaseGeometry | None = field(repr=False)  # EPSG:4326 lon/lat, None: no shape
+    response_types: tuple[str, ...] = ()  # every info's responseType values
+    urgencies: tuple[str, ...] = ()
+    reason: str = ""  # the note, else the first description (why an Update/Cancel)
 
     @property
     def live(self) -> bool:
@@ -154,10 +157,17 @@ def _one(alert: ET.Element, index: int) -> CapAlert:
     shapes: list[BaseGeometry] = []
     severities: list[str] = []
     headlines: list[str] = []
+    responses: list[str] = []
+    urgencies: list[str] = []
+    descriptions: list[str] = []
     for i, info in enumerate(alert.findall("cap:info", _NS)):
         severities.append(_text(info, "cap:severity"))
         if _text(info, "cap:headline"):
             headlines.append(_text(info, "cap:headline"))
+        responses.extend((r.text or "").strip() for r in info.findall("cap:responseType", _NS))
+        urgencies.append(_text(info, "cap:urgency"))
+        if _text(info, "cap:description"):
+            descriptions.append(_text(info, "cap:description"))
         for j, area in enumerate(info.findall("cap:area", _NS)):
             where = f"alert {index} info {i} area {j}"
             for poly in area.findall("cap:polygon", _NS):
@@ -183,6 +193,9 @@ def _one(alert: ET.Element, index: int) -> CapAlert:
         severities=tuple(severities),
         headlines=tuple(headlines),
         area=shapely.union_all(points) if points else None,
+        response_types=tuple(responses),
+        urgencies=tuple(urgencies),
+        reason=_text(alert, "cap:note") or (descriptions[0] if descriptions else ""),
     )
 
 

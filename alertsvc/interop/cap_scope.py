@@ -3,8 +3,9 @@
 The polygons and circles of every ``info/area`` become the area; the level comes from
 ``--level`` or else from the CAP severity (``cap_import.SEVERITY_LEVEL``). A CAP whose
 status is not ``Actual`` (Exercise, Test, Draft, System) is planned as an exercise:
-it can only reach the exercise allow-list, never a live send. A ``Cancel`` is not a new
-alert: it names the alert to cancel with ``alert cancel``. Every refusal is a
+it can only reach the exercise allow-list, never a live send. An ``Update`` or
+``Cancel`` is not a new alert: ``services.cap_notices`` applies it to the alert it
+references. Every refusal is a
 ``ScopeError`` (exit 3) saying why; nothing is written.
 """
 
@@ -48,12 +49,25 @@ def referenced_alert_ids(session: Session, settings: Settings, alerts: list[CapA
     return found
 
 
-def cap_scope(session: Session, settings: Settings, source: str, level: int | None) -> CapScope:
-    """Read ``source`` and turn it into a scope. ScopeError (exit 3) with the reason."""
-    try:
-        alerts = read_cap(fetch_cap(source))
-    except CapInvalid as exc:
-        raise ScopeError(f"{source}: CAP 1.2 として無効です / not valid CAP 1.2: {exc}") from None
+def cap_scope(
+    session: Session,
+    settings: Settings,
+    source: str,
+    level: int | None,
+    alerts: list[CapAlert] | None = None,
+) -> CapScope:
+    """Read ``source`` (unless ``alerts`` holds it read already) and turn it into a scope.
+
+    ScopeError (exit 3) with the reason. Update and Cancel documents are carried out by
+    ``services.cap_notices`` before this is reached; a Cancel here is refused.
+    """
+    if alerts is None:
+        try:
+            alerts = read_cap(fetch_cap(source))
+        except CapInvalid as exc:
+            raise ScopeError(
+                f"{source}: CAP 1.2 として無効です / not valid CAP 1.2: {exc}"
+            ) from None
     msg_types = {a.msg_type for a in alerts}
     refs = tuple(referenced_alert_ids(session, settings, alerts))
     if "Cancel" in msg_types:

@@ -84,6 +84,7 @@ def lalert_document(
         "organization_code": settings.municipality.code,
         "organization_name": settings.municipality.name,
         "distribution_status": "Exercise" if root.exercise else "Actual",
+        "exercise": root.exercise,
         "発令区分": last["発令区分"],
         "発令解除": last["発令解除"],
         "label": last["label"],

@@ -303,6 +303,7 @@ CSV_HEADER = [
     "配慮事項/needs",
     "連絡の記録/attempts",
     "優先度/priority",
+    "訓練/exercise",  # last: readers of the earlier columns keep working
 ]
 
 
@@ -328,6 +329,7 @@ def write_csv(sheet: FollowupSheet, path: Path) -> int:
                     "" if p.needs is None else "、".join(p.needs),
                     " / ".join(attempt_line(a) for a in p.attempts),
                     p.priority,
+                    "【訓練】" if sheet.exercise else "",
                 ]
                 writer.writerow([neutralise(v) for v in row])
     tmp.replace(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,11 @@ from alertsvc.db.tables import AlertDraft, utcnow
 from alertsvc.errors import InputError, NotFound
 from alertsvc.services.preview import Preview
 
-__all__ = ["claim_draft", "list_drafts", "load_draft", "save_draft"]
+if TYPE_CHECKING:
+    from alertsvc.config import Settings
+    from alertsvc.services.lifecycle import LifecycleResult
+
+__all__ = ["apply_update_draft", "claim_draft", "list_drafts", "load_draft", "save_draft"]
 
 
 def _new_id(now: dt.datetime) -> str:
@@ -31,8 +36,13 @@ def save_draft(
     source: str = "officer",
     actor: str | None = None,
     note: str = "",
+    updates: str | None = None,
 ) -> str:
     """Store ``preview``'s level and scope as an open draft; returns its id.
+
+    ``updates`` names a live alert: sending the draft then raises that alert to the
+    draft's level (``alert update``) instead of sending a second alert (the watcher's
+    escalation); kept in the draft's scope under ``"updates"``.
 
     ``source`` is "officer" or "watcher"; ``note`` says why the draft exists (the watcher
     writes the reading, the line and the rule, e.g. "予測: 45分後に避難判断水位").
@@ -41,7 +51,7 @@ def save_draft(
     draft = AlertDraft(
         id=_new_id(utcnow()),
         level=int(preview.level),
-        scope=preview.scope.as_dict(),
+        scope={**preview.scope.as_dict(), **({"updates": updates} if updates else {})},
         exercise=preview.exercise,
         source=source,
         note=note,
@@ -102,3 +112,30 @@ def list_drafts(session: Session, *, open_only: bool = True) -> list[AlertDraft]
     if open_only:
         query = query.where(AlertDraft.state == "open")
     return list(session.scalars(query))
+
+
+def apply_update_draft(
+    session: Session, settings: Settings, draft_id: str, *, actor: str
+) -> LifecycleResult | None:
+    """Send a draft that ``updates`` a live alert (the watcher's escalation) the way
+    ``alert update`` does, and mark the draft sent as that alert, in one transaction.
+
+    None when the draft is an ordinary one (send it as a new alert). NotFound for an
+    unknown draft; InputError when it was sent already or the alert cannot be raised.
+    """
+    from alertsvc.models import Level
+    from alertsvc.services.lifecycle import update_alert
+    from alertsvc.services.preview import build_preview
+    from alertsvc.services.scope import scope_from_dict
+
+    draft = load_draft(session, draft_id)
+    root_id = (draft.scope or {}).get("updates")
+    if not root_id:
+        return None
+    preview = build_preview(
+        session, settings, level=Level(draft.level), scope=scope_from_dict(session, draft.scope),
+        exercise=draft.exercise,
+    )  # fmt: skip
+    result = update_alert(session, settings, str(root_id), preview, actor=actor)
+    claim_draft(session, draft_id, str(root_id), actor=actor)
+    return result

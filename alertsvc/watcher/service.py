@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from alertsvc.audit import record
 from alertsvc.config import Settings, StationSettings, WatcherSettings
 from alertsvc.db import session_scope
-from alertsvc.db.tables import WatchEvent, WatchStation
+from alertsvc.db.tables import Alert, AlertDraft, WatchEvent, WatchStation
 from alertsvc.errors import AlertsvcError
+from alertsvc.interop.cap_export import alert_family
 from alertsvc.models import Level
 from alertsvc.watcher.decide import Decision, Rules, StationState, observe, predict_crossing
 from alertsvc.watcher.gather import StationInput, gather, thresholds_for
@@ -127,6 +128,45 @@ def _event_key(station_id: str, d: Decision) -> str:
     return f"{station_id}|{d.kind}|{d.at.isoformat()}|{d.level}"
 
 
+def _live_alert(
+    session: Session, parent: dict[str, Any] | None, zone_sets: list[str], level: int
+) -> Alert | None:
+    """The live alert a higher level should update instead of alerting anew: this
+    station's earlier alert (sent, or its draft sent by an officer since), else any
+    active live alert whose zone sets all lie within ``zone_sets``; only when its level
+    is lower and it is still active (not cancelled or cleared)."""
+    candidates: list[str] = []
+    if parent:
+        if parent.get("alert"):
+            candidates.append(str(parent["alert"]))
+        elif parent.get("draft"):
+            draft = session.get(AlertDraft, parent["draft"])
+            if draft is not None and draft.alert_id:
+                candidates.append(draft.alert_id)
+    for found_id in candidates:
+        found = session.get(Alert, found_id)
+        if found is not None and found.parent_id is not None:
+            # a draft sent as an update: its original is the live alert
+            found = session.get(Alert, found.parent_id)
+        if found is not None and found.state == "active" and not found.exercise:
+            # already at this level or above (an officer updated it): _act sends nothing
+            return found
+    wanted = set(zone_sets)
+    for other in session.scalars(
+        select(Alert)
+        .where(Alert.state == "active", Alert.kind == "alert", Alert.parent_id.is_(None),
+               Alert.exercise.is_(False))
+        .order_by(Alert.created_at.desc())
+    ):  # fmt: skip
+        scope = other.scope or {}
+        sets = set(scope.get("zone_sets") or [])
+        if sets and sets <= wanted and not scope.get("zone_ids") and not scope.get("area_wkt"):
+            family_level = max(a.level for a in alert_family(session, other.id))
+            if family_level < level:
+                return other
+    return None
+
+
 def _act(
     session: Session,
     settings: Settings,
@@ -135,8 +175,16 @@ def _act(
     d: Decision,
     lines: dict[int, float],
 ) -> dict[str, Any]:
-    """Draft or send the alert a level decision calls for; returns the event's outcome."""
+    """Draft, send or update the alert a level decision calls for; returns the outcome.
+
+    A higher level while an alert for these zones is live is an *update* of it
+    (``services.lifecycle.update_alert``, as ``alert update ID --level N``): everyone
+    already alerted gets the new level once, the newly in scope get the alert, nobody is
+    alerted twice for one level. ``auto`` applies it; ``recommend`` saves a draft marked
+    ``updates`` that ``alert send --draft`` applies the same way.
+    """
     from alertsvc.services.drafts import save_draft
+    from alertsvc.services.lifecycle import update_alert
     from alertsvc.services.preview import build_preview
     from alertsvc.services.scope import resolve_scope
     from alertsvc.services.send import send_preview
@@ -150,19 +198,51 @@ def _act(
     earlier = {int(k): v for k, v in (row.alerts or {}).items() if int(k) < level}
     parent = earlier[max(earlier)] if earlier else None
     note = decision_note(station, d, lines)
-    if parent:
-        ref = parent.get("alert") or parent.get("draft")
-        note += f" · 先行 / follows {ref}"
     with session.begin_nested():
+        live = _live_alert(session, parent, zone_sets, level)
+        if live is not None:
+            # the update's scope keeps the live alert's zones: nobody already alerted is lost
+            zone_sets.extend(z for z in (live.scope or {}).get("zone_sets", [])
+                             if z not in zone_sets)  # fmt: skip
+            note += f" · 更新 / updates {live.id}"
+        elif parent:
+            ref = parent.get("alert") or parent.get("draft")
+            note += f" · 先行 / follows {ref}"
         scope = resolve_scope(session, zone_sets)
         preview = build_preview(session, settings, level=Level(level), scope=scope)
         outcome: dict[str, Any] = {"note": note, "zone_sets": zone_sets, "parent": parent}
-        if station.policy(level) == "auto":
+        if live is not None:
+            outcome["updates"] = live.id
+        members = alert_family(session, live.id) if live is not None else []
+        reached_sets = {z for a in members for z in (a.scope or {}).get("zone_sets", [])}
+        # at this level already (an officer updated it) and for every zone: nothing to send.
+        # At the level but not for every zone: a new alert, so nobody new is left out.
+        covered = bool(members) and max(a.level for a in members) >= level
+        if covered and not set(zone_sets) <= reached_sets:
+            assert live is not None
+            outcome["note"] = note.replace(f"更新 / updates {live.id}", f"先行 / follows {live.id}")
+            covered, live = False, None
+            outcome.pop("updates")
+        if covered:
+            assert live is not None
+            # the live alert is at this level already: nobody is alerted twice for it
+            outcome["note"] = f"{decision_note(station, d, lines)} · 発令済み / already at level " \
+                f"{level}: {live.id}"  # fmt: skip
+            outcome.pop("updates")
+            outcome["covered_by"] = live.id
+            row.alerts = {**(row.alerts or {}), str(level): {"alert": live.id}}
+        elif station.policy(level) == "auto" and live is not None:
+            updated = update_alert(session, settings, live.id, preview, actor=ACTOR)
+            outcome["alert_id"] = live.id
+            outcome["update"] = updated.as_dict()
+            row.alerts = {**(row.alerts or {}), str(level): {"alert": live.id}}
+        elif station.policy(level) == "auto":
             sent = send_preview(session, settings, preview, actor=ACTOR)
             outcome["alert_id"] = sent.alert_id
             row.alerts = {**(row.alerts or {}), str(level): {"alert": sent.alert_id}}
         else:
-            draft_id = save_draft(session, preview, source="watcher", actor=ACTOR, note=note)
+            draft_id = save_draft(session, preview, source="watcher", actor=ACTOR, note=note,
+                                  updates=live.id if live is not None else None)  # fmt: skip
             outcome["draft_id"] = draft_id
             row.alerts = {**(row.alerts or {}), str(level): {"draft": draft_id}}
     return outcome

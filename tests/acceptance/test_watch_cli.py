@@ -341,3 +341,160 @@ def test_watch_once_goes_on_when_the_duty_notifier_cannot_be_built(
     doc = res.json()
     assert doc["stations"][0]["reading"] == 3.3
     assert "duty notifier" in doc["warnings"][0]
+
+
+# --- escalation: a higher level updates the live alert ---------------------------------
+
+
+def _alerts(db_url: str) -> list[tuple[str, str, str | None, int]]:
+    from alertsvc.db.tables import Alert
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Alert.id, Alert.kind, Alert.parent_id, Alert.level).order_by(Alert.created_at)
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _reach_half(db_url: str, alert_id: str) -> None:
+    """Play the worker: half the people got their first message."""
+    from sqlalchemy import text
+
+    from alertsvc.db.tables import Delivery
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        ids = sorted(
+            set(
+                conn.execute(
+                    select(Delivery.resident_id).where(
+                        Delivery.alert_id == alert_id, Delivery.step == 0
+                    )
+                ).scalars()
+            )
+        )[::2]
+        quoted = ", ".join(f"'{i}'" for i in ids)
+        conn.execute(text(f"UPDATE deliveries SET state = 'sent' WHERE alert_id = '{alert_id}' "
+                          f"AND step = 0 AND resident_id IN ({quoted})"))  # fmt: skip
+    engine.dispose()
+
+
+def _per_person_level4(db_url: str) -> dict[tuple[str, str, str], int]:
+    from collections import Counter
+
+    from alertsvc.db.tables import Delivery
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Delivery.resident_id, Delivery.channel, Delivery.address, Delivery.step).where(
+                Delivery.level == 4, Delivery.recipient == "resident"
+            )
+        ).all()
+    engine.dispose()
+    return dict(Counter((r.resident_id, r.channel, r.address) for r in rows if r.step == 0))
+
+
+def test_watch_auto_escalation_updates_the_live_alert(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sim: ProviderSimulator
+) -> None:
+    import_demo(cli_env)
+    feed = tmp_path / "feed.json"
+    extra = 'policy_level3 = "auto"\npolicy_level4 = "auto"'
+    env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url, extra))}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rise = [round(3.0 + 0.1 * i, 2) for i in range(25)]
+    feed.write_text(river_station_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
+    first = run_cli(["watch", "--once", "--json"], env=env)
+    assert first.exit_code == 0, first.stderr
+    (level3,) = first.json()["alerts"]
+    _reach_half(db_url, level3)
+    feed.write_text(river_station_doc(now, rise), encoding="utf-8")
+    second = run_cli(["watch", "--once", "--json"], env=env)
+    assert second.exit_code == 0, second.stderr
+    # the level-3 alert was raised to 4, not joined by a second alert
+    assert second.json()["alerts"] == [level3]
+    alerts = _alerts(db_url)
+    roots = [a for a in alerts if a[2] is None and a[1] == "alert"]
+    assert roots == [(level3, "alert", None, 3)]
+    assert {(a[1], a[2], a[3]) for a in alerts[1:]} == {
+        ("update", level3, 4),
+        ("expansion", level3, 4),
+    }
+    # everybody gets level 4 once: the reached by the update, the rest by the expansion
+    counts = _per_person_level4(db_url)
+    assert counts and max(counts.values()) == 1
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        event = conn.execute(
+            select(WatchEvent.outcome, WatchEvent.alert_id).where(WatchEvent.level == 4)
+        ).one()
+    engine.dispose()
+    assert event.alert_id == level3 and event.outcome["updates"] == level3
+    assert event.outcome["update"]["notified"] > 0
+    # the same readings again: nothing more
+    third = run_cli(["watch", "--once", "--json"], env=env)
+    assert third.json()["alerts"] == [] and len(_alerts(db_url)) == len(alerts)
+
+
+def test_watch_recommended_escalation_is_an_update_draft(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sim: ProviderSimulator
+) -> None:
+    import_demo(cli_env)
+    feed = tmp_path / "feed.json"
+    env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url))}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rise = [round(3.0 + 0.1 * i, 2) for i in range(25)]
+    feed.write_text(river_station_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
+    (draft3,) = run_cli(["watch", "--once", "--json"], env=env).json()["drafts"]
+    # the officer sends the level-3 recommendation
+    sent = run_cli(["alert", "send", "--draft", draft3, "--yes", "--json"], env=env)
+    assert sent.exit_code == 0, sent.stderr
+    level3 = sent.json()["alert_id"]
+    _reach_half(db_url, level3)
+    feed.write_text(river_station_doc(now, rise), encoding="utf-8")
+    (draft4,) = run_cli(["watch", "--once", "--json"], env=env).json()["drafts"]
+    drafts = run_cli(["alert", "drafts", "--json"], env=env).json()
+    assert [d["scope"].get("updates") for d in drafts if d["draft_id"] == draft4] == [level3]
+    # sending it is `alert update`: no second alert, nobody alerted twice at level 4
+    res = run_cli(["alert", "send", "--draft", draft4, "--yes", "--json"], env=env)
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["alert_id"] == level3 and res.json()["draft_id"] == draft4
+    assert [a for a in _alerts(db_url) if a[2] is None] == [(level3, "alert", None, 3)]
+    counts = _per_person_level4(db_url)
+    assert counts and max(counts.values()) == 1
+    # a draft is used once
+    again = run_cli(["alert", "send", "--draft", draft4, "--yes", "--json"], env=env)
+    assert again.exit_code == 3
+
+
+def test_watch_escalation_to_a_level_an_officer_already_sent_sends_nothing(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sim: ProviderSimulator
+) -> None:
+    import_demo(cli_env)
+    feed = tmp_path / "feed.json"
+    extra = 'policy_level3 = "auto"\npolicy_level4 = "auto"'
+    env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url, extra))}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rise = [round(3.0 + 0.1 * i, 2) for i in range(25)]
+    feed.write_text(river_station_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
+    (level3,) = run_cli(["watch", "--once", "--json"], env=env).json()["alerts"]
+    _reach_half(db_url, level3)
+    # the officer raised it to 4 for both zone sets before the river got there
+    up = run_cli(["alert", "update", level3, "--level", "4", "--zone-set", "flood",
+                  "--zone-set", "collapse", "--json"], env=env)  # fmt: skip
+    assert up.exit_code == 0, up.stderr
+    before = _alerts(db_url)
+    feed.write_text(river_station_doc(now, rise), encoding="utf-8")
+    second = run_cli(["watch", "--once", "--json"], env=env)
+    assert second.exit_code == 0, second.stderr
+    assert second.json()["alerts"] == [] and second.json()["drafts"] == []
+    assert _alerts(db_url) == before
+    assert max(_per_person_level4(db_url).values()) == 1
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        outcome = conn.execute(select(WatchEvent.outcome).where(WatchEvent.level == 4)).scalar_one()
+    engine.dispose()
+    assert outcome["covered_by"] == level3 and "already at level 4" in outcome["note"]

@@ -21,6 +21,7 @@ from alertsvc.interop.cap_export import MAX_POINTS, alert_family, cap_document, 
 from alertsvc.interop.cap_import import read_cap
 from alertsvc.interop.lalert import lalert_document
 from alertsvc.interop.levels import LEVELS
+from alertsvc.models import ChannelName
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "cap" / "CAP-v1.2.xsd"
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
@@ -135,3 +136,75 @@ def test_lalert_uses_current_names_and_lifts(engine: Engine) -> None:
     atom = {"a": "http://www.w3.org/2005/Atom"}
     (entry,) = root.findall("a:entry", atom)
     assert entry.find("a:link", atom).get("href") == "https://example.org/cap/A0.xml"
+
+
+ALL_LANGUAGES = ["ja", "ja-easy", "en", "zh", "ko", "vi", "pt", "tl"]
+
+
+@pytest.mark.parametrize("exercise", [False, True])
+def test_one_info_per_language_from_the_residents_templates(engine: Engine, exercise: bool) -> None:
+    """Every kind, in all eight languages: schema-valid, one info each with a valid
+    language tag, the headline and instruction residents read (【訓練】 first)."""
+    from alertsvc.interop.cap_texts import CAP_LANGUAGES
+    from alertsvc.planning.render import render_cancellation, render_text
+    from alertsvc.services.lifecycle import notice_text
+
+    schema = xmlschema.XMLSchema10(str(XSD), use_fallback=False)
+    ids = _family(engine, exercise)
+    settings = Settings()
+    city = settings.municipality.name
+    with session_scope(engine) as s:
+        family = alert_family(s, ids[0])
+        docs = {a.kind: cap_document(s, settings, a, family, ALL_LANGUAGES) for a in family}
+    for kind, doc in docs.items():
+        root = SafeET.fromstring(doc.xml)
+        schema.validate(root)
+        infos = root.findall("cap:info", NS)
+        tags = [i.findtext("cap:language", namespaces=NS) for i in infos]
+        assert tags == [CAP_LANGUAGES[lang] for lang in ALL_LANGUAGES]
+        assert tags[1] == "ja-x-easy"
+        for lang, info in zip(ALL_LANGUAGES, infos, strict=True):
+            headline = info.findtext("cap:headline", namespaces=NS) or ""
+            instruction = info.findtext("cap:instruction", namespaces=NS) or ""
+            assert headline and instruction
+            assert headline.startswith("【訓練】") is exercise
+            level = 3 if kind == "alert" else 4
+            if kind in ("alert", "update"):
+                ctx = {"exercise": exercise, "level": level, "municipality": city}
+                assert headline.endswith(render_text(lang, "push_title", ctx))
+            elif kind == "cancellation":
+                title, _body = render_cancellation(
+                    ChannelName.PUSH, lang, municipality=city, exercise=exercise, reason="誤り"
+                )
+                assert headline == title
+            else:
+                text = "避難所は直方体育館です" if kind == "correction" else ""
+                assert headline == notice_text(lang, kind, city=city, level=level,
+                                               exercise=exercise, text=text)  # fmt: skip
+
+
+def test_languages_default_to_ja_en_and_the_recipients(engine: Engine) -> None:
+    from alertsvc.dispatch import create_alert
+    from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget
+    from alertsvc.interop.cap_export import alert_languages
+
+    ids = _family(engine, False)
+    with session_scope(engine) as s:
+        assert alert_languages(s, alert_family(s, ids[0])) == ["ja", "en"]
+        deliveries = [
+            PlannedDelivery(resident_id=f"R{n}", recipient="resident", supporter_id=None,
+                            step=0, channel=ChannelName.SMS, address=f"+8190000000{n}",
+                            language=lang, title="", body="x", data=(), priority=1.0,
+                            legal_basis=None)
+            for n, lang in enumerate(["vi", "ja-easy", "ja"])
+        ]  # fmt: skip
+        targets = [PlannedTarget(d.resident_id, 1.0, True, True) for d in deliveries]
+        create_alert(s, level=4, scope={}, exercise=False, targets=targets, deliveries=deliveries,
+                     actor="t", kind="update", parent_id=ids[0])  # fmt: skip
+    with session_scope(engine) as s:
+        family = alert_family(s, ids[0])
+        assert alert_languages(s, family) == ["ja", "ja-easy", "en", "vi"]
+        doc = cap_document(s, Settings(), family[0], family)
+    tags = [i.findtext("cap:language", namespaces=NS)
+            for i in SafeET.fromstring(doc.xml).findall("cap:info", NS)]  # fmt: skip
+    assert tags == ["ja", "ja-x-easy", "en", "vi"]
