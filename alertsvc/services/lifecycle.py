@@ -48,7 +48,7 @@ from alertsvc.errors import InputError
 from alertsvc.interop.cap_export import alert_family
 from alertsvc.models import ChannelName, Level
 from alertsvc.services.preview import Preview
-from alertsvc.services.send import plan_rows
+from alertsvc.services.send import plan_rows, route_update_digests
 
 __all__ = [
     "LifecycleResult",
@@ -461,6 +461,8 @@ def update_alert(
     stopped = _stop(session, family, actor, now)
     rest_targets = [t for t in targets if t.resident_id not in reached_people]
     rest = [d for d in deliveries if d.resident_id not in reached_people]
+    # supporters: one digest each per update (alertsvc.planning.supporters)
+    notices, rest = route_update_digests(notices, rest, settings, exercise=root.exercise)
     scope = preview.scope.as_dict()
     notice = _child(
         session,
