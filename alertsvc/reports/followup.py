@@ -50,6 +50,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 # why the person is on the sheet; need_help outranks every other reason
 REASON_LABELS: dict[str, str] = {
     "need_help": "助けが必要 / need help",
+    "cannot_reach": "支援者が連絡できず / supporter cannot reach",
     "unlocated": "位置不明 / unlocated",
     "no_channel": "連絡手段なし / no working channel",
     "in_progress": "送信中 / in progress",
@@ -174,8 +175,12 @@ def district_of(address: str) -> str:
     return town or NO_DISTRICT
 
 
+# at the top of the list: asked for help, or their supporter could not reach them
+_URGENT = frozenset({"need_help", "cannot_reach"})
+
+
 def _sort_key(p: FollowupPerson) -> tuple[int, float, str]:
-    return (0 if p.reason == "need_help" else 1, -p.priority, p.resident_id)
+    return (0 if p.reason in _URGENT else 1, -p.priority, p.resident_id)
 
 
 def build_followup(
@@ -210,6 +215,16 @@ def build_followup(
     for rid in help_ids:
         prio = reasons.get(rid, (None, priorities.get(rid, 0.0)))[1]
         reasons[rid] = ("need_help", prio)
+    # a supporter's "cannot reach" puts the person at the top (below nobody but need help)
+    for rid in session.scalars(
+        select(Acknowledgement.resident_id).where(
+            Acknowledgement.alert_id == alert_id,
+            Acknowledgement.answer == "cannot_reach",
+            Acknowledgement.answered_by == "supporter",
+        )
+    ):
+        if rid not in help_ids and rid in reasons:
+            reasons[rid] = ("cannot_reach", reasons[rid][1])
     ids = sorted(reasons)
     residents = {r.id: r for r in session.scalars(select(Resident).where(Resident.id.in_(ids)))}
     supporters: dict[str, list[str]] = defaultdict(list)

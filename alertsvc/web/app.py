@@ -81,6 +81,7 @@ from alertsvc.models import ChannelName
 from alertsvc.planning.language import ReplyTextId, reply_text, voice_language
 from alertsvc.redact import mask_phone
 from alertsvc.web.pages import page_routes
+from alertsvc.web.supporter_page import supporter_page_routes
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -499,6 +500,8 @@ def create_app(
         routes.append(Route("/line/webhook", _guarded(line_webhook), methods=["POST"]))
     # the resident page (signed link per person and alert in every SMS)
     routes.extend(page_routes(engine, settings, secret=ack_secret))
+    # the supporter page (signed link per supporter digest)
+    routes.extend(supporter_page_routes(engine, settings, secret=ack_secret))
     app = Starlette(routes=routes)
     app.state.public_url = settings.webhooks.public_url.rstrip("/")
     return app

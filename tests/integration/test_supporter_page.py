@@ -1,0 +1,207 @@
+"""The supporter page over the webhook app (SQLite and PostgreSQL): a signed link per
+supporter digest, one form per person, answers recorded as the supporter's, misuse
+refused with nothing recorded, "cannot reach" first on the follow-up list and at the
+duty desk."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from alertsvc.config import (
+    DatabaseSettings,
+    DutyContact,
+    DutySettings,
+    Settings,
+    WebhookSettings,
+)
+from alertsvc.db import make_engine, session_scope
+from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
+from alertsvc.dispatch.status import alert_status
+from alertsvc.reports.followup import build_followup
+from alertsvc.web.supporter_page import supporter_token
+from tests.acceptance.demo_data import import_demo
+from tests.acceptance.test_supporter_digest_cli import PHONE_A, PHONE_B, held_out_register
+from tests.clirun import run_cli
+from tests.integration.test_web_app import AUTH, PUBLIC, SECRET
+
+with warnings.catch_warnings():
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+from alertsvc.web.app import create_app
+
+DESK = "+815011112222"
+
+
+@pytest.fixture
+def sent(cli_env: dict[str, str], db_url: str, tmp_path: Path) -> tuple[Engine, str]:
+    import_demo(cli_env, held_out_register(tmp_path / "held_out.csv"))
+    res = run_cli(["alert", "send", "--level", "3", "--zone-set", "flood", "--yes", "--json"],
+                  env=cli_env)  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    return make_engine(db_url), res.json()["alert_id"]
+
+
+@pytest.fixture
+def page_settings(db_url: str) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=db_url),
+        webhooks=WebhookSettings(public_url=PUBLIC, port=0),
+        duty=DutySettings(contacts=(DutyContact("当番", DESK, "sms"),)),
+    )
+
+
+@pytest.fixture
+def client(sent: tuple[Engine, str], page_settings: Settings) -> Iterator[TestClient]:
+    app = create_app(sent[0], page_settings, auth_token=AUTH, ack_secret=SECRET)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _digest_key(engine: Engine, alert_id: str, phone: str) -> str:
+    with session_scope(engine) as s:
+        return s.scalars(
+            select(Delivery.key).where(
+                Delivery.alert_id == alert_id,
+                Delivery.recipient == "supporter",
+                Delivery.address == phone,
+            )
+        ).one()
+
+
+def _path(key: str, token: str | None = None) -> str:
+    return f"/s/{key}/{token or supporter_token(SECRET, key)}"
+
+
+def _acks(engine: Engine) -> list[tuple[str, str, str]]:
+    with session_scope(engine) as s:
+        return [
+            (a.resident_id, a.answer, a.answered_by)
+            for a in s.scalars(select(Acknowledgement).order_by(Acknowledgement.id))
+        ]
+
+
+def test_page_lists_every_person_one_form_each_without_js(
+    sent: tuple[Engine, str], client: TestClient
+) -> None:
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    res = client.get(_path(key))
+    assert res.status_code == 200
+    html = res.text
+    assert "<script" not in html  # works without JavaScript: plain forms
+    assert '<html lang="ja">' in html
+    forms = re.findall(r"<form method=\"post\"[^>]*>(.*?)</form>", html, re.S)
+    people = [re.search(r'name="person" value="([^"]+)"', f).group(1) for f in forms]  # type: ignore[union-attr]
+    assert people == ["T081", "T082", "T083", "T084", "T085"]
+    for form in forms:
+        values = re.findall(r'<button[^>]*name="answer" value="([a-z_]+)"', form)
+        assert values == ["safe", "cannot_reach", "helping"]
+    for text in ("無事を確認", "連絡がつかない", "支援中", "未回答", "試験 082子"):
+        assert text in html
+    assert "寝たきり" not in html  # never the support reason
+
+
+def test_supporter_answers_are_the_supporters_never_the_persons_own(
+    sent: tuple[Engine, str], client: TestClient
+) -> None:
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    res = client.post(_path(key), data={"person": "T083", "answer": "safe"})
+    assert res.status_code == 200 and "記録しました" in res.text
+    res = client.post(_path(key), data={"person": "T084", "answer": "helping"})
+    assert res.status_code == 200
+    assert "支援中" in res.text
+    assert _acks(engine) == [("T083", "safe", "supporter"), ("T084", "helping", "supporter")]
+    with session_scope(engine) as s:
+        t = s.scalars(
+            select(AlertTarget).where(
+                AlertTarget.alert_id == alert_id, AlertTarget.resident_id == "T083"
+            )
+        ).one()
+        # the supporter's "safe" confirms nobody: the person is still not reached
+        assert t.acknowledged_at is None
+        unreached = {u.resident_id for u in alert_status(s, alert_id).unreached}
+        assert "T083" in unreached
+        # nobody's own rows were skipped by the supporter's answer
+        skipped = s.scalar(
+            select(func.count()).where(Delivery.alert_id == alert_id, Delivery.state == "skipped")
+        )
+        assert skipped == 0
+
+
+def test_cannot_reach_tops_followup_and_notifies_the_duty_desk(
+    sent: tuple[Engine, str], client: TestClient
+) -> None:
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_A)
+    with session_scope(engine) as s:
+        before = build_followup(s, alert_id)
+    # the lowest on the list among the people A looks after (T001..T081)
+    last = [p.resident_id for p in before.people if p.resident_id <= "T081"][-1]
+    assert before.people[0].resident_id != last
+    res = client.post(_path(key), data={"person": last, "answer": "cannot_reach"})
+    assert res.status_code == 200
+    with session_scope(engine) as s:
+        sheet = build_followup(s, alert_id)
+        assert sheet.people[0].resident_id == last
+        assert sheet.people[0].reason == "cannot_reach"
+        duty = s.scalars(select(Delivery).where(Delivery.recipient == "duty")).all()
+        assert [(d.address, d.resident_id) for d in duty] == [(DESK, last)]
+
+
+@pytest.mark.parametrize(
+    "case", ["tampered", "other_supporter", "other_alert_key", "foreign_person"]
+)
+def test_misuse_is_refused_and_records_nothing(
+    sent: tuple[Engine, str], client: TestClient, case: str
+) -> None:
+    engine, alert_id = sent
+    key_a = _digest_key(engine, alert_id, PHONE_A)
+    key_b = _digest_key(engine, alert_id, PHONE_B)
+    person = "T083"  # on B's list, not on A's
+    if case == "tampered":
+        token = supporter_token(SECRET, key_b)
+        path = _path(key_b, ("A" if token[0] != "A" else "B") + token[1:])
+    elif case == "other_supporter":
+        path = _path(key_b, supporter_token(SECRET, key_a))  # A's token on B's key
+    elif case == "other_alert_key":
+        # a resident's row of the same alert with a (valid-for-B) token: no such link
+        path = _path(f"{alert_id}:1", supporter_token(SECRET, key_b))
+    else:
+        path = _path(key_a)  # A's own valid link, a person A does not look after
+    get = client.get(path)
+    post = client.post(path, data={"person": person, "answer": "cannot_reach"})
+    assert post.status_code == 403, case
+    if case != "foreign_person":
+        assert get.status_code == 403
+        assert "試験" not in get.text
+    assert _acks(engine) == []
+    with session_scope(engine) as s:
+        assert s.scalars(select(Delivery).where(Delivery.recipient == "duty")).all() == []
+
+
+def test_a_residents_own_row_is_no_supporter_page(
+    sent: tuple[Engine, str], client: TestClient
+) -> None:
+    engine, alert_id = sent
+    key = f"{alert_id}:1"  # a resident's own message, correctly signed
+    assert client.get(_path(key)).status_code == 404
+    assert client.post(_path(key), data={"person": "T001", "answer": "safe"}).status_code == 404
+    assert _acks(engine) == []
+
+
+def test_bad_answer_is_refused(sent: tuple[Engine, str], client: TestClient) -> None:
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    res = client.post(_path(key), data={"person": "T083", "answer": "need_help_now"})
+    assert res.status_code == 422
+    assert _acks(engine) == []
