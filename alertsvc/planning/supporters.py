@@ -216,7 +216,10 @@ def digest_sms(
     how many people to check.
     """
     n = len(people)
-    lead = f"{_head(level, municipality, exercise)}：避難支援のお願い。あなたが支援する{n}人が対象です。"
+    lead = (
+        f"{_head(level, municipality, exercise)}：避難支援のお願い。"
+        f"あなたが支援する{n}人が対象です。"
+    )
     tail = "ご自身の安全を最優先に。一覧と回答はリンクから:"
     lines: list[str] = []
     for p in people[:DIGEST_SMS_NAMES]:

@@ -45,8 +45,8 @@ from alertsvc.duty import notify_duty
 from alertsvc.planning.supporters import action_text
 
 __all__ = [
-    "SUPPORTER_TOKEN_LENGTH",
     "STATE_LABELS",
+    "SUPPORTER_TOKEN_LENGTH",
     "supporter_link",
     "supporter_page_routes",
     "supporter_token",
@@ -241,7 +241,7 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
                 return _refused(view)
             if person not in {p.resident_id for p in view.people}:
                 return _plain(403, "この方はあなたの一覧にありません / Not on your list.")
-            if not answer(key, person, value):  # type: ignore[arg-type]
+            if not answer(key, person, value):
                 return _plain(403, "この方はあなたの一覧にありません / Not on your list.")
             done = (person, value)
         view = load(key)
