@@ -272,6 +272,10 @@ def record_acknowledgement(
     row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
     if row is None or row.is_cancellation:
         return False
+    if row.recipient == "supporter" and not row.resident_id:
+        # a digest names several people: one answer cannot say whom it is about (the
+        # supporter page and the call's per-person keypresses can)
+        return False
     answered_by = "resident" if row.recipient == "resident" else "supporter"
     repeated = session.scalars(
         select(Acknowledgement.id)

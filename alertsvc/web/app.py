@@ -82,6 +82,7 @@ from alertsvc.planning.language import ReplyTextId, reply_text, voice_language
 from alertsvc.redact import mask_phone
 from alertsvc.web.pages import page_routes
 from alertsvc.web.supporter_page import supporter_page_routes
+from alertsvc.web.supporter_voice import digest_gather_twiml
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -327,9 +328,31 @@ def create_app(
     async def voice_status(request: Request) -> Response:
         return await status_callback(request, "CallSid", "CallStatus", ChannelName.VOICE)
 
+    def apply_digest_keypress(
+        key: str, person: int, digits: str, call_sid: str, base: str
+    ) -> str | None:
+        with session_scope(engine) as session:
+            return digest_gather_twiml(session, settings, key=key, person=person,
+                                       digits=digits, call_sid=call_sid, base_url=base)  # fmt: skip
+
     async def voice_gather(request: Request) -> Response:
         form = await signed_form(request)
         key = delivery_key(request)
+        person = request.query_params.get("p")
+        if key and person is not None:
+            # a supporter's call: one keypress per person of the digest
+            if not person.isdigit() or len(person) > 5:
+                raise _Reject(400, "p: expected a person index")
+            call_sid = form.get("CallSid", "")
+            if not _TOKEN_RE.fullmatch(call_sid):
+                raise _Reject(400, "CallSid: expected a provider id")
+            base = public_url(request).split("?", 1)[0]
+            inner = await run_in_threadpool(
+                apply_digest_keypress, key, int(person), form.get("Digits", ""), call_sid, base
+            )
+            if inner is None:
+                return _twiml(_say("not_recorded", "ja", voice))
+            return _twiml(inner)
         retried = request.query_params.get("retry") == "1"
         digits = form.get("Digits", "").strip()
         call_sid = form.get("CallSid", "")

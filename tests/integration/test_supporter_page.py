@@ -205,3 +205,64 @@ def test_bad_answer_is_refused(sent: tuple[Engine, str], client: TestClient) -> 
     res = client.post(_path(key), data={"person": "T083", "answer": "need_help_now"})
     assert res.status_code == 422
     assert _acks(engine) == []
+
+
+def test_voice_reads_each_person_and_takes_a_keypress_per_person(
+    sent: tuple[Engine, str], client: TestClient
+) -> None:
+    from tests.integration.test_web_app import post_signed
+
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    call = {"CallSid": "CA" + "5" * 32}
+    first = post_signed(client, f"/twilio/voice/gather?key={key}&p=0", call)
+    assert first.status_code == 200
+    assert "1人目" in first.text and "試験 081子" not in first.text  # reads the kana
+    assert "しけん" in first.text and "p=0" in first.text and "p=1" in first.text
+    # person 0 (T081): 1 safe; person 1 (T082): 2 cannot reach; person 2 (T083): 3 helping
+    for index, digit in ((0, "1"), (1, "2"), (2, "3")):
+        res = post_signed(
+            client, f"/twilio/voice/gather?key={key}&p={index}", {**call, "Digits": digit}
+        )
+        assert res.status_code == 200
+        assert f"{index + 2}人目" in res.text
+    # a replayed keypress records nothing twice
+    post_signed(client, f"/twilio/voice/gather?key={key}&p=1", {**call, "Digits": "2"})
+    assert _acks(engine) == [
+        ("T081", "safe", "supporter"),
+        ("T082", "cannot_reach", "supporter"),
+        ("T083", "helping", "supporter"),
+    ]
+    last = post_signed(client, f"/twilio/voice/gather?key={key}&p=4", {**call, "Digits": "1"})
+    assert "ありがとうございました" in last.text
+    with session_scope(engine) as s:
+        duty = s.scalars(select(Delivery).where(Delivery.recipient == "duty")).all()
+        assert [d.resident_id for d in duty] == ["T082"]
+    # an unsigned keypress is refused before anything is read
+    bad = client.post(f"/twilio/voice/gather?key={key}&p=4", data={**call, "Digits": "2"})
+    assert bad.status_code == 403
+
+
+def test_digest_sms_carries_the_supporter_page_link(sent: tuple[Engine, str]) -> None:
+    from alertsvc.channels.twilio_sms import TwilioSms
+    from alertsvc.channels.twilio_voice import TwilioVoice
+    from alertsvc.models import ChannelName, OutgoingMessage
+
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_A)
+    with session_scope(engine) as s:
+        row = s.scalars(select(Delivery).where(Delivery.key == key)).one()
+        body, data = row.body, tuple(tuple(p) for p in row.data)
+    settings = Settings(webhooks=WebhookSettings(public_url=PUBLIC, port=0))
+    env = {"ALERTSVC_TWILIO_TOKEN": AUTH,
+           "ALERTSVC_ACK_SECRET": SECRET.decode()}  # fmt: skip
+    sms = TwilioSms.from_settings(settings, env=env)
+    msg = OutgoingMessage(key=key, channel=ChannelName.SMS, address=PHONE_A, body=body,
+                          language="ja", data=data)  # type: ignore[arg-type]  # fmt: skip
+    sent_body = sms._body_for(msg) if sms._body_for else ""
+    assert sent_body.startswith(body) and f"/s/{key}/" in sent_body
+    voice = TwilioVoice(sms._twilio, public_url=PUBLIC, from_number="+815000000000")
+    vmsg = OutgoingMessage(key=key, channel=ChannelName.VOICE, address=PHONE_A, body="案内",
+                           language="ja", data=data)  # type: ignore[arg-type]  # fmt: skip
+    twiml = voice.twiml(vmsg)
+    assert "<Redirect" in twiml and "p=0" in twiml and "<Gather" not in twiml
