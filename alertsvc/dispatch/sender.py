@@ -47,6 +47,7 @@ from alertsvc.dispatch.maintenance import (
 )
 from alertsvc.dispatch.moves import move, move_each, move_returning_ids
 from alertsvc.dispatch.ratelimit import TokenBucket
+from alertsvc.dispatch.reminders import remind_supporters
 from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
 from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import ChannelMisconfigured
@@ -196,6 +197,8 @@ class Dispatcher:
                     actor=self.worker_id,
                 )
             released = release_due_escalations(s, self.dispatch, now)
+            # people still silent after the wait: their supporters are asked (#10)
+            remind_supporters(s, self.dispatch, now)
         self.stats.recovered_claims += requeued
         self.stats.recovered_unknown += lost
         self.stats.expired += sum(expired.values())

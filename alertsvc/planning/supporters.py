@@ -42,6 +42,7 @@ __all__ = [
     "digest_voice_intro",
     "is_digest",
     "legal_basis",
+    "reminder_texts",
     "supporter_digests",
     "supporter_notices",
 ]
@@ -291,3 +292,35 @@ def supporter_digests(
         )
     digests.sort(key=lambda d: (-d.priority, d.address, d.channel.value))
     return digests
+
+
+def reminder_texts(
+    people: tuple[DigestPerson, ...], channel: ChannelName, *, level: int, exercise: bool
+) -> str:
+    """The reminder to a supporter when some of their people have not answered within
+    the level's wait: the count, the first few names (SMS) or an introduction (voice,
+    which then reads each person). Pure; never raises."""
+    n = len(people)
+    label = _LABELS.get(level, "")
+    start = EXERCISE_PREFIX if exercise else ""
+    if channel is ChannelName.VOICE:
+        return (
+            f"{'これは訓練です。' if exercise else ''}避難支援のお願いです。警戒レベル{level}、"
+            f"{label}について、あなたが支援する方のうち{n}人から応答がありません。"
+            "お一人ずつお名前を読み上げますので、様子を確認してください。"
+        )
+    lead = (
+        f"{start}【要確認】警戒レベル{level} {label}：あなたが支援する方のうち{n}人から"
+        "応答がありません。様子を確認してください。"
+    )
+    tail = "一覧と回答はリンクから:"
+    lines: list[str] = []
+    for p in people[:DIGEST_SMS_NAMES]:
+        line = f"・{p.name}（{p.address}）"
+        rest = n - len(lines) - 1
+        trial = "\n".join([lead, *lines, line] + ([f"ほか{rest}人"] if rest else []) + [tail])
+        if sms_segments(trial)[0] > max(1, MAX_SEGMENTS - 1):
+            break
+        lines.append(line)
+    more = n - len(lines)
+    return "\n".join([lead, *lines] + ([f"ほか{more}人"] if more else []) + [tail])
