@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, text
 
-from alertsvc.db import make_engine
 from alertsvc.db.tables import Delivery, SupporterDisclosure
 from tests.acceptance.demo_data import import_demo
 from tests.clirun import run_cli
@@ -56,9 +55,8 @@ def _supporter_rows(engine: Engine, alert_ids: list[str]) -> list[Delivery]:
         )
 
 
-def test_one_message_per_supporter_per_alert_event(cli_env, db_url: str, tmp_path) -> None:
+def test_one_message_per_supporter_per_alert_event(cli_env, engine: Engine, tmp_path) -> None:
     import_demo(cli_env, held_out_register(tmp_path / "held_out.csv"))
-    engine = make_engine(db_url)
     sent = run_cli(["alert", "send", "--level", "3", *SCOPE, "--yes", "--json"], env=cli_env)
     assert sent.exit_code == 0, sent.stderr
     root = sent.json()["alert_id"]

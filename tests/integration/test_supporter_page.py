@@ -20,7 +20,7 @@ from alertsvc.config import (
     Settings,
     WebhookSettings,
 )
-from alertsvc.db import make_engine, session_scope
+from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
 from alertsvc.dispatch.status import alert_status
 from alertsvc.reports.followup import build_followup
@@ -42,12 +42,12 @@ DESK = "+815011112222"
 
 
 @pytest.fixture
-def sent(cli_env: dict[str, str], db_url: str, tmp_path: Path) -> tuple[Engine, str]:
+def sent(cli_env: dict[str, str], engine: Engine, tmp_path: Path) -> tuple[Engine, str]:
     import_demo(cli_env, held_out_register(tmp_path / "held_out.csv"))
     res = run_cli(["alert", "send", "--level", "3", "--zone-set", "flood", "--yes", "--json"],
                   env=cli_env)  # fmt: skip
     assert res.exit_code == 0, res.stderr
-    return make_engine(db_url), res.json()["alert_id"]
+    return engine, res.json()["alert_id"]
 
 
 @pytest.fixture
