@@ -34,7 +34,15 @@ from starlette.routing import Route
 
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery, Resident, utcnow
+from alertsvc.db.tables import (
+    Acknowledgement,
+    Alert,
+    AlertTarget,
+    Delivery,
+    Resident,
+    Shelter,
+    utcnow,
+)
 from alertsvc.dispatch.inbound import (
     SUPPORTER_ANSWERS,
     SupporterAnswer,
@@ -139,6 +147,28 @@ def _state(session: Session, alert_ids: list[str], resident_id: str) -> str:
     return "no_answer"
 
 
+def _shelters(session: Session, alert_ids: list[str], people: list[str]) -> dict[str, str]:
+    """The shelter name each person's own message named (resident id -> name)."""
+    ids: dict[str, str] = {}
+    for rid, data in session.execute(
+        select(Delivery.resident_id, Delivery.data).where(
+            Delivery.alert_id.in_(alert_ids),
+            Delivery.recipient == "resident",
+            Delivery.resident_id.in_(people),
+        )
+    ):
+        shelter = {str(k): str(v) for k, v, *_ in (data or [])}.get("shelter_id", "")
+        if shelter:
+            ids[rid] = shelter
+    names: dict[str, str] = {
+        sid: name
+        for sid, name in session.execute(
+            select(Shelter.id, Shelter.name).where(Shelter.id.in_(set(ids.values())))
+        )
+    }
+    return {rid: names.get(sid, "") for rid, sid in ids.items()}
+
+
 def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) -> list[Route]:
     """The supporter page's route, to add to the webhook app. Raises ``ValueError`` for
     an empty secret."""
@@ -169,6 +199,7 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
                     select(Resident).where(Resident.id.in_([d.resident_id for d in named]))
                 )
             }
+            shelters = _shelters(s, family, [d.resident_id for d in named])
             mine: dict[str, str] = {}
             for rid, answer in s.execute(
                 select(Acknowledgement.resident_id, Acknowledgement.answer)
@@ -187,7 +218,9 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
                         resident_id=d.resident_id,
                         name=r.name if r else d.resident_id,
                         address=r.address if r else "",
-                        action=action_text(d.action, "", r.floor or 0 if r else 0)
+                        action=action_text(
+                            d.action, shelters.get(d.resident_id, ""), (r.floor or 0) if r else 0
+                        )
                         if d.action
                         else "",
                         state=state,

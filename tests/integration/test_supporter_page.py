@@ -62,7 +62,7 @@ def page_settings(db_url: str) -> Settings:
 @pytest.fixture
 def client(sent: tuple[Engine, str], page_settings: Settings) -> Iterator[TestClient]:
     app = create_app(sent[0], page_settings, auth_token=AUTH, ack_secret=SECRET)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=True) as c:
         yield c
 
 
@@ -105,7 +105,7 @@ def test_page_lists_every_person_one_form_each_without_js(
     for form in forms:
         values = re.findall(r'<button[^>]*name="answer" value="([a-z_]+)"', form)
         assert values == ["safe", "cannot_reach", "helping"]
-    for text in ("無事を確認", "連絡がつかない", "支援中", "未回答", "試験 082子"):
+    for text in ("無事を確認", "連絡がつかない", "支援中", "未回答", "試験 082子", "へ避難"):
         assert text in html
     assert "寝たきり" not in html  # never the support reason
 
