@@ -160,12 +160,10 @@ def _shelters(session: Session, alert_ids: list[str], people: list[str]) -> dict
         shelter = {str(k): str(v) for k, v, *_ in (data or [])}.get("shelter_id", "")
         if shelter:
             ids[rid] = shelter
-    names: dict[str, str] = {
-        sid: name
-        for sid, name in session.execute(
-            select(Shelter.id, Shelter.name).where(Shelter.id.in_(set(ids.values())))
-        )
-    }
+    found = session.execute(
+        select(Shelter.id, Shelter.name).where(Shelter.id.in_(set(ids.values())))
+    )
+    names: dict[str, str] = {str(row[0]): str(row[1]) for row in found}
     return {rid: names.get(sid, "") for rid, sid in ids.items()}
 
 

@@ -266,3 +266,41 @@ def test_digest_sms_carries_the_supporter_page_link(sent: tuple[Engine, str]) ->
                            language="ja", data=data)  # type: ignore[arg-type]  # fmt: skip
     twiml = voice.twiml(vmsg)
     assert "<Redirect" in twiml and "p=0" in twiml and "<Gather" not in twiml
+
+
+def test_link_expires_with_the_alert(sent: tuple[Engine, str], client: TestClient) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from alertsvc.db.tables import Alert
+
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    with session_scope(engine) as s:
+        s.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        )
+    assert client.get(_path(key)).status_code == 410
+    res = client.post(_path(key), data={"person": "T083", "answer": "cannot_reach"})
+    assert res.status_code == 410
+    assert _acks(engine) == []
+
+
+def test_supporter_call_refuses_a_bad_person_index(
+    sent: tuple[Engine, str], client: TestClient
+) -> None:
+    from tests.integration.test_web_app import post_signed
+
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    call = {"CallSid": "CA" + "6" * 32, "Digits": "2"}
+    assert post_signed(client, f"/twilio/voice/gather?key={key}&p=-1", call).status_code == 400
+    bad_sid = {"CallSid": "x y", "Digits": "2"}
+    assert post_signed(client, f"/twilio/voice/gather?key={key}&p=1", bad_sid).status_code == 400
+    # a resident's own row is no digest: nothing is read out, nothing recorded
+    res = post_signed(client, f"/twilio/voice/gather?key={alert_id}:1&p=0", call)
+    assert res.status_code == 200 and "<Gather" not in res.text
+    assert _acks(engine) == []
