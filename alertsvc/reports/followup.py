@@ -26,7 +26,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, Delivery, Resident, Supporter
+from alertsvc.db.tables import (
+    Acknowledgement,
+    Delivery,
+    Resident,
+    Supporter,
+    SupporterDisclosure,
+)
 from alertsvc.dispatch.status import alert_status
 from alertsvc.redact import mask_address
 from alertsvc.reports.target_csv import neutralise
@@ -240,6 +246,18 @@ def build_followup(
     ):
         when = d.sent_at or d.finished_at
         attempts[d.resident_id].append(
+            (when, d.id, Attempt(_local(when), d.recipient, d.channel,
+                                 mask_address(d.address), d.state, d.detail[:120]))
+        )  # fmt: skip
+    # a supporter digest is an attempt about every person it named
+    for d, rid in session.execute(
+        select(Delivery, SupporterDisclosure.resident_id)
+        .join(SupporterDisclosure, SupporterDisclosure.delivery_key == Delivery.key)
+        .where(Delivery.alert_id == alert_id, SupporterDisclosure.resident_id.in_(ids))
+        .order_by(Delivery.id)
+    ):
+        when = d.sent_at or d.finished_at
+        attempts[rid].append(
             (when, d.id, Attempt(_local(when), d.recipient, d.channel,
                                  mask_address(d.address), d.state, d.detail[:120]))
         )  # fmt: skip

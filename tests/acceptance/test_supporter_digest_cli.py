@@ -10,7 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, text
 
+from alertsvc.db import session_scope
 from alertsvc.db.tables import Delivery, SupporterDisclosure
+from alertsvc.dispatch.status import alert_status
+from alertsvc.reports.followup import build_followup
 from tests.acceptance.demo_data import import_demo
 from tests.clirun import run_cli
 
@@ -78,6 +81,14 @@ def test_one_message_per_supporter_per_alert_event(cli_env, engine: Engine, tmp_
     for key, rid, basis in disclosed:
         n = int(rid[1:])
         assert basis == ("consent" if n % 2 else "disaster_exception_49_11"), (key, rid)
+
+    # status and the door-knock sheet show the digest under each person it named
+    with session_scope(engine) as s:
+        unreached = {u.resident_id: u for u in alert_status(s, root).unreached}
+        assert [(n.channel, n.state) for n in unreached["T050"].supporters] == [("sms", "queued")]
+        assert len(unreached["T081"].supporters) == 2  # both of T081's supporters
+        sheet = {p.resident_id: p for p in build_followup(s, root).people}
+        assert [a.recipient for a in sheet["T050"].attempts].count("supporter") == 1
 
     # the supporter's message went out (play the worker), then the level rises
     with engine.begin() as conn:

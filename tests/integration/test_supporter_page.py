@@ -304,3 +304,11 @@ def test_supporter_call_refuses_a_bad_person_index(
     res = post_signed(client, f"/twilio/voice/gather?key={alert_id}:1&p=0", call)
     assert res.status_code == 200 and "<Gather" not in res.text
     assert _acks(engine) == []
+
+
+def test_oversized_post_is_refused(sent: tuple[Engine, str], client: TestClient) -> None:
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    res = client.post(_path(key), data={"person": "T083", "answer": "safe", "x": "y" * 2000})
+    assert res.status_code == 413
+    assert _acks(engine) == []
