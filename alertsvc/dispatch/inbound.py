@@ -39,6 +39,7 @@ __all__ = [
     "SupporterAnswer",
     "ack_refusal",
     "answer_alert",
+    "answer_subject",
     "claim_inbound",
     "digest_people",
     "latest_reply_target",
@@ -240,6 +241,19 @@ def record_provider_status(
     return True
 
 
+def answer_subject(session: Session, row: Delivery) -> str | None:
+    """Whom an answer on ``row`` is about: its resident; for a supporter digest the one
+    person it named, or None when it named several (or nobody)."""
+    if row.recipient != "supporter" or row.resident_id:
+        return row.resident_id
+    named = session.scalars(
+        select(SupporterDisclosure.resident_id)
+        .where(SupporterDisclosure.delivery_key == row.key)
+        .limit(2)
+    ).all()
+    return named[0] if len(named) == 1 else None
+
+
 def record_acknowledgement(
     session: Session,
     *,
@@ -272,8 +286,9 @@ def record_acknowledgement(
     row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
     if row is None or row.is_cancellation:
         return False
-    if row.recipient == "supporter" and not row.resident_id:
-        # a digest names several people: one answer cannot say whom it is about (the
+    subject = answer_subject(session, row)
+    if subject is None:
+        # a digest naming several people: one answer cannot say whom it is about (the
         # supporter page and the call's per-person keypresses can)
         return False
     answered_by = "resident" if row.recipient == "resident" else "supporter"
@@ -287,7 +302,7 @@ def record_acknowledgement(
     session.add(
         Acknowledgement(
             alert_id=row.alert_id,
-            resident_id=row.resident_id,
+            resident_id=subject,
             delivery_key=key,
             answer=answer,
             via=via,
@@ -304,7 +319,7 @@ def record_acknowledgement(
     )
     target = session.scalars(
         select(AlertTarget).where(
-            AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == row.resident_id
+            AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == subject
         )
     ).one_or_none()
     if answered_by == "supporter":
@@ -322,7 +337,7 @@ def record_acknowledgement(
         session,
         Event.SKIP,
         Delivery.alert_id == row.alert_id,
-        Delivery.resident_id == row.resident_id,
+        Delivery.resident_id == subject,
         Delivery.recipient == "resident",
         values={"finished_at": now, "updated_at": now, "detail": f"answered via {via}"},
     )

@@ -25,6 +25,7 @@ from alertsvc.db.tables import Delivery
 from alertsvc.dispatch.inbound import (
     Answer,
     CallbackRefusalHook,
+    answer_subject,
     record_acknowledgement,
     record_provider_status,
 )
@@ -102,16 +103,12 @@ class WebhookContext:
         if not record_acknowledgement(session, key=key, answer=answer, via=via):
             return False
         if answer == "need_help":
-            row = session.execute(
-                select(Delivery.alert_id, Delivery.resident_id, Delivery.recipient).where(
-                    Delivery.key == key
-                )
-            ).one()
+            row = session.scalars(select(Delivery).where(Delivery.key == key)).one()
             notify_duty(
                 session,
                 self.settings.duty,
                 alert_id=row.alert_id,
-                resident_id=row.resident_id,
+                resident_id=answer_subject(session, row) or row.resident_id,
                 answered_by="resident" if row.recipient == "resident" else "supporter",
                 via=via,
             )

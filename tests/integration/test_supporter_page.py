@@ -312,3 +312,51 @@ def test_oversized_post_is_refused(sent: tuple[Engine, str], client: TestClient)
     res = client.post(_path(key), data={"person": "T083", "answer": "safe", "x": "y" * 2000})
     assert res.status_code == 413
     assert _acks(engine) == []
+
+
+def _digest(phone: str, people: list[str]) -> object:
+    from alertsvc.dispatch.alerts import PlannedDelivery
+    from alertsvc.models import ChannelName
+
+    return PlannedDelivery(
+        resident_id="", recipient="supporter", supporter_id=None, step=0,
+        channel=ChannelName.SMS, address=phone, language="ja", title="",
+        body="避難支援のお願い", data=(("kind", "supporter_digest"),), priority=1.0,
+        legal_basis="per_person",
+        disclosures=tuple((rid, n + 1, "consent", "evacuate") for n, rid in enumerate(people)),
+    )  # fmt: skip
+
+
+def test_sms_reply_to_a_digest_counts_only_when_it_names_one_person(
+    engine: Engine, page_settings: Settings
+) -> None:
+    from alertsvc.db.tables import Resident
+    from alertsvc.models import ChannelName
+    from alertsvc.testing.fakes import resident_delivery
+    from tests.integration.test_web_app import post_signed, send_alert
+
+    with session_scope(engine) as s:
+        for rid in ("R1", "R2", "R3"):
+            s.add(Resident(id=rid, name=f"氏名{rid}", address="直方市古町1番"))
+    send_alert(
+        engine,
+        page_settings,
+        [
+            resident_delivery("R1", ChannelName.SMS, "+819000000001"),
+            resident_delivery("R2", ChannelName.SMS, "+819000000002"),
+            resident_delivery("R3", ChannelName.SMS, "+819000000003"),
+            _digest(PHONE_A, ["R1"]),  # type: ignore[list-item]
+            _digest(PHONE_B, ["R2", "R3"]),  # type: ignore[list-item]
+        ],
+    )
+    app = create_app(engine, page_settings, auth_token=AUTH, ack_secret=SECRET)
+    with TestClient(app, raise_server_exceptions=True) as c:
+        one = post_signed(c, "/twilio/sms/inbound", {"From": PHONE_A, "Body": "2"})
+        many = post_signed(c, "/twilio/sms/inbound", {"From": PHONE_B, "Body": "2"})
+    assert one.status_code == many.status_code == 200
+    # the supporter of one person answered about that person; "2" from the supporter of
+    # two says nothing about which of them
+    assert _acks(engine) == [("R1", "need_help", "supporter")]
+    with session_scope(engine) as s:
+        duty = s.scalars(select(Delivery).where(Delivery.recipient == "duty")).all()
+        assert [d.resident_id for d in duty] == ["R1"]
