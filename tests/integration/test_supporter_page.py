@@ -136,6 +136,12 @@ def test_supporter_answers_are_the_supporters_never_the_persons_own(
             select(func.count()).where(Delivery.alert_id == alert_id, Delivery.state == "skipped")
         )
         assert skipped == 0
+        # alert verify accepts the digest and the supporter's answers on it
+        from alertsvc.config import DispatchSettings
+        from alertsvc.dispatch.verify import verify_alert
+
+        found = verify_alert(s, alert_id, DispatchSettings()).violations
+        assert not [v for v in found if v.rule == "acknowledgement_owner" or not v.resident_id]
 
 
 def test_cannot_reach_tops_followup_and_notifies_the_duty_desk(
