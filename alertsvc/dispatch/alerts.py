@@ -14,7 +14,7 @@ import datetime as dt
 import secrets
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import func, insert, select
@@ -213,6 +213,46 @@ def _validate(
         )
 
 
+def _inherit_digest(session: Session, parent_id: str, d: PlannedDelivery) -> PlannedDelivery:
+    """A supporter digest re-issued under ``parent_id`` (a correction re-sends stopped
+    rows with the text appended) names the same people as the digest it repeats: it gets
+    that digest's disclosures (legal basis per person) and data (the page link) back.
+    Any other row is returned as it is."""
+    if d.recipient != "supporter" or d.resident_id != DIGEST_RESIDENT or d.disclosures:
+        return d
+    family = select(Alert.id).where((Alert.id == parent_id) | (Alert.parent_id == parent_id))
+    for key, body, data in session.execute(
+        select(Delivery.key, Delivery.body, Delivery.data)
+        .where(
+            Delivery.alert_id.in_(family),
+            Delivery.recipient == "supporter",
+            Delivery.resident_id == DIGEST_RESIDENT,
+            Delivery.channel == str(d.channel),
+            Delivery.address == d.address,
+        )
+        .order_by(Delivery.id.desc())
+    ):
+        if not body or not d.body.startswith(body):
+            continue  # a notice about the digest (取消し, 訂正, 解除) names nobody
+        named = session.execute(
+            select(
+                SupporterDisclosure.resident_id,
+                SupporterDisclosure.supporter_id,
+                SupporterDisclosure.legal_basis,
+                SupporterDisclosure.action,
+            )
+            .where(SupporterDisclosure.delivery_key == key)
+            .order_by(SupporterDisclosure.position)
+        ).all()
+        if named:
+            return replace(
+                d,
+                data=d.data or tuple((str(p[0]), str(p[1])) for p in (data or [])),
+                disclosures=tuple((str(r), int(s_), str(b), str(a)) for r, s_, b, a in named),
+            )
+    return d
+
+
 def create_alert(
     session: Session,
     *,
@@ -238,6 +278,8 @@ def create_alert(
     basis, and in exercise mode every address off ``allow_list`` — masked — and every
     body not starting with 【訓練】) before anything is written.
     """
+    if parent_id is not None:
+        deliveries = [_inherit_digest(session, parent_id, d) for d in deliveries]
     _validate(
         level=level, exercise=exercise, targets=targets, deliveries=deliveries,
         allow_list=allow_list,

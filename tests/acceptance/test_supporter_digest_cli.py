@@ -106,3 +106,32 @@ def test_one_message_per_supporter_per_alert_event(cli_env, engine: Engine, tmp_
         PHONE_A: 1,
         PHONE_B: 1,
     }
+
+
+def test_correction_reissues_an_unsent_digest_with_its_people(
+    cli_env, engine: Engine, tmp_path
+) -> None:
+    """A correction stops the digest that had not gone out yet and re-sends it with the
+    correction appended: one message to that supporter, the same people, each with their
+    legal basis recorded again."""
+    import_demo(cli_env, held_out_register(tmp_path / "held_out.csv"))
+    sent = run_cli(["alert", "send", "--level", "3", *SCOPE, "--yes", "--json"], env=cli_env)
+    root = sent.json()["alert_id"]
+    res = run_cli(["alert", "correct", root, "--text", "避難先は直方市体育館", "--json"],
+                  env=cli_env)  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    again = res.json()["followup_alert_id"]
+    rows = _supporter_rows(engine, [res.json()["notice_alert_id"], again])
+    assert Counter(r.address for r in rows) == {PHONE_A: 1, PHONE_B: 1}
+    digest = next(r for r in rows if r.address == PHONE_A)
+    assert digest.alert_id == again and digest.body.endswith("避難先は直方市体育館")
+    with engine.connect() as conn:
+        named = conn.execute(
+            select(SupporterDisclosure.resident_id, SupporterDisclosure.legal_basis).where(
+                SupporterDisclosure.delivery_key == digest.key
+            )
+        ).all()
+    assert len(named) == 81
+    assert all(b == ("consent" if int(r[1:]) % 2 else "disaster_exception_49_11")
+               for r, b in named)  # fmt: skip
+    assert ["kind", "supporter_digest"] in [list(p) for p in digest.data]
