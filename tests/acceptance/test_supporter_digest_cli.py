@@ -135,3 +135,11 @@ def test_correction_reissues_an_unsent_digest_with_its_people(
     assert all(b == ("consent" if int(r[1:]) % 2 else "disaster_exception_49_11")
                for r, b in named)  # fmt: skip
     assert ["kind", "supporter_digest"] in [list(p) for p in digest.data]
+    # every digest of the family went out; the all-clear reaches each supporter once
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE deliveries SET state = 'sent'"))
+    done = run_cli(["alert", "clear", root, "--json"], env=cli_env)
+    assert done.exit_code == 0, done.stderr
+    clear = _supporter_rows(engine, [done.json()["notice_alert_id"]])
+    assert Counter(r.address for r in clear) == {PHONE_A: 1, PHONE_B: 1}
+    assert all("81人" not in r.body and "試験" not in r.body for r in clear)
