@@ -37,11 +37,13 @@ from alertsvc.dispatch.maintenance import _ack_wait
 from alertsvc.models import ChannelName
 from alertsvc.planning.supporters import DIGEST_KIND, DigestPerson, reminder_texts
 
-__all__ = ["REMINDER_KIND", "remind_supporters"]
+__all__ = ["REMINDER_KIND", "REMIND_EVERY", "remind_supporters"]
 
 log = logging.getLogger("alertsvc.dispatch.worker")
 
 REMINDER_KIND = "reminder"
+# how often a worker looks for people to remind about (the waits are minutes long)
+REMIND_EVERY = dt.timedelta(seconds=15)
 _UNSETTLED = ("held", "queued", "claimed", "sending")
 _STOPPED = ("cancelled", "skipped")
 
