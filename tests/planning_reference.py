@@ -14,6 +14,7 @@ from alertsvc.planning import PersonPlan, PlanOptions
 from alertsvc.planning.language import SUPPORTER_LANGUAGE
 from alertsvc.planning.plan import message_context
 from alertsvc.planning.render import render_message
+from alertsvc.planning.supporters import supporter_digests
 
 
 def eager_rows(
@@ -27,6 +28,7 @@ def eager_rows(
     """(resident, recipient, supporter, step, channel, address, language, title, body, data,
     priority, legal basis) of every delivery, rendered eagerly, in ``plan_rows`` order."""
     rows: list[tuple[Any, ...]] = []
+    notices: list[tuple[Any, float]] = []
     for plan in plans:
         resident = plan.target.resident
         context = message_context(
@@ -70,29 +72,23 @@ def eager_rows(
             "reading": resident.kana or resident.name,
             "address": resident.address,
         }
+        # the per-person notice, rendered eagerly: its text must render (the digest
+        # carries the same person's name, address and action)
         for notice in plan.supporters:
-            m = render_message(
-                notice.channel,
-                SUPPORTER_LANGUAGE,
-                {**context, "person": person},
+            render_message(
+                notice.channel, SUPPORTER_LANGUAGE, {**context, "person": person},
                 prefix="supporter_",
-            )
-            rows.append(
-                (
-                    resident.id,
-                    "supporter",
-                    notice.supporter.id,
-                    0,
-                    notice.channel,
-                    notice.address,
-                    m.language,
-                    m.title,
-                    m.body,
-                    m.data,
-                    plan.priority,
-                    notice.legal_basis,
-                )
-            )
+            )  # fmt: skip
+            notices.append((notice, plan.priority))
+    # one digest per supporter (phone, channel) after every person's own rows (#10)
+    for d in supporter_digests(
+        notices, level=level, municipality=options.municipality, exercise=exercise,
+        alert_ref="preview",
+    ):  # fmt: skip
+        rows.append(
+            ("", "supporter", None, 0, d.channel, d.address, "ja", d.title, d.body, d.data,
+             d.priority, "per_person")
+        )  # fmt: skip
     return rows
 
 

@@ -78,7 +78,9 @@ class TwilioSms:
     ) -> TwilioSms:
         """Build the channel from settings (client aimed at ``twilio.base_url``)."""
         from alertsvc.acks import ack_secret
+        from alertsvc.planning.supporters import is_digest
         from alertsvc.web.pages import is_resident_alert_sms, page_link, with_page_link
+        from alertsvc.web.supporter_page import supporter_link
 
         tw = settings.twilio
         client = make_twilio_client(settings, timeout=timeout, env=env)
@@ -87,6 +89,10 @@ class TwilioSms:
         base = settings.webhooks.public_url
 
         def body_for(message: OutgoingMessage) -> str:
+            if base and is_digest(message.data):
+                # a supporter digest: the supporter page lists every person it names
+                link = supporter_link(base, secret, message.key)
+                return with_page_link(message.body, link) or f"{message.body}\n{link}"
             if not base or not is_resident_alert_sms(message.data):
                 return message.body
             linked = with_page_link(message.body, page_link(base, secret, message.key))

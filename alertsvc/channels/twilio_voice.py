@@ -24,6 +24,7 @@ from alertsvc.config import Settings
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, OutgoingMessage
 from alertsvc.planning.language import VOICE_LANGUAGES, reply_text
+from alertsvc.planning.supporters import is_digest
 
 __all__ = ["CLOSING_TEXT", "STATUS_EVENTS", "TwilioVoice", "build_twiml"]
 
@@ -122,7 +123,15 @@ class TwilioVoice:
         return f"{self._gather_url}?{urlencode({'key': key})}"
 
     def twiml(self, message: OutgoingMessage) -> str:
-        """The TwiML this channel sends for ``message``."""
+        """The TwiML this channel sends for ``message``: a supporter digest says its
+        introduction and hands over to the webhook, which reads each person in turn
+        (``alertsvc.web.supporter_voice``)."""
+        if is_digest(message.data):
+            say_voice = self._voice if message.voice_language.lower().startswith("ja") else None
+            response = VoiceResponse()
+            response.say(message.body, language=message.voice_language, voice=say_voice)
+            response.redirect(f"{self.gather_url(message.key)}&p=0", method="POST")
+            return str(response.to_xml(xml_declaration=False))
         return build_twiml(
             message.body,
             language=message.voice_language,

@@ -501,3 +501,31 @@ class WatchEvent(Base):
     alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- supporter digests (migration 0006_s3sup) ---
+
+
+class SupporterDisclosure(Base):
+    """One person named in one supporter digest, with the legal basis of naming them.
+
+    A supporter digest (``Delivery`` with ``recipient='supporter'`` and an empty
+    ``resident_id``) names every person the supporter looks after who is in scope; each
+    one disclosed gets a row here (consent, or 災害対策基本法 第49条の11 第3項).
+    ``position`` is the order the message and the supporter page list them in.
+    """
+
+    __tablename__ = "supporter_disclosures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    delivery_key: Mapped[str] = mapped_column(String(64), index=True)
+    resident_id: Mapped[str] = mapped_column(String(64))
+    supporter_id: Mapped[int] = mapped_column(Integer, default=0)
+    legal_basis: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    action: Mapped[str] = mapped_column(String(32), default="")
+
+    __table_args__ = (
+        UniqueConstraint("delivery_key", "resident_id", name="uq_supporter_disclosure"),
+    )

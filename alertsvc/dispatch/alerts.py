@@ -14,14 +14,14 @@ import datetime as dt
 import secrets
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
-from alertsvc.db.tables import Alert, AlertTarget, Delivery, utcnow
+from alertsvc.db.tables import Alert, AlertTarget, Delivery, SupporterDisclosure, utcnow
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
 from alertsvc.errors import InputError, NotFound, RowError
@@ -48,6 +48,8 @@ __all__ = [
 # reply target (an answer belongs to the alert the notice is about)
 NOTICE_KINDS = frozenset({"cancellation", "update", "correction", "clear"})
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
+DIGEST_RESIDENT = ""  # = planning.supporters.DIGEST_RESIDENT: a digest names several people
+DIGEST_LEGAL_BASIS = "per_person"  # = planning.supporters.DIGEST_LEGAL_BASIS
 
 Recipient = Literal["resident", "supporter"]
 
@@ -68,6 +70,9 @@ class PlannedDelivery:
     data: tuple[tuple[str, str], ...]
     priority: float  # higher = reach first
     legal_basis: str = ""  # supporters: "consent" | "disaster_exception_49_11"
+    # a supporter digest (resident_id DIGEST_RESIDENT): every person it names, as
+    # (resident id, supporter record id, legal basis, action) -> supporter_disclosures
+    disclosures: tuple[tuple[str, int, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,24 @@ def _unique_tuple(d: PlannedDelivery) -> tuple[str, str, int, str, str]:
     return (d.recipient, d.resident_id, d.supporter_id or 0, str(d.channel), d.address)
 
 
+def _validate_digest(i: int, where: str, d: PlannedDelivery, errors: list[RowError]) -> None:
+    """A supporter digest: the legal basis is recorded per person named. The people named
+    need not be this alert's own targets: an update's digest names everyone of the alert
+    family in scope. A notice copied from a digest (cancellation, clear) names nobody."""
+    if d.legal_basis not in SUPPORTER_LEGAL_BASES | {DIGEST_LEGAL_BASIS}:
+        errors.append(RowError(i, "legal_basis", f"{where}: unknown legal basis"))
+    for resident_id, _supporter_id, basis, _action in d.disclosures:
+        if basis not in SUPPORTER_LEGAL_BASES:
+            errors.append(
+                RowError(
+                    i,
+                    "legal_basis",
+                    f"{where}: disclosing {resident_id} to a supporter needs a legal basis "
+                    f"(consent or disaster_exception_49_11), got {basis!r}",
+                )
+            )
+
+
 def _validate(
     *,
     level: int,
@@ -121,7 +144,9 @@ def _validate(
     errors: list[RowError] = []
     if level not in (3, 4, 5):
         errors.append(RowError(-1, "level", f"expected 3, 4 or 5, got {level!r}"))
-    if not targets and need_targets:
+    # a digest's people are the alert family's targets (see _validate_digest)
+    targets = [t for t in targets if t.resident_id != DIGEST_RESIDENT]
+    if not targets and need_targets and not any(d.disclosures for d in deliveries):
         errors.append(RowError(-1, "targets", "an alert must concern at least one person"))
     target_ids: set[str] = set()
     for i, t in enumerate(targets):
@@ -132,7 +157,10 @@ def _validate(
     seen: dict[tuple[str, str, int, str, str], int] = {}
     for i, d in enumerate(deliveries):
         where = f"delivery {i} ({d.recipient} {d.resident_id}, {d.channel})"
-        if d.resident_id not in target_ids:
+        digest = d.recipient == "supporter" and d.resident_id == DIGEST_RESIDENT
+        if digest:
+            _validate_digest(i, where, d, errors)
+        elif d.resident_id not in target_ids:
             errors.append(RowError(i, "resident_id", f"{where}: resident is not among the targets"))
         try:
             ChannelName(d.channel)
@@ -142,7 +170,7 @@ def _validate(
             errors.append(RowError(i, "address", f"{where}: empty address"))
         if not d.body.strip():
             errors.append(RowError(i, "body", f"{where}: empty message body"))
-        if d.recipient == "supporter":
+        if d.recipient == "supporter" and not digest:
             if not d.supporter_id:
                 errors.append(RowError(i, "supporter_id", f"{where}: supporter id missing"))
             if d.legal_basis not in SUPPORTER_LEGAL_BASES:
@@ -154,7 +182,7 @@ def _validate(
                         f"basis (consent or disaster_exception_49_11), got {d.legal_basis!r}",
                     )
                 )
-        elif d.recipient != "resident":
+        elif d.recipient != "resident" and not digest:
             errors.append(RowError(i, "recipient", f"{where}: expected resident or supporter"))
         if d.step < 0:
             errors.append(RowError(i, "step", f"{where}: step must be >= 0"))
@@ -185,6 +213,46 @@ def _validate(
         )
 
 
+def _inherit_digest(session: Session, parent_id: str, d: PlannedDelivery) -> PlannedDelivery:
+    """A supporter digest re-issued under ``parent_id`` (a correction re-sends stopped
+    rows with the text appended) names the same people as the digest it repeats: it gets
+    that digest's disclosures (legal basis per person) and data (the page link) back.
+    Any other row is returned as it is."""
+    if d.recipient != "supporter" or d.resident_id != DIGEST_RESIDENT or d.disclosures:
+        return d
+    family = select(Alert.id).where((Alert.id == parent_id) | (Alert.parent_id == parent_id))
+    for key, body, data in session.execute(
+        select(Delivery.key, Delivery.body, Delivery.data)
+        .where(
+            Delivery.alert_id.in_(family),
+            Delivery.recipient == "supporter",
+            Delivery.resident_id == DIGEST_RESIDENT,
+            Delivery.channel == str(d.channel),
+            Delivery.address == d.address,
+        )
+        .order_by(Delivery.id.desc())
+    ):
+        if not body or not d.body.startswith(body):
+            continue  # a notice about the digest (取消し, 訂正, 解除) names nobody
+        named = session.execute(
+            select(
+                SupporterDisclosure.resident_id,
+                SupporterDisclosure.supporter_id,
+                SupporterDisclosure.legal_basis,
+                SupporterDisclosure.action,
+            )
+            .where(SupporterDisclosure.delivery_key == key)
+            .order_by(SupporterDisclosure.position)
+        ).all()
+        if named:
+            return replace(
+                d,
+                data=d.data or tuple((str(p[0]), str(p[1])) for p in (data or [])),
+                disclosures=tuple((str(r), int(s_), str(b), str(a)) for r, s_, b, a in named),
+            )
+    return d
+
+
 def create_alert(
     session: Session,
     *,
@@ -210,6 +278,8 @@ def create_alert(
     basis, and in exercise mode every address off ``allow_list`` — masked — and every
     body not starting with 【訓練】) before anything is written.
     """
+    if parent_id is not None:
+        deliveries = [_inherit_digest(session, parent_id, d) for d in deliveries]
     _validate(
         level=level, exercise=exercise, targets=targets, deliveries=deliveries,
         allow_list=allow_list,
@@ -217,6 +287,8 @@ def create_alert(
         need_targets=kind not in NOTICE_KINDS,
     )  # fmt: skip
     now = now or utcnow()
+    # a digest row stands for several people: it is nobody's target itself
+    targets = [t for t in targets if t.resident_id != DIGEST_RESIDENT]
     alert_id = new_alert_id(now)
     # the column keeps its name from #7; it marks every notice kind
     is_cancellation = kind in NOTICE_KINDS
@@ -285,6 +357,14 @@ def create_alert(
         )
     if rows:
         session.execute(insert(Delivery), rows)
+    disclosed = [
+        {"alert_id": alert_id, "delivery_key": row["key"], "resident_id": rid,
+         "supporter_id": sid, "legal_basis": basis, "position": n, "action": action}
+        for row, d in zip(rows, deliveries, strict=True)
+        for n, (rid, sid, basis, action) in enumerate(d.disclosures)
+    ]  # fmt: skip
+    if disclosed:
+        session.execute(insert(SupporterDisclosure), disclosed)
     audit_record(
         session,
         ("alert.cancel_notice" if kind == "cancellation" else f"alert.{kind}_notice")

@@ -22,6 +22,7 @@ from alertsvc.db.tables import (
     AlertTarget,
     Delivery,
     InboundEvent,
+    SupporterDisclosure,
     utcnow,
 )
 from alertsvc.dispatch.moves import move
@@ -30,21 +31,30 @@ from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
 __all__ = [
+    "SUPPORTER_ANSWERS",
     "AckRefusal",
     "Answer",
     "CallbackRefusalHook",
     "ReplyTargets",
+    "SupporterAnswer",
     "ack_refusal",
+    "answer_alert",
+    "answer_subject",
     "claim_inbound",
+    "digest_people",
     "latest_reply_target",
     "parse_reply",
     "record_acknowledgement",
     "record_provider_status",
+    "record_supporter_answer",
     "reply_targets",
 ]
 
 S = DeliveryState
 Answer = Literal["safe", "need_help"]
+# a supporter's answer about one person of their digest (the supporter page, their call)
+SupporterAnswer = Literal["safe", "cannot_reach", "helping"]
+SUPPORTER_ANSWERS: tuple[SupporterAnswer, ...] = ("safe", "cannot_reach", "helping")
 
 # SMS reply words, compared after folding full-width ASCII (１ -> 1, ＯＫ -> OK) and case.
 # Not NFKC: it turns look-alikes such as ① ¹ ⑴ into "1", and a reply must mean what it says.
@@ -231,6 +241,19 @@ def record_provider_status(
     return True
 
 
+def answer_subject(session: Session, row: Delivery) -> str | None:
+    """Whom an answer on ``row`` is about: its resident; for a supporter digest the one
+    person it named, or None when it named several (or nobody)."""
+    if row.recipient != "supporter" or row.resident_id:
+        return row.resident_id
+    named = session.scalars(
+        select(SupporterDisclosure.resident_id)
+        .where(SupporterDisclosure.delivery_key == row.key)
+        .limit(2)
+    ).all()
+    return named[0] if len(named) == 1 else None
+
+
 def record_acknowledgement(
     session: Session,
     *,
@@ -263,6 +286,11 @@ def record_acknowledgement(
     row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
     if row is None or row.is_cancellation:
         return False
+    subject = answer_subject(session, row)
+    if subject is None:
+        # a digest naming several people: one answer cannot say whom it is about (the
+        # supporter page and the call's per-person keypresses can)
+        return False
     answered_by = "resident" if row.recipient == "resident" else "supporter"
     repeated = session.scalars(
         select(Acknowledgement.id)
@@ -274,7 +302,7 @@ def record_acknowledgement(
     session.add(
         Acknowledgement(
             alert_id=row.alert_id,
-            resident_id=row.resident_id,
+            resident_id=subject,
             delivery_key=key,
             answer=answer,
             via=via,
@@ -291,7 +319,7 @@ def record_acknowledgement(
     )
     target = session.scalars(
         select(AlertTarget).where(
-            AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == row.resident_id
+            AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == subject
         )
     ).one_or_none()
     if answered_by == "supporter":
@@ -309,7 +337,7 @@ def record_acknowledgement(
         session,
         Event.SKIP,
         Delivery.alert_id == row.alert_id,
-        Delivery.resident_id == row.resident_id,
+        Delivery.resident_id == subject,
         Delivery.recipient == "resident",
         values={"finished_at": now, "updated_at": now, "detail": f"answered via {via}"},
     )
@@ -364,3 +392,100 @@ def claim_inbound(
     session.add(InboundEvent(provider_id=provider_id, kind=kind, at=now or utcnow()))
     session.flush()
     return True
+
+
+def digest_people(session: Session, key: str) -> list[SupporterDisclosure]:
+    """The people a supporter digest ``key`` named, in its order (empty: not a digest)."""
+    return list(
+        session.scalars(
+            select(SupporterDisclosure)
+            .where(SupporterDisclosure.delivery_key == key)
+            .order_by(SupporterDisclosure.position)
+        )
+    )
+
+
+def answer_alert(session: Session, row: Delivery, resident_id: str) -> str:
+    """The alert a supporter's answer about ``resident_id`` belongs to: the digest's own
+    alert when the person is its target, else the original alert of the family (an
+    update's digest names people targeted by the original)."""
+    own = session.scalars(
+        select(AlertTarget.id).where(
+            AlertTarget.alert_id == row.alert_id, AlertTarget.resident_id == resident_id
+        )
+    ).first()
+    if own is not None:
+        return row.alert_id
+    parent = session.scalars(select(Alert.parent_id).where(Alert.id == row.alert_id)).first()
+    return parent or row.alert_id
+
+
+def record_supporter_answer(
+    session: Session,
+    *,
+    key: str,
+    resident_id: str,
+    answer: SupporterAnswer,
+    via: str,
+    now: dt.datetime | None = None,
+) -> str | None:
+    """Record a supporter's answer about ``resident_id``, a person named in the supporter
+    digest ``key``; returns the alert id it was recorded on, or None (nothing recorded)
+    when ``key`` is no digest or does not name that person.
+
+    The answer is the supporter's (``answered_by='supporter'``), never the person's own:
+    the person is not confirmed and nobody's rows are skipped. "cannot_reach" marks the
+    person's target (``ack_answer``, below a sticky "need_help") so the follow-up list
+    puts them first. The same answer about the same person twice adds nothing.
+    """
+    if answer not in SUPPORTER_ANSWERS:
+        raise InputError(f"unknown answer {answer!r} (expected {', '.join(SUPPORTER_ANSWERS)})")
+    now = now or utcnow()
+    row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
+    if row is None or row.recipient != "supporter":
+        return None
+    named = session.scalars(
+        select(SupporterDisclosure.id).where(
+            SupporterDisclosure.delivery_key == key, SupporterDisclosure.resident_id == resident_id
+        )
+    ).first()
+    if named is None:
+        return None
+    alert_id = answer_alert(session, row, resident_id)
+    latest = session.scalars(
+        select(Acknowledgement.answer)
+        .where(Acknowledgement.delivery_key == key, Acknowledgement.resident_id == resident_id)
+        .order_by(Acknowledgement.id.desc())
+        .limit(1)
+    ).first()
+    if latest == answer:
+        return alert_id
+    session.add(
+        Acknowledgement(
+            alert_id=alert_id,
+            resident_id=resident_id,
+            delivery_key=key,
+            answer=answer,
+            via=via,
+            answered_by="supporter",
+            at=now,
+        )
+    )
+    # answering proves the digest arrived (a notice row stays as it is)
+    move(
+        session,
+        Event.ACK,
+        Delivery.id == row.id,
+        values={"acknowledged_at": now, "updated_at": now, "finished_at": row.finished_at or now},
+    )
+    if answer == "cannot_reach":
+        target = session.scalars(
+            select(AlertTarget).where(
+                AlertTarget.alert_id == alert_id, AlertTarget.resident_id == resident_id
+            )
+        ).one_or_none()
+        if target is not None and target.ack_answer != "need_help":
+            # acknowledged_at stays unset: the person did not answer
+            target.ack_answer = "cannot_reach"
+            target.ack_via = f"supporter {via}"[:32]
+    return alert_id

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, NoticeWait
 from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.alerts import PlannedDelivery
+from alertsvc.dispatch.alerts import DIGEST_RESIDENT, PlannedDelivery
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState
 from alertsvc.models import ChannelName
 
@@ -67,7 +67,7 @@ def add_notices(
         {"alert_id": notice.id, "resident_id": rid, "priority": p, "located": True,
          "reachable": True}
         for rid, p in {d.resident_id: d.priority for d in planned}.items()
-        if rid not in have
+        if rid not in have and rid != DIGEST_RESIDENT
     ]  # fmt: skip
     if new_targets:
         session.execute(insert(AlertTarget), new_targets)

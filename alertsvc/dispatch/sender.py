@@ -47,6 +47,7 @@ from alertsvc.dispatch.maintenance import (
 )
 from alertsvc.dispatch.moves import move, move_each, move_returning_ids
 from alertsvc.dispatch.ratelimit import TokenBucket
+from alertsvc.dispatch.reminders import REMIND_EVERY, remind_supporters
 from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
 from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import ChannelMisconfigured
@@ -171,6 +172,8 @@ class Dispatcher:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._pg = engine.dialect.name == "postgresql"
         self._allow = frozenset(settings.exercise.allow_list)
+        # supporter reminders scan every live alert: not on every maintenance pass
+        self._reminded_at: dt.datetime | None = None
 
     # -- maintenance ---------------------------------------------------------------
 
@@ -196,6 +199,11 @@ class Dispatcher:
                     actor=self.worker_id,
                 )
             released = release_due_escalations(s, self.dispatch, now)
+            # people still silent after the wait: their supporters are asked (#10)
+            due = self._reminded_at is None or now - self._reminded_at >= REMIND_EVERY
+            if due:
+                remind_supporters(s, self.dispatch, now)
+                self._reminded_at = now
         self.stats.recovered_claims += requeued
         self.stats.recovered_unknown += lost
         self.stats.expired += sum(expired.values())

@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, AuditEntry, Delivery, utcnow
+from alertsvc.db.tables import (
+    Acknowledgement,
+    Alert,
+    AlertTarget,
+    AuditEntry,
+    Delivery,
+    SupporterDisclosure,
+    utcnow,
+)
 from alertsvc.dispatch.alerts import load_alert
 from alertsvc.dispatch.maintenance import EXPIRED_PREFIX
 from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
@@ -196,16 +204,25 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
         per[bucket] = per.get(bucket, 0) + n
     own: dict[str, set[tuple[str, str]]] = defaultdict(set)
     notices: dict[str, list[SupporterNotice]] = defaultdict(list)
-    for resident_id, recipient, supporter_id, channel, state in session.execute(
-        select(Delivery.resident_id, Delivery.recipient, Delivery.supporter_id, Delivery.channel,
-               Delivery.state)
+    # a supporter digest (no resident of its own) stands for every person it named
+    named: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for key, rid, sid in session.execute(
+        select(SupporterDisclosure.delivery_key, SupporterDisclosure.resident_id,
+               SupporterDisclosure.supporter_id)
+        .where(SupporterDisclosure.alert_id == alert_id)
+    ):  # fmt: skip
+        named[key].append((rid, sid))
+    for key, resident_id, recipient, supporter_id, channel, state in session.execute(
+        select(Delivery.key, Delivery.resident_id, Delivery.recipient, Delivery.supporter_id,
+               Delivery.channel, Delivery.state)
         .where(Delivery.alert_id == alert_id)
         .order_by(Delivery.id)
     ):  # fmt: skip
         if recipient == "resident":
             own[resident_id].add((channel, state))
         elif not confirms(channel, state) and state not in _NOT_SENT:
-            notices[resident_id].append(SupporterNotice(supporter_id or 0, channel, state))
+            for rid, sid in named.get(key) or [(resident_id, supporter_id)]:
+                notices[rid].append(SupporterNotice(sid or 0, channel, state))
     unknown = [
         UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
                         r.detail)

@@ -28,7 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alertsvc.config import DispatchSettings
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery, utcnow
+from alertsvc.db.tables import (
+    Acknowledgement,
+    Alert,
+    AlertTarget,
+    Delivery,
+    SupporterDisclosure,
+    utcnow,
+)
 from alertsvc.dispatch.alerts import load_alert
 from alertsvc.dispatch.states import REACHED_STATES, SETTLED_STATES, DeliveryState
 from alertsvc.dispatch.status import alert_status, confirms
@@ -138,7 +145,8 @@ def verify_alert(
                     f"not confirmed and listed {n} times on the follow-up list",
                 )
             )
-    for rid in sorted({r.resident_id for r in rows} - set(targets)):
+    # a supporter digest (resident_id "") names its people in supporter_disclosures
+    for rid in sorted({r.resident_id for r in rows if r.resident_id} - set(targets)):
         add(Violation("person_accounted", rid, "messages written for a person not in scope"))
 
     # row_state / row_stuck
@@ -240,8 +248,23 @@ def verify_alert(
     # acknowledgement_owner
     by_key = {r.key: r for r in rows}
     answered_own: set[str] = set()
-    for a in session.scalars(select(Acknowledgement).where(Acknowledgement.alert_id == alert_id)):
+    acks = list(
+        session.scalars(select(Acknowledgement).where(Acknowledgement.alert_id == alert_id))
+    )
+    # a supporter's answer on a digest is about a person the digest named (the digest may
+    # belong to an update of this alert: the answer is kept with the person's alert)
+    named: set[tuple[str, str]] = {
+        (str(row[0]), str(row[1]))
+        for row in session.execute(
+            select(SupporterDisclosure.delivery_key, SupporterDisclosure.resident_id).where(
+                SupporterDisclosure.delivery_key.in_({a.delivery_key for a in acks})
+            )
+        )
+    }
+    for a in acks:
         row = by_key.get(a.delivery_key)
+        if (a.delivery_key, a.resident_id) in named and a.answered_by == "supporter":
+            continue
         if row is None:
             if a.via != "officer":
                 add(

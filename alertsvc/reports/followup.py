@@ -26,7 +26,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, Delivery, Resident, Supporter
+from alertsvc.db.tables import (
+    Acknowledgement,
+    Delivery,
+    Resident,
+    Supporter,
+    SupporterDisclosure,
+)
 from alertsvc.dispatch.status import alert_status
 from alertsvc.redact import mask_address
 from alertsvc.reports.target_csv import neutralise
@@ -50,6 +56,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 # why the person is on the sheet; need_help outranks every other reason
 REASON_LABELS: dict[str, str] = {
     "need_help": "助けが必要 / need help",
+    "cannot_reach": "支援者が連絡できず / supporter cannot reach",
     "unlocated": "位置不明 / unlocated",
     "no_channel": "連絡手段なし / no working channel",
     "in_progress": "送信中 / in progress",
@@ -174,8 +181,12 @@ def district_of(address: str) -> str:
     return town or NO_DISTRICT
 
 
+# at the top of the list: asked for help, or their supporter could not reach them
+_URGENT = frozenset({"need_help", "cannot_reach"})
+
+
 def _sort_key(p: FollowupPerson) -> tuple[int, float, str]:
-    return (0 if p.reason == "need_help" else 1, -p.priority, p.resident_id)
+    return (0 if p.reason in _URGENT else 1, -p.priority, p.resident_id)
 
 
 def build_followup(
@@ -210,6 +221,16 @@ def build_followup(
     for rid in help_ids:
         prio = reasons.get(rid, (None, priorities.get(rid, 0.0)))[1]
         reasons[rid] = ("need_help", prio)
+    # a supporter's "cannot reach" puts the person at the top (below nobody but need help)
+    for rid in session.scalars(
+        select(Acknowledgement.resident_id).where(
+            Acknowledgement.alert_id == alert_id,
+            Acknowledgement.answer == "cannot_reach",
+            Acknowledgement.answered_by == "supporter",
+        )
+    ):
+        if rid not in help_ids and rid in reasons:
+            reasons[rid] = ("cannot_reach", reasons[rid][1])
     ids = sorted(reasons)
     residents = {r.id: r for r in session.scalars(select(Resident).where(Resident.id.in_(ids)))}
     supporters: dict[str, list[str]] = defaultdict(list)
@@ -225,6 +246,18 @@ def build_followup(
     ):
         when = d.sent_at or d.finished_at
         attempts[d.resident_id].append(
+            (when, d.id, Attempt(_local(when), d.recipient, d.channel,
+                                 mask_address(d.address), d.state, d.detail[:120]))
+        )  # fmt: skip
+    # a supporter digest is an attempt about every person it named
+    for d, rid in session.execute(
+        select(Delivery, SupporterDisclosure.resident_id)
+        .join(SupporterDisclosure, SupporterDisclosure.delivery_key == Delivery.key)
+        .where(Delivery.alert_id == alert_id, SupporterDisclosure.resident_id.in_(ids))
+        .order_by(Delivery.id)
+    ):
+        when = d.sent_at or d.finished_at
+        attempts[rid].append(
             (when, d.id, Attempt(_local(when), d.recipient, d.channel,
                                  mask_address(d.address), d.state, d.detail[:120]))
         )  # fmt: skip

@@ -70,10 +70,14 @@ class Preview:
             else:
                 first = plan.entries[0][0]
                 counts[first.value] += sum(1 for c, _ in plan.entries if c == first)
-        for plan in self.plans:
-            for notice in plan.supporters:
-                counts[notice.channel.value] += 1
+        # one digest per supporter (phone, channel), however many people it names
+        for channel, _address in self.supporter_digests():
+            counts[channel.value] += 1
         return counts
+
+    def supporter_digests(self) -> set[tuple[ChannelName, str]]:
+        """The supporter messages the send will queue: one per (channel, phone)."""
+        return {(n.channel, n.address) for plan in self.plans for n in plan.supporters}
 
     def estimate_seconds(self) -> dict[str, float]:
         """Time to hand the first messages to the providers at the configured rates."""
@@ -87,7 +91,6 @@ class Preview:
         by_action: Counter[str] = Counter()
         by_channel: Counter[str] = Counter()
         by_language: Counter[str] = Counter()
-        supporters = 0
         for plan in self.plans:
             rank = plan.target.depth_rank
             by_rank["unknown" if rank is None else str(rank)] += 1
@@ -95,7 +98,6 @@ class Preview:
             by_language[plan.language] += 1
             if plan.entries:
                 by_channel[plan.entries[0][0].value] += 1
-            supporters += len(plan.supporters)
         estimate = self.estimate_seconds()
         return {
             "targets": len(self.plans),
@@ -108,7 +110,7 @@ class Preview:
             "by_action": dict(sorted(by_action.items())),
             "by_first_channel": dict(sorted(by_channel.items())),
             "by_language": dict(sorted(by_language.items())),
-            "supporters": supporters,
+            "supporters": len(self.supporter_digests()),
             "first_messages": dict(sorted(self.first_step_counts().items())),
             "estimate_seconds": estimate,
             "estimate_total_seconds": max(estimate.values(), default=0.0),

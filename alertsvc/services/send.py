@@ -9,6 +9,12 @@ from sqlalchemy.orm import Session
 from alertsvc.audit import current_actor, record
 from alertsvc.config import Settings
 from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert
+from alertsvc.planning.supporters import (
+    DIGEST_LEGAL_BASIS,
+    DIGEST_RESIDENT,
+    SupporterNotice,
+    supporter_digests,
+)
 from alertsvc.services.preview import Preview
 
 __all__ = ["UNLOCATED_PRIORITY", "SendResult", "plan_rows", "send_preview"]
@@ -25,10 +31,71 @@ class SendResult:
     targets: int
 
 
+def digest_deliveries(
+    preview: Preview, notices: list[tuple[SupporterNotice, float]]
+) -> list[PlannedDelivery]:
+    """One digest row per supporter phone and channel, naming each person once with the
+    legal basis of disclosing them (``PlannedDelivery.disclosures``)."""
+    if not notices:
+        return []
+    municipality = str(notices[0][0].context.get("municipality", ""))
+    digests = supporter_digests(
+        notices,
+        level=preview.level,
+        municipality=municipality,
+        exercise=preview.exercise,
+        alert_ref="preview",
+    )
+    return [
+        PlannedDelivery(
+            resident_id=DIGEST_RESIDENT,
+            recipient="supporter",
+            supporter_id=None,
+            step=0,
+            channel=d.channel,
+            address=d.address,
+            language="ja",
+            title=d.title,
+            body=d.body,
+            data=d.data,
+            priority=d.priority,
+            legal_basis=DIGEST_LEGAL_BASIS,
+            disclosures=tuple(
+                (p.resident_id, p.supporter_id, p.legal_basis, p.action) for p in d.people
+            ),
+        )
+        for d in digests
+    ]
+
+
+def route_update_digests(
+    notices: list[PlannedDelivery],
+    rest: list[PlannedDelivery],
+    settings: Settings,
+    *,
+    exercise: bool,
+) -> tuple[list[PlannedDelivery], list[PlannedDelivery]]:
+    """An update's supporter digests go with its notices (one per supporter, claimed
+    ahead, no escalation). In an exercise, a digest to an address off the allow-list
+    stays with the new rows, whose vetting refuses it with a clear error."""
+    allowed = set(settings.exercise.allow_list)
+    moved = [
+        d
+        for d in rest
+        if d.recipient == "supporter"
+        and d.resident_id == DIGEST_RESIDENT
+        and (not exercise or d.address in allowed)
+    ]
+    ids = {id(d) for d in moved}
+    return [*notices, *moved], [d for d in rest if id(d) not in ids]
+
+
 def plan_rows(preview: Preview) -> tuple[list[PlannedTarget], list[PlannedDelivery]]:
-    """Every person the alert concerns, and one delivery per (person, channel, address)."""
+    """Every person the alert concerns, one delivery per (person, channel, address), and
+    one digest per supporter (phone, channel)."""
     targets: list[PlannedTarget] = []
     deliveries: list[PlannedDelivery] = []
+    notices: list[tuple[SupporterNotice, float]] = []
     for plan in preview.plans:
         resident = plan.target.resident
         targets.append(
@@ -59,24 +126,9 @@ def plan_rows(preview: Preview) -> tuple[list[PlannedTarget], list[PlannedDelive
                     priority=plan.priority,
                 )
             )
-        for notice in plan.supporters:
-            text = notice.message  # rendered here: the preview never needed it
-            deliveries.append(
-                PlannedDelivery(
-                    resident_id=resident.id,
-                    recipient="supporter",
-                    supporter_id=notice.supporter.id,
-                    step=0,
-                    channel=notice.channel,
-                    address=notice.address,
-                    language=text.language,
-                    title=text.title,
-                    body=text.body,
-                    data=text.data,
-                    priority=plan.priority,
-                    legal_basis=notice.legal_basis,
-                )
-            )
+        notices.extend((notice, plan.priority) for notice in plan.supporters)
+    # one message per supporter (phone, channel) about all their people in scope
+    deliveries.extend(digest_deliveries(preview, notices))
     for resident in preview.unlocated:
         targets.append(
             PlannedTarget(

@@ -58,7 +58,12 @@ def test_whole_life(demo_env, db_url: str) -> None:
     notice = _rows(engine, up["notice_alert_id"])
     expansion = _rows(engine, up["followup_alert_id"])
     # the reached get the level-4 message on exactly the addresses that reached them
-    assert {_ident(r) for r in notice} == {i for i in reached if i[0] == "resident"}
+    own = {_ident(r) for r in notice if r.recipient == "resident"}
+    assert own == {i for i in reached if i[0] == "resident"}
+    # each supporter gets one digest of the update (#10), whoever of theirs was reached
+    digests = Counter((r.channel, r.address) for r in notice if r.recipient == "supporter")
+    assert digests and max(digests.values()) == 1
+    assert all(r.resident_id == "" for r in notice if r.recipient == "supporter")
     assert all(r.level == 4 and r.is_cancellation for r in notice)  # queued ahead
     old_text = {_ident(r): (r.title, r.body) for r in _rows(engine, root)}
     # the level-4 wording (push carries the level in its title)

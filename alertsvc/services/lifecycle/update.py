@@ -25,7 +25,7 @@ from alertsvc.services.lifecycle._family import (
     stop,
 )
 from alertsvc.services.preview import Preview
-from alertsvc.services.send import plan_rows
+from alertsvc.services.send import plan_rows, route_update_digests
 
 __all__ = ["update_alert"]
 
@@ -106,6 +106,8 @@ def update_alert(
     stopped = stop(session, family, actor, now)
     rest_targets = [t for t in targets if t.resident_id not in reached_people]
     rest = [d for d in deliveries if d.resident_id not in reached_people]
+    # supporters: one digest each per update (alertsvc.planning.supporters)
+    notices, rest = route_update_digests(notices, rest, settings, exercise=root.exercise)
     scope = preview.scope.as_dict()
     level = int(preview.level)
     notice = child(session, root, "update", level, {**scope, "updates": alert_id}, family,
