@@ -51,6 +51,7 @@ __all__ = [
     "Actor",
     "ScriptEntry",
     "ScriptError",
+    "Via",
     "load_script",
     "parse_script",
 ]
