@@ -3,7 +3,7 @@
 ``demo_script`` writes, per phone number and push token of the demo register, what that
 person does: answer "safe" by SMS reply, keypress or the resident page; ask for help
 the same three ways; never answer; be unreachable; or a provider behaviour (dead app
-token, opted-out number, busy line). Two supporters follow the supporter-page link in
+token, opted-out number, busy line). Three supporters follow the supporter-page link in
 their message and answer "cannot reach" for one of their people — when the message
 carries such a link (the supporter page); without one they record ``no_link`` and do
 nothing, so nothing is faked.
@@ -102,14 +102,15 @@ def demo_script(
             script.meaning[number] = meaning
         else:
             script.entries[number] = Actor("never")  # picks up, listens, hangs up
-    # supporters who look after several people answer for one of them on the supporter
-    # page: "cannot reach" (a mobile of their own, not also a resident's number)
+    # three supporters answer for one of their people on the supporter page: "cannot
+    # reach" (each with a mobile of their own, not also a resident's number)
     by_supporter: dict[str, list[str]] = defaultdict(list)
     for r in people:
         for s in r.supporters:
             if s.phone and s.phone_kind == ContactKind.MOBILE and s.phone not in script.owners:
                 by_supporter[s.phone].append(r.id)
-    chosen = [p for p in sorted(by_supporter) if len(by_supporter[p]) >= 2][:2]
+    # (the ones who look after the most people first; the demo register has one each)
+    chosen = sorted(by_supporter, key=lambda p: (-len(by_supporter[p]), p))[:3]
     for phone in chosen:
         person = sorted(by_supporter[phone])[0]
         script.entries[phone] = Actor("page", delay_s=delay_s / 2, people={person: "cannot_reach"})
