@@ -57,7 +57,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -67,8 +67,6 @@ from alertsvc.channels.twilio_common import SIMULATOR_AUTH_TOKEN, is_loopback_ur
 from alertsvc.testing.sim_actors import (
     ActorRecord,
     Clock,
-    click_page,
-    first_link,
     key_of,
     post_form,
 )
@@ -77,16 +75,15 @@ from alertsvc.testing.sim_base import (
     PROVIDERS,
     CallbackRecord,
     Faults,
-    Reply,
     RequestRecord,
     Step,
     check_behaviour,
     describe,
     now,
 )
-from alertsvc.testing.sim_fcm import FCM_PATH, handle_fcm, handle_token
+from alertsvc.testing.sim_http import make_handler
+from alertsvc.testing.sim_people import keypress, sms_follow_up
 from alertsvc.testing.sim_script import Actor, ScriptEntry, ScriptError, load_script, parse_script
-from alertsvc.testing.sim_twilio import TWILIO_PATH, handle_twilio
 
 __all__ = [
     "BEHAVIOURS",
@@ -192,7 +189,7 @@ class ProviderSimulator:
         """Bind and serve in a background thread. Raises ``OSError`` if the port is taken."""
         if self._server is not None:
             return self
-        handler = _make_handler(self)
+        handler = make_handler(self)
         server = ThreadingHTTPServer((self._host, self._port), handler)
         server.daemon_threads = True
         self._server = server
@@ -370,7 +367,7 @@ class ProviderSimulator:
             if "Digits" in params:
                 actor = self._actor(params.get("To", ""))
                 delay = self.callback_delay_s + (actor.delay_s if actor else 0.0)
-                actions.append((delay, partial(self._keypress, url, params)))
+                actions.append((delay, partial(keypress, self, url, params)))
             else:
                 actions.append(
                     (self.callback_delay_s, partial(self._post_signed, provider, url, params))
@@ -429,122 +426,10 @@ class ProviderSimulator:
         with self._lock:
             self._state.actions.append(record)
 
-    def _keypress(self, url: str, params: dict[str, str]) -> None:
-        status = self._post_signed("twilio-voice", url, params)
-        outcome = "posted" if status else "error"
-        self._act(
-            ActorRecord(params.get("To", ""), "keypress", params.get("Digits", ""), status,
-                        outcome, now(), key_of(url), path=urlparse(url).path)
-        )  # fmt: skip
+    def _answering(self, address: str) -> str:
+        """The delivery key a reply from ``address`` answers now (its latest message)."""
+        with self._lock:
+            return self._state.last_key.get(address, "")
 
     def _sms_follow_up(self, account: str, form: Mapping[str, str]) -> Actions:
-        """What the actor holding ``form["To"]`` does once this SMS is delivered."""
-        address = form.get("To", "")
-        actor = self._actor(address)
-        if actor is None or actor.via not in ("sms", "page"):
-            return []
-        key = key_of(form.get("StatusCallback", ""))
-        if actor.via == "sms":
-            reply = {
-                "ToCountry": "JP",
-                "SmsMessageSid": "",
-                "NumMedia": "0",
-                "SmsSid": "",
-                "SmsStatus": "received",
-                "Body": actor.answer,
-                "To": form.get("From", ""),
-                "NumSegments": "1",
-                "MessageSid": "",
-                "AccountSid": account,
-                "From": address,
-                "ApiVersion": "2010-04-01",
-            }
-            return [(actor.delay_s, lambda: self._reply_sms(address, actor, reply))]
-        body = form.get("Body", "")
-        return [(actor.delay_s, lambda: self._click(address, actor, body, key))]
-
-    def _reply_sms(self, address: str, actor: Actor, params: dict[str, str]) -> None:
-        sid = "SM" + secrets.token_hex(16)
-        params = {**params, "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid}
-        with self._lock:
-            answering = self._state.last_key.get(address, "")
-        url = self.sms_url
-        if not url:
-            self._act(ActorRecord(address, "sms", actor.answer, 0, "error", now(), answering,
-                                  detail="no sms_url (callback_url) configured"))  # fmt: skip
-            return
-        status = self._post_signed("twilio-sms", url, params)
-        self._act(
-            ActorRecord(address, "sms", actor.answer, status, "posted" if status else "error",
-                        now(), answering, path=urlparse(url).path)
-        )  # fmt: skip
-
-    def _click(self, address: str, actor: Actor, body: str, key: str) -> None:
-        link = first_link(body)
-        if not link:
-            self._act(ActorRecord(address, "page", actor.answer, 0, "no_link", now(), key))
-            return
-        people = list(actor.people.items()) or [("", actor.answer)]
-        for person, answer in people:
-            status, outcome, path, detail = click_page(link, answer, person=person)
-            self._act(
-                ActorRecord(address, "page", answer, status, outcome, now(), key_of(link) or key,
-                            person, path, detail)
-            )  # fmt: skip
-
-
-# ---------------------------------------------------------------------- request handling
-
-
-def _make_handler(sim: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "alertsvc-provider-simulator"
-        protocol_version = "HTTP/1.1"
-        # headers and body are separate writes: without this, delayed ACK stalls each reply 40 ms
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the simulator keeps its own structured log
-
-        def do_GET(self) -> None:
-            if self.path == "/healthz":
-                self._send(Reply(200, {"ok": True}))
-            else:
-                self._send(Reply(404, {"error": "not found"}))
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            path = urlparse(self.path).path
-            try:
-                if path == "/token":
-                    reply = handle_token(sim, raw)
-                elif m := TWILIO_PATH.match(path):
-                    reply = handle_twilio(sim, self, m["sid"], m["kind"], raw)
-                elif m := FCM_PATH.match(path):
-                    reply = handle_fcm(sim, self, m["project"], raw)
-                else:
-                    reply = Reply(404, {"error": f"no such endpoint {path}"})
-            except Exception as exc:  # a simulator bug must answer, not hang the client
-                log.exception("simulator error on %s", path)
-                reply = Reply(500, {"error": f"simulator error: {type(exc).__name__}"})
-            self._send(reply)
-
-        def _send(self, reply: Reply) -> None:
-            data = json.dumps(reply.body, ensure_ascii=False).encode()
-            if reply.after is not None:
-                # scheduled before answering, so wait_for_callbacks() after the client
-                # got its answer always sees them; they still start callback_delay_s later
-                reply.after()
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client gave up (injected timeout): nothing to answer
-
-    return Handler
+        return sms_follow_up(self, account, form)
