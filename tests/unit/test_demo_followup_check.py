@@ -95,3 +95,14 @@ def test_demo_script_never_scripts_a_shared_number_to_answer() -> None:
         supporters = [e for e in script.entries.values() if isinstance(e, Actor) and e.people]
         assert len(supporters) == 3
         assert all(set(e.people.values()) == {"cannot_reach"} for e in supporters)
+
+
+def test_the_demo_prints_the_difference() -> None:
+    from alertsvc.cli.demo import followup_check_text
+
+    check = expected_followup(A, ["R1", "R2"], _script(), [], [], [], actual={"R1", "R7"})
+    text = followup_check_text(check)
+    assert "does not match" in text
+    assert "missing ['R2']" in text and "not expected ['R7']" in text
+    good = expected_followup(A, ["R1"], _script(), [], [], [], actual={"R1"})
+    assert "matches the script exactly: 1 people" in followup_check_text(good)
