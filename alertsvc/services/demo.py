@@ -227,7 +227,12 @@ def run_demo(
     )
     step(
         f"当番への通知 / duty desk notified: {told} SMS · "
-        f"支援者ページ / supporter page: {'使用 / used' if check.supporter_page else 'なし / none'}"
+        f"支援者ページ / supporter page: "
+        + (
+            f"{check.supporter_answers} answers"
+            if check.supporter_page
+            else "not linked in supporter messages (no supporter answers)"
+        )
     )
     sheets = _write_sheets(sheet, options.out_dir, step)
     return DemoResult(

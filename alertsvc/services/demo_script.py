@@ -126,6 +126,7 @@ class FollowupCheck:
     actual: set[str]
     supporter_page: bool  # did any supporter find a supporter-page link to follow
     actions: dict[str, int]  # what the actors did, e.g. {"sms posted 200": 12}
+    supporter_answers: int = 0  # supporter answers our app accepted (any alert)
 
     @property
     def missing(self) -> list[str]:
@@ -152,6 +153,7 @@ class FollowupCheck:
             "missing": self.missing,
             "unexpected": self.unexpected,
             "supporter_page": self.supporter_page,
+            "supporter_answers": self.supporter_answers,
             "actions": self.actions,
         }
 
@@ -189,10 +191,12 @@ def expected_followup(
         if key.startswith(mine):
             confirmed |= script.owners.get(number, set())
     supporter_page = False
+    supporter_answers = 0
     for act in actions:
         done[f"{act.via} {act.outcome} {act.status}"] += 1
-        if act.via == "page" and act.person:
+        if act.via == "page" and act.person and act.outcome != "no_link":
             supporter_page = True
+            supporter_answers += act.accepted
         if not act.accepted or not act.in_reply_to.startswith(mine):
             continue
         if act.person:
@@ -213,4 +217,6 @@ def expected_followup(
             expected[rid] = "cannot_reach"
         elif rid not in confirmed:
             expected[rid] = "not_confirmed"
-    return FollowupCheck(alert_id, expected, actual, supporter_page, dict(sorted(done.items())))
+    return FollowupCheck(
+        alert_id, expected, actual, supporter_page, dict(sorted(done.items())), supporter_answers
+    )

@@ -170,9 +170,13 @@ def test_the_follow_up_list_is_exactly_what_the_script_calls_for(demo: Demo) -> 
     assert check["missing"] == check["unexpected"] == []
     assert check["expected"] == check["actual"] > 0
     assert check["why"]["help"] == len({h["resident_id"] for h in doc["status"]["needs_help"]})
-    # the supporter page: used only when the supporter message links one (never faked)
-    if not check["supporter_page"]:
+    # the supporter page: used only when the supporter message links one (never faked);
+    # when it is linked, the scripted supporters' per-person answers must be taken
+    if check["supporter_page"]:
+        assert check["supporter_answers"] > 0, check["actions"]
+    else:
         assert "cannot_reach" not in check["why"]
+        assert check["supporter_answers"] == 0
     # `alert followup` lists the same people the check compared
     res = run_cli(["alert", "followup", doc["alert_id"], "--json"], env=demo.env)
     assert res.exit_code == 0, res.stderr
