@@ -3,15 +3,9 @@
 It speaks the providers' documented wire formats so that the REAL ``twilio`` and
 ``firebase_admin`` clients can be pointed at it by configuration alone:
 
-* Twilio ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` and ``Calls.json``
-  (form-encoded, HTTP Basic auth), answering ``201`` with the
-  ``api.v2010.account.message`` / ``api.v2010.account.call`` shapes, or Twilio's
-  error body ``{"code", "message", "more_info", "status"}``. Status callbacks (and
-  ``<Gather>`` keypresses for scripted answers) are POSTed afterwards to the URLs the
-  request named, signed with ``X-Twilio-Signature`` using the configured auth token.
-* FCM v1 ``POST /v1/projects/{project}/messages:send`` behind the OAuth2 JWT-bearer
-  exchange ``POST /token`` that a service-account credential performs; errors in the
-  Google format with ``google.firebase.fcm.v1.FcmError`` details.
+Twilio ``Messages.json`` / ``Calls.json`` (``sim_twilio``: status callbacks and keypresses
+are POSTed afterwards, signed with ``X-Twilio-Signature``) and FCM v1 ``messages:send``
+behind the OAuth2 JWT-bearer exchange ``POST /token`` (``sim_fcm``).
 
 Fault injection per provider (``"fcm"``, ``"twilio-sms"``, ``"twilio-voice"``):
 ``latency_ms``, ``error_rate`` (429 with Retry-After, 500 or 503, chosen at random),
@@ -31,12 +25,12 @@ the page's own form. What each actor did is kept in ``actions`` (``ActorRecord``
 Every request received is kept in ``requests`` (thread-safe) and, with ``log_path``,
 appended as one JSON line ``{"provider", "to", "status", "at"}`` where ``to`` is masked
 (``+8190****0001``, ``abcd…wxyz``) unless ``log_unmasked=True`` (tests that match
-numbers). Callback attempts,
-including failed ones, are kept in ``callbacks`` and never crash the server.
+numbers). Callback attempts, including failed ones, are kept in ``callbacks`` and never
+crash the server.
 
-The Twilio and FCM wire formats live in ``sim_twilio`` and ``sim_fcm``, the records in
-``sim_base``, scripts in ``sim_script`` and the actors' browser and clock in ``sim_actors``;
-this module keeps the server and re-exports their public names.
+Records live in ``sim_base``, scripts in ``sim_script``, the actors in ``sim_actors`` and
+``sim_people``, routing in ``sim_http``; this module keeps the server and re-exports the
+public names.
 
 Usage::
 
