@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
@@ -14,6 +16,7 @@ from alertsvc.cli.delivery import REASONS, verification_renderable
 if TYPE_CHECKING:
     from alertsvc.dispatch.status import AlertStatus
     from alertsvc.models import ResidentInfo
+    from alertsvc.services.demo_script import FollowupCheck
 
 STATE_LABELS = {
     "queued": "待機 queued",
@@ -63,6 +66,34 @@ def follow_up_table(status: AlertStatus, residents: dict[str, ResidentInfo]) -> 
     return table
 
 
+def live_view(status: AlertStatus) -> Group:
+    """The live display: the counts, and answers, help and the follow-up list as they come."""
+    helped = {h["resident_id"] for h in status.needs_help}
+    follow = len({u.resident_id for u in status.unreached} | helped)
+    line = (
+        f"応答 / answers {status.counts.get('acknowledged', 0)} · "
+        f"[bold red]助けが必要 / need help {len(helped)}[/] (当番に通知 / duty desk told) · "
+        f"戸別訪問リスト / follow-up list {follow}"
+    )
+    return Group(status_table(status), line)
+
+
+def followup_check_text(check: FollowupCheck) -> str:
+    """The demo's last word: the follow-up list against the one the script calls for."""
+    doc = check.as_dict()
+    why = ", ".join(f"{k} {n}" for k, n in doc["why"].items())
+    if check.ok:
+        return (
+            f"✓ 戸別訪問リストは台本どおり / the follow-up list matches the script exactly: "
+            f"{doc['actual']} people ({why})"
+        )
+    return (
+        f"✗ 戸別訪問リストが台本と違います / the follow-up list does not match the script: "
+        f"expected {doc['expected']} ({why}), listed {doc['actual']}; "
+        f"missing {check.missing}; not expected {check.unexpected}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``demo`` to ``app``."""
 
@@ -78,6 +109,9 @@ def register(app: typer.Typer) -> None:
             0.1, "--error-rate", help="Fraction of provider requests answered 429/5xx."
         ),
         seed: int = typer.Option(7, "--seed", help="Seed of the scripted provider behaviour."),
+        out: Path = typer.Option(
+            Path("demo-out"), "--out", help="Folder for the follow-up sheets (HTML, PDF)."
+        ),
     ) -> None:
         """Import the demo data, let the river watcher raise the alerts, show the outcome."""
         from alertsvc.services.demo import DemoOptions, run_demo
@@ -97,7 +131,11 @@ def register(app: typer.Typer) -> None:
                 "the river falls, an all-clear is proposed."
             )
             options = DemoOptions(
-                ack_wait_seconds=ack_wait, speed=speed, error_rate=error_rate, seed=seed
+                ack_wait_seconds=ack_wait,
+                speed=speed,
+                error_rate=error_rate,
+                seed=seed,
+                out_dir=out,
             )
             live = Live(console=human, refresh_per_second=4, transient=True)
             with live:
@@ -106,7 +144,7 @@ def register(app: typer.Typer) -> None:
                     state.engine,
                     options=options,
                     step=lambda text: human.print(f"[green]✓[/] {text}"),
-                    on_status=lambda s: live.update(status_table(s)),
+                    on_status=lambda s: live.update(live_view(s)),
                 )
             counts: dict[str, Any] = result.preview_counts
             human.print(
@@ -127,10 +165,21 @@ def register(app: typer.Typer) -> None:
                     )
                 human.print(help_table)
             human.print(follow_up_table(result.status, result.residents))
+            if result.history:
+                sizes = [int(h["follow_up"]) for h in result.history]
+                shrink = [n for i, n in enumerate(sizes) if i == 0 or n != sizes[i - 1]]
+                human.print(
+                    "戸別訪問リストの推移 / follow-up list over time: "
+                    + " → ".join(str(n) for n in shrink)
+                    + f" · 当番への通知 / duty desk notified: {result.duty_notices} SMS"
+                )
             human.print(
                 "プロバイダ要求 / provider requests (HTTP status: count): "
                 + "; ".join(f"{p} {c}" for p, c in result.provider_requests.items())
             )
+            check = result.followup
+            if check is not None:
+                human.print(followup_check_text(check), markup=False)
             human.print(f"最後に検証 / finally: alertsvc alert verify {result.alert_id}")
             if result.verification is not None:
                 human.print(verification_renderable(result.verification))
@@ -150,9 +199,15 @@ def register(app: typer.Typer) -> None:
                         "verify": result.verification.as_dict()
                         if result.verification is not None
                         else None,
+                        "followup_check": check.as_dict() if check is not None else None,
+                        "sheets": result.sheets,
+                        "history": result.history,
+                        "duty_notices": result.duty_notices,
                     }
                 )
             if result.verification is not None and not result.verification.ok:
                 raise typer.Exit(1)  # the demo must hold its own invariants
+            if check is not None and not check.ok:
+                raise typer.Exit(1)  # the follow-up list is not the one the script calls for
 
         run_command(json_out, body)

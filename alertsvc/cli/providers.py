@@ -52,7 +52,11 @@ def simulate_providers(
         0.0, "--timeout-rate", min=0.0, max=1.0, help="Fraction held past the client timeout."
     ),
     script: Path | None = typer.Option(
-        None, "--script", help='JSON {"<number or token>": "<behaviour>"} per address.'
+        None,
+        "--script",
+        help="JSON or TOML script: per number or token a behaviour, or a scripted resident "
+        'or supporter, e.g. {"+8190…": {"via": "sms", "answer": "1", "delay_s": 2}}; '
+        "see the README.",
     ),
     auth_token: str | None = typer.Option(
         None,
@@ -61,7 +65,10 @@ def simulate_providers(
         "(default: the configured token, else the simulator's).",
     ),
     callback_url: str | None = typer.Option(
-        None, "--callback-url", help="Webhook base URL when a request names no StatusCallback."
+        None,
+        "--callback-url",
+        help="Webhook base URL when a request names no StatusCallback; scripted residents' "
+        "SMS replies go to its /twilio/sms/inbound.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for injected faults (reproducible runs)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -71,12 +78,13 @@ def simulate_providers(
     With --json, one document {"url", "port", ...} is printed once the server listens.
     """
     from alertsvc.channels.twilio_common import twilio_auth_token
+    from alertsvc.testing.sim_script import ScriptEntry
     from alertsvc.testing.simulator import ProviderSimulator, load_script
 
     state = state_of(ctx)
 
     def body() -> None:
-        scripted: dict[str, str] = {}
+        scripted: dict[str, ScriptEntry] = {}
         if script is not None:
             try:
                 scripted = load_script(script)

@@ -124,7 +124,7 @@ def render_message(
     if channel is ChannelName.SMS:
         body, count, encoding = _render_sms(language, f"{prefix}sms", context)
         return RenderedMessage(
-            channel, language, "", body, (), count, encoding, voice_language=voice_language
+            channel, language, "", body, data, count, encoding, voice_language=voice_language
         )
     full = {**context, **_ALL_ON}
     if channel in _WRITTEN:
@@ -184,7 +184,10 @@ class RenderCache:
             message = render_message(channel, language, context, prefix=prefix)
             self._done[key] = message
             self.renders += 1
-        return replace(message, data=data) if data and channel is ChannelName.PUSH else message
+        # the push payload; an SMS keeps it too: it marks the resident's own alert (the
+        # SMS channel adds the resident page link by it) and names the page's shelter
+        keep = channel in (ChannelName.PUSH, ChannelName.SMS)
+        return replace(message, data=data) if data and keep else message
 
     def sms_segments(self, language: str, context: Mapping[str, Any]) -> int:
         """Parts of the SMS ``render_message`` would give, or a bound that proves it fits.

@@ -6,6 +6,14 @@ FCM (with scripted dead tokens, opted-out numbers, unanswered calls, keypresses 
 in the demo flood zones; workers send it; the officer gets the status and the follow-up
 list of everyone not reached.
 
+Scripted residents answer like real ones (``alertsvc.services.demo_script``): "safe" or
+"need help" by SMS reply, keypress or the resident page, posted to the webhook app as
+Twilio (or a browser) posts them; some never answer, some cannot be reached; supporters
+answer "cannot reach" for one of their people on the supporter page when their message
+links one. Every "need help" reaches the duty desk. The demo ends by writing the
+follow-up sheets (HTML and PDF) and checking that the follow-up list is exactly the one
+the simulators' records call for (``FollowupCheck``).
+
 The demo starts at the river: the watcher reads a SYNTHETIC 危機管理型水位計 series on the
 遠賀川 (area-feed format), recommends level 3 for the register ahead of 避難判断水位
 (lead-time rule), an officer's approval of each draft is simulated, 氾濫危険水位 raises
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,14 +33,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from alertsvc.config import Settings
+from alertsvc.config import DutyContact, Settings
 from alertsvc.db import session_scope
+from alertsvc.db.tables import AlertTarget, Delivery
 from alertsvc.dispatch.status import AlertStatus, alert_status
 from alertsvc.dispatch.verify import Verification, verify_alert
 from alertsvc.errors import ConfigError
-from alertsvc.models import ContactKind, Level, ResidentInfo, ZoneKind
+from alertsvc.models import Level, ResidentInfo, ZoneKind
+from alertsvc.reports.followup import build_followup
+from alertsvc.services.demo_script import FollowupCheck, demo_script, expected_followup
+from alertsvc.testing.sim_actors import key_of
 
 __all__ = ["DemoOptions", "DemoResult", "demo_paths", "run_demo"]
 
@@ -50,6 +63,13 @@ class DemoOptions:
     # fraction of provider requests answered 429/500/503 (retried by the workers)
     error_rate: float = 0.1
     seed: int = 7
+    # where the follow-up sheets (HTML, PDF) are written; None: not written
+    out_dir: Path | None = None
+
+
+# the duty desk the demo tells about "need help" when the config names none (a 050 number
+# that only the loopback simulator ever sees)
+DEMO_DUTY = DutyContact("防災危機管理課 当番 (デモ / demo)", "+815000000110", "sms")
 
 
 @dataclass
@@ -64,6 +84,13 @@ class DemoResult:
     watcher: dict[str, Any] = field(default_factory=dict)
     # `alert verify` on the demo's alert, run last
     verification: Verification | None = None
+    # the follow-up list against the one the simulators' records call for
+    followup: FollowupCheck | None = None
+    # files written: {"html": path, "pdf": path}; "pdf_error" when no Japanese font
+    sheets: dict[str, str] = field(default_factory=dict)
+    # per status poll: seconds, answers, need help, follow-up list size
+    history: list[dict[str, float]] = field(default_factory=list)
+    duty_notices: int = 0
 
 
 def demo_paths(settings: Settings, base: Path | None = None) -> dict[str, Path]:
@@ -87,39 +114,6 @@ def demo_paths(settings: Settings, base: Path | None = None) -> dict[str, Path]:
     return paths
 
 
-def _script(residents: list[ResidentInfo], rng: random.Random) -> dict[str, str]:
-    """Scripted provider behaviour per address: what really happens in a flood night."""
-    tokens = [c.address for r in residents for c in r.contacts if c.kind == ContactKind.PUSH]
-    mobiles = [c.address for r in residents for c in r.contacts if c.kind == ContactKind.MOBILE]
-    lines = [
-        c.address
-        for r in residents
-        for c in r.contacts
-        if c.kind in (ContactKind.LANDLINE, ContactKind.IP_PHONE)
-    ]
-    script: dict[str, str] = {}
-    for token in rng.sample(tokens, min(3, len(tokens))):
-        script[token] = "dead_token"  # app uninstalled
-    for number in rng.sample(mobiles, min(2, len(mobiles))):
-        script[number] = "opted_out"  # replied STOP once
-    phones = sorted(set(mobiles) | set(lines))
-    rng.shuffle(phones)
-    for number in phones:
-        if number in script:
-            continue
-        roll = rng.random()
-        if roll < 0.08:
-            script[number] = "unreachable"  # no answer / phone off
-        elif roll < 0.12:
-            script[number] = "busy"
-        elif roll < 0.17:
-            script[number] = "answers:2"  # needs help
-        elif roll < 0.75:
-            script[number] = "answers:1"  # safe
-        # the rest pick up, listen and hang up without pressing anything
-    return script
-
-
 def run_demo(
     settings: Settings,
     engine: Engine,
@@ -130,12 +124,10 @@ def run_demo(
     on_status: Callable[[AlertStatus], None] = lambda _: None,
 ) -> DemoResult:
     """Run the whole path once; returns the final status. Raises AlertsvcError on bad data."""
-    from alertsvc.channels import build_channels
-    from alertsvc.dispatch.runner import run_worker
     from alertsvc.geo.shelter_import import import_shelters
     from alertsvc.geo.zone_import import import_zones
     from alertsvc.registry.csv_import import import_register
-    from alertsvc.registry.store import load_residents, refusal_hook
+    from alertsvc.registry.store import load_residents
     from alertsvc.testing.reach_simulator import ReachSimulator
     from alertsvc.testing.simulator import ProviderSimulator
     from alertsvc.testing.smtp_sink import SmtpSink
@@ -156,62 +148,164 @@ def run_demo(
     with session_scope(engine) as session:
         residents = {r.id: r for r in load_residents(session, active_only=False)}
     rng = random.Random(options.seed)
-    script = _script(list(residents.values()), rng)
+    # actors answer within about half the ack wait: most before the next channel is tried
+    script = demo_script(residents.values(), rng, delay_s=options.ack_wait_seconds * 0.5)
+    duty = (
+        settings.duty if settings.duty.contacts else replace(settings.duty, contacts=(DEMO_DUTY,))
+    )
 
     # the webhook app binds first: its URL is where the providers call back
-    web_settings = replace(settings, webhooks=replace(settings.webhooks, public_url=""))
-    with (
-        WebhookServer.from_settings(engine, web_settings, port=0) as web,
-        ProviderSimulator(
-            port=0, error_rate=options.error_rate, script=script, seed=options.seed
-        ) as sim,
+    web_settings = replace(settings, webhooks=replace(settings.webhooks, public_url=""), duty=duty)
+    with WebhookServer.from_settings(engine, web_settings, port=0) as web:
+        sim = ProviderSimulator(
+            port=0,
+            error_rate=options.error_rate,
+            script=script.entries,
+            seed=options.seed,
+            callback_url=web.url,  # also where the residents' SMS replies go
+        )
         # FAX (Telnyx-shaped REST) and LINE (Messaging API) on loopback, and an SMTP sink
-        ReachSimulator() as reach,
-        SmtpSink() as smtp,
-    ):
-        run_settings = replace(
-            settings,
-            twilio=replace(settings.twilio, base_url=sim.url),
-            fcm=replace(settings.fcm, base_url=sim.url),
-            fax=replace(settings.fax, base_url=reach.url),
-            line=replace(settings.line, base_url=reach.url),
-            email=replace(settings.email, smtp_host="127.0.0.1", smtp_port=smtp.port),
-            webhooks=replace(settings.webhooks, public_url=web.url),
-            rates=replace(
-                settings.rates,
-                sms_per_second=settings.rates.sms_per_second * options.speed,
-                calls_per_second=settings.rates.calls_per_second * options.speed,
-                push_per_second=settings.rates.push_per_second * options.speed,
-                fax_per_second=settings.rates.fax_per_second * options.speed,
-                line_per_second=settings.rates.line_per_second * options.speed,
-                email_per_second=settings.rates.email_per_second * options.speed,
-            ),
-            dispatch=replace(
-                settings.dispatch,
-                backoff_seconds=min(settings.dispatch.backoff_seconds, 0.5),
-                ack_wait_level3_seconds=options.ack_wait_seconds,
-                ack_wait_level4_seconds=options.ack_wait_seconds,
-                ack_wait_level5_seconds=0.0,
-            ),
+        with sim, ReachSimulator() as reach, SmtpSink() as smtp:
+            run_settings = replace(
+                settings,
+                duty=duty,
+                twilio=replace(settings.twilio, base_url=sim.url),
+                fcm=replace(settings.fcm, base_url=sim.url),
+                fax=replace(settings.fax, base_url=reach.url),
+                line=replace(settings.line, base_url=reach.url),
+                email=replace(settings.email, smtp_host="127.0.0.1", smtp_port=smtp.port),
+                webhooks=replace(settings.webhooks, public_url=web.url),
+                rates=_faster(settings, options.speed),
+                dispatch=replace(
+                    settings.dispatch,
+                    backoff_seconds=min(settings.dispatch.backoff_seconds, 0.5),
+                    ack_wait_level3_seconds=options.ack_wait_seconds,
+                    ack_wait_level4_seconds=options.ack_wait_seconds,
+                    ack_wait_level5_seconds=0.0,
+                ),
+            )
+            step(
+                f"プロバイダ模擬サーバ / provider simulator at {sim.url} "
+                f"(error rate {options.error_rate:.0%}); FAX/LINE at {reach.url}, "
+                f"SMTP at 127.0.0.1:{smtp.port}; webhooks at {web.url}"
+            )
+            step(
+                "住民・支援者の台本 / scripted residents and supporters: "
+                + ", ".join(f"{k} {n}" for k, n in script.counts().items())
+            )
+            watch = _watch_the_river(engine, run_settings, step)
+            sent = watch.sent[-1]  # the highest level: the alert the status below follows
+            history = _dispatch(engine, run_settings, sent.alert_id, on_status, sim, reach)
+            requests: dict[str, Counter[str]] = {}
+            for req in sim.requests:
+                requests.setdefault(req.provider, Counter())[str(req.status)] += 1
+            duty_phones = set(duty.sms)
+            told = sum(1 for r in sim.requests if r.to in duty_phones and r.status == 201)
+            callbacks, actions = sim.callbacks, sim.actions
+            faxed = [
+                (key_of(url), number)
+                for url, event, number, code in reach.fax_events
+                if event == "fax.delivered" and 200 <= code < 300
+            ]
+    with session_scope(engine) as session:
+        status = alert_status(session, sent.alert_id)
+        # the demo ends as an operator would: checking the alert's invariants
+        verification = verify_alert(session, sent.alert_id, run_settings.dispatch)
+        sheet = build_followup(session, sent.alert_id)
+        targets = session.scalars(
+            select(AlertTarget.resident_id).where(AlertTarget.alert_id == sent.alert_id)
+        ).all()
+    on_status(status)
+    check = expected_followup(
+        sent.alert_id,
+        targets,
+        script,
+        callbacks,
+        actions,
+        faxed,
+        {p.resident_id for p in sheet.people},
+    )
+    step(
+        f"当番への通知 / duty desk notified: {told} SMS · "
+        f"支援者ページ / supporter page: "
+        + (
+            f"{check.supporter_answers} answers"
+            if check.supporter_page
+            else "not linked in supporter messages (no supporter answers)"
         )
-        step(
-            f"プロバイダ模擬サーバ / provider simulator at {sim.url} "
-            f"(error rate {options.error_rate:.0%}); FAX/LINE at {reach.url}, "
-            f"SMTP at 127.0.0.1:{smtp.port}; webhooks at {web.url}"
+    )
+    sheets = _write_sheets(sheet, options.out_dir, step)
+    return DemoResult(
+        alert_id=sent.alert_id,
+        status=status,
+        preview_counts=watch.preview.counts(),
+        residents=residents,
+        provider_requests={p: dict(sorted(c.items())) for p, c in sorted(requests.items())},
+        scripted=script.counts(),
+        watcher=watch.as_dict(),
+        verification=verification,
+        followup=check,
+        sheets=sheets,
+        history=history,
+        duty_notices=told,
+    )
+
+
+def _faster(settings: Settings, speed: float) -> Any:
+    r = settings.rates
+    return replace(
+        r,
+        sms_per_second=r.sms_per_second * speed,
+        calls_per_second=r.calls_per_second * speed,
+        push_per_second=r.push_per_second * speed,
+        fax_per_second=r.fax_per_second * speed,
+        line_per_second=r.line_per_second * speed,
+        email_per_second=r.email_per_second * speed,
+    )
+
+
+def _dispatch(
+    engine: Engine,
+    settings: Settings,
+    alert_id: str,
+    on_status: Callable[[AlertStatus], None],
+    sim: Any,
+    reach: Any,
+) -> list[dict[str, float]]:
+    """Run workers until nothing is left: answers that arrive after the last send queue
+    duty-desk notices, so a new pass sends them. Returns the follow-up list over time."""
+    from alertsvc.channels import build_channels
+    from alertsvc.dispatch.runner import run_worker
+    from alertsvc.registry.store import refusal_hook
+
+    channels = build_channels(settings, timeout=5.0)
+    history: list[dict[str, float]] = []
+    start = time.monotonic()
+
+    def poll() -> None:
+        with session_scope(engine) as session:
+            st = alert_status(session, alert_id)
+        on_status(st)
+        helped = {h["resident_id"] for h in st.needs_help}
+        history.append(
+            {
+                "t": round(time.monotonic() - start, 1),
+                "answered": st.counts.get("acknowledged", 0),
+                "need_help": len(helped),
+                "follow_up": len({u.resident_id for u in st.unreached} | helped),
+            }
         )
-        watch = _watch_the_river(engine, run_settings, step)
-        sent = watch.sent[-1]  # the highest level: the alert the status below follows
-        preview = watch.preview
-        channels = build_channels(run_settings, timeout=5.0)
+
+    for _pass in range(4):
         done = threading.Event()
         errors: list[BaseException] = []
 
-        def work() -> None:
+        def work(done: threading.Event = done, errors: list[BaseException] = errors) -> None:
             try:
                 run_worker(
                     engine,
                     channels,
-                    run_settings,
+                    settings,
                     until_idle=True,
                     concurrency=2,
                     on_refused=refusal_hook,
@@ -224,31 +318,43 @@ def run_demo(
         worker = threading.Thread(target=work, name="demo-worker", daemon=True)
         worker.start()
         while not done.wait(0.5):
-            with session_scope(engine) as session:
-                on_status(alert_status(session, sent.alert_id))
+            poll()
         worker.join()
         if errors:
             raise errors[0]
-        # late status callbacks and keypresses still count
-        sim.wait_for_callbacks(timeout=10.0)
-        requests: dict[str, Counter[str]] = {}
-        for req in sim.requests:
-            requests.setdefault(req.provider, Counter())[str(req.status)] += 1
-    with session_scope(engine) as session:
-        status = alert_status(session, sent.alert_id)
-        # the demo ends as an operator would: checking the alert's invariants
-        verification = verify_alert(session, sent.alert_id, run_settings.dispatch)
-    on_status(status)
-    return DemoResult(
-        alert_id=sent.alert_id,
-        status=status,
-        preview_counts=preview.counts(),
-        residents=residents,
-        provider_requests={p: dict(sorted(c.items())) for p, c in sorted(requests.items())},
-        scripted=dict(Counter(script.values())),
-        watcher=watch.as_dict(),
-        verification=verification,
-    )
+        # late status callbacks, keypresses, replies and clicks still count
+        sim.wait_for_callbacks(timeout=30.0)
+        reach.wait_for_callbacks()
+        with session_scope(engine) as session:
+            left = session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.state == "queued")
+            )
+        if not left:
+            break
+    poll()
+    return history
+
+
+def _write_sheets(sheet: Any, out_dir: Path | None, step: Callable[[str], None]) -> dict[str, str]:
+    """Write the door-knock sheets; a missing Japanese font skips the PDF, said aloud."""
+    from alertsvc.reports.followup import write_html
+    from alertsvc.reports.followup_pdf import write_pdf
+
+    if out_dir is None:
+        return {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / f"followup-{sheet.alert_id}.html"
+    pdf = out_dir / f"followup-{sheet.alert_id}.pdf"
+    write_html(sheet, html)
+    written = {"html": str(html)}
+    try:
+        pages = write_pdf(sheet, pdf)
+        written["pdf"] = str(pdf)
+        step(f"戸別訪問リスト / door-knock sheets: {html}, {pdf} ({pages} pages)")
+    except ConfigError as exc:
+        written["pdf_error"] = str(exc)
+        step(f"戸別訪問リスト / door-knock sheet: {html}; PDF not written: {exc}")
+    return written
 
 
 DEMO_STATION = "onga-nogata-demo"

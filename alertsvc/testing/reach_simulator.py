@@ -19,7 +19,8 @@ it by ``fax.base_url`` / ``line.base_url`` alone:
 
 Per-address scripts (``script(address, behaviour)``): ``busy``, ``no_answer``,
 ``invalid`` (fax); ``unfollowed``, ``rate_limited``, ``server_error`` (LINE).
-Delivered LINE messages are kept in ``line_delivered``; every request in ``requests``.
+Delivered LINE messages are kept in ``line_delivered``; every request in ``requests``;
+every FAX webhook event posted in ``fax_events`` (url, event, number, answer status).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class ReachSimulator:
         self.requests: list[ReachRequest] = []
         self.line_delivered: list[dict[str, Any]] = []
         self.callbacks: list[tuple[str, dict[str, Any], int]] = []
+        # (webhook url, event type, fax number, our app's HTTP status) per FAX event posted
+        self.fax_events: list[tuple[str, str, str, int]] = []
         self._threads: list[threading.Thread] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -150,6 +153,7 @@ class ReachSimulator:
             status = _post(url, json.dumps(doc).encode(), {})
             with self._lock:
                 self.callbacks.append((event, doc, status))
+                self.fax_events.append((url, event, to, status))
 
     def _start_callbacks(self, url: str, fax_id: str, to: str, behaviour: str) -> None:
         thread = threading.Thread(

@@ -74,6 +74,24 @@ def test_bad_script_is_invalid_input(tmp_path: Path) -> None:
     assert "explode" in doc["errors"][0]["message"]
 
 
+def test_bad_actor_entry_names_file_entry_and_field(tmp_path: Path) -> None:
+    script = tmp_path / "script.toml"
+    script.write_text(
+        '"+819055550001" = { via = "sms", answer = "1" }\n'
+        '"+819055550003" = { via = "keypress", answer = "yes" }\n',
+        encoding="utf-8",
+    )
+    result = run_cli(
+        ["simulate-providers", "--port", "0", "--script", str(script), "--json"],
+        env={"ALERTSVC_CONFIG": ""},
+    )
+    assert result.exit_code == 3
+    message = result.json()["errors"][0]["message"]
+    assert str(script) in message
+    assert "'+819055550003'" in message and "field 'answer'" in message
+    assert "Traceback" not in result.stderr
+
+
 def test_callback_url_must_be_loopback() -> None:
     result = run_cli(
         ["simulate-providers", "--port", "0", "--callback-url", "https://example.com", "--json"],

@@ -104,7 +104,13 @@ def test_messages_one_per_channel_in_entries_and_data_strings() -> None:
         "resident_id": "R1",
     }
     assert all(isinstance(v, str) for v in data.values())
-    assert p.messages[ChannelName.SMS].data == ()
+    # the SMS carries the same data: it is what marks the resident's own alert, so the SMS
+    # channel adds the resident page link (regression: planned SMS had none, no link)
+    from alertsvc.web.pages import is_resident_alert_sms
+
+    assert dict(p.messages[ChannelName.SMS].data) == data
+    assert is_resident_alert_sms(p.messages[ChannelName.SMS].data)
+    assert p.messages[ChannelName.VOICE].data == ()
 
 
 def test_landline_only_gets_voice_and_no_contact_is_flagged() -> None:
@@ -136,7 +142,7 @@ def test_no_shelter_is_noted_and_messages_still_render() -> None:
     )
     assert p.shelter is None and any("no usable flood shelter" in n for n in p.notes)
     assert "近くの安全な場所へ今すぐ避難してください" in p.messages[ChannelName.SMS].body
-    assert dict(p.messages[ChannelName.SMS].data) == {}
+    assert dict(p.messages[ChannelName.SMS].data)["shelter_id"] == ""
 
 
 @pytest.mark.parametrize(
