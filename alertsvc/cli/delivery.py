@@ -32,22 +32,13 @@ from alertsvc.cli._common import AppState, emit_json, human, run_command, state_
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Resident
 from alertsvc.dispatch.runner import default_worker_id, run_worker
-from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status
+from alertsvc.dispatch.status import REASON_LABELS as REASONS
+from alertsvc.dispatch.status import STATUS_KEYS, AlertStatus, alert_status, follow_up_order
 from alertsvc.dispatch.verify import Verification
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
 
 __all__ = ["register"]
-
-REASONS = {
-    "unlocated": "位置不明 / unlocated",
-    "no_channel": "連絡手段なし / no working channel",
-    "in_progress": "送信中 / in progress",
-    "failed": "不達 / failed",
-    "unknown": "不明 / unknown",
-    "not_confirmed": "未確認 / not confirmed",
-    "cancelled": "取消し / cancelled",
-}
 
 
 def register(app: typer.Typer) -> None:
@@ -274,25 +265,22 @@ def _write_follow_up_csv(engine: Any, st: AlertStatus, path: Path) -> int:
 
     from alertsvc.reports.target_csv import neutralise
 
-    help_ids = {h["resident_id"] for h in st.needs_help}
-    ids = [u.resident_id for u in st.unreached] + sorted(help_ids)
+    # the one follow-up list (dispatch.status): need help, cannot reach, then unreached
+    reasons = st.follow_up()
+    ids = sorted(reasons, key=lambda r: follow_up_order(*reasons[r], r))
     with session_scope(engine) as s:
         people = {r.id: r for r in s.scalars(select(Resident).where(Resident.id.in_(ids)))}
     rows: list[list[object]] = []
-    for rid in sorted(help_ids):
+    for rid in ids:
+        reason, priority = reasons[rid]
         r = people.get(rid)
-        rows.append(["助けが必要/need help", rid, r.name if r else "", r.address if r else "", ""])
-    for u in st.unreached:
-        if u.resident_id in help_ids:
-            continue
-        r = people.get(u.resident_id)
         rows.append(
             [
-                REASONS.get(u.reason, u.reason),
-                u.resident_id,
+                REASONS.get(reason, reason),
+                rid,
                 r.name if r else "",
                 r.address if r else "",
-                u.priority,
+                "" if reason == "need_help" else priority,
             ]
         )
     tmp = path.with_name(path.name + ".tmp")

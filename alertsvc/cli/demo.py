@@ -11,7 +11,9 @@ from rich.live import Live
 from rich.table import Table
 
 from alertsvc.cli._common import emit_json, human, run_command, state_of
-from alertsvc.cli.delivery import REASONS, verification_renderable
+from alertsvc.cli.delivery import verification_renderable
+from alertsvc.dispatch.status import REASON_LABELS as REASONS
+from alertsvc.dispatch.status import follow_up_order
 
 if TYPE_CHECKING:
     from alertsvc.dispatch.status import AlertStatus
@@ -44,8 +46,9 @@ def status_table(status: AlertStatus) -> Table:
 
 
 def follow_up_table(status: AlertStatus, residents: dict[str, ResidentInfo]) -> Table:
-    """Everybody not reached, highest priority first: the door-knock list."""
-    table = Table(title=f"[bold red]戸別訪問リスト / follow-up list ({len(status.unreached)})[/]")
+    """The door-knock list (``AlertStatus.follow_up``), most urgent first."""
+    reasons = status.follow_up()
+    table = Table(title=f"[bold red]戸別訪問リスト / follow-up list ({len(reasons)})[/]")
     for col in (
         "優先度 / priority",
         "名簿番号 / id",
@@ -54,14 +57,15 @@ def follow_up_table(status: AlertStatus, residents: dict[str, ResidentInfo]) -> 
         "理由 / reason",
     ):
         table.add_column(col)
-    for person in status.unreached:
-        r = residents.get(person.resident_id)
+    for rid in sorted(reasons, key=lambda r: follow_up_order(*reasons[r], r)):
+        reason, priority = reasons[rid]
+        r = residents.get(rid)
         table.add_row(
-            f"{person.priority:g}",
-            person.resident_id,
+            f"{priority:g}",
+            rid,
             r.name if r else "?",
             r.address if r else "?",
-            REASONS.get(person.reason, person.reason),
+            REASONS.get(reason, reason),
         )
     return table
 
@@ -69,7 +73,7 @@ def follow_up_table(status: AlertStatus, residents: dict[str, ResidentInfo]) -> 
 def live_view(status: AlertStatus) -> Group:
     """The live display: the counts, and answers, help and the follow-up list as they come."""
     helped = {h["resident_id"] for h in status.needs_help}
-    follow = len({u.resident_id for u in status.unreached} | helped)
+    follow = len(status.follow_up())
     line = (
         f"応答 / answers {status.counts.get('acknowledged', 0)} · "
         f"[bold red]助けが必要 / need help {len(helped)}[/] (当番に通知 / duty desk told) · "

@@ -98,6 +98,28 @@ class ChannelProblem:
     since: str  # ISO 8601, UTC
 
 
+# why a person is on the follow-up list (sheets, CSV, status); need_help outranks every other reason
+REASON_LABELS: dict[str, str] = {
+    "need_help": "助けが必要 / need help",
+    "cannot_reach": "支援者が連絡できず / supporter cannot reach",
+    "unlocated": "位置不明 / unlocated",
+    "no_channel": "連絡手段なし / no working channel",
+    "in_progress": "送信中 / in progress",
+    "failed": "不達 / failed",
+    "unknown": "不明 / unknown",
+    "not_confirmed": "未確認 / not confirmed",
+    "cancelled": "取消し / cancelled",
+}
+
+# at the top of the follow-up list: asked for help, then their supporter could not reach them
+_URGENCY = {"need_help": 0, "cannot_reach": 1}
+
+
+def follow_up_order(reason: str, priority: float, resident_id: str) -> tuple[int, float, str]:
+    """Sort key of the follow-up list: urgency, then priority (highest first), then id."""
+    return (_URGENCY.get(reason, 2), -priority, resident_id)
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownDelivery:
     key: str
@@ -126,10 +148,31 @@ class AlertStatus:
     parent_id: str | None = None
     cancellation_ids: list[str] = field(default_factory=list)
     channel_problems: list[ChannelProblem] = field(default_factory=list)
+    # people a supporter answered "cannot reach" for (reached or not)
+    cannot_reach: list[str] = field(default_factory=list)
+    # the target priority of everyone in needs_help and cannot_reach
+    urgent_priority: dict[str, float] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> bool:
         return self.state in ("sending", "waiting")
+
+    def follow_up(self) -> dict[str, tuple[str, float]]:
+        """The follow-up (door-knock) list: resident id -> (reason, priority).
+
+        Everyone unreached with their reason; everyone who asked for help ("need_help",
+        their own answer or a supporter's, even after a cancellation); everyone a
+        supporter could not reach ("cannot_reach"), even when a message reached them —
+        somebody who knows them could not find them. The one definition of the list:
+        the sheets, the CSV and the demo's check all read it.
+        """
+        out = {u.resident_id: (u.reason, u.priority) for u in self.unreached}
+        for rid in self.cannot_reach:
+            out[rid] = ("cannot_reach", self.urgent_priority.get(rid, 0.0))
+        for h in self.needs_help:
+            rid = h["resident_id"]
+            out[rid] = ("need_help", self.urgent_priority.get(rid, 0.0))
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +208,7 @@ class AlertStatus:
                 for u in self.unknown
             ],
             "needs_help": self.needs_help,
+            "cannot_reach": self.cannot_reach,
             "parent_id": self.parent_id,
             "cancellation_ids": self.cancellation_ids,
             "channel_problems": [
@@ -257,6 +301,19 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
             .order_by(Acknowledgement.at)
         )
     ]
+    cannot_reach = sorted(
+        set(
+            session.scalars(
+                select(Acknowledgement.resident_id).where(
+                    Acknowledgement.alert_id == alert_id,
+                    Acknowledgement.answer == "cannot_reach",
+                    Acknowledgement.answered_by == "supporter",
+                )
+            )
+        )
+    )
+    urgent = {h["resident_id"] for h in needs_help} | set(cannot_reach)
+    urgent_priority = {t.resident_id: t.priority for t in targets if t.resident_id in urgent}
     active = {s.value for s in ACTIVE_STATES}
     if alert.state == "cancelled":
         state = "cancelled"
@@ -289,6 +346,8 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
         parent_id=alert.parent_id,
         cancellation_ids=children,
         channel_problems=_channel_problems(session, alert, set(by_channel), now),
+        cannot_reach=cannot_reach,
+        urgent_priority=urgent_priority,
     )
 
 

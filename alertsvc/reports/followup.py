@@ -33,7 +33,7 @@ from alertsvc.db.tables import (
     Supporter,
     SupporterDisclosure,
 )
-from alertsvc.dispatch.status import alert_status
+from alertsvc.dispatch.status import REASON_LABELS, alert_status, follow_up_order
 from alertsvc.redact import mask_address
 from alertsvc.reports.target_csv import neutralise
 
@@ -53,18 +53,6 @@ __all__ = [
 GroupBy = Literal["district", "supporter"]
 TOKYO = ZoneInfo("Asia/Tokyo")
 
-# why the person is on the sheet; need_help outranks every other reason
-REASON_LABELS: dict[str, str] = {
-    "need_help": "助けが必要 / need help",
-    "cannot_reach": "支援者が連絡できず / supporter cannot reach",
-    "unlocated": "位置不明 / unlocated",
-    "no_channel": "連絡手段なし / no working channel",
-    "in_progress": "送信中 / in progress",
-    "failed": "不達 / failed",
-    "unknown": "不明 / unknown",
-    "not_confirmed": "未確認 / no answer",
-    "cancelled": "取消し / cancelled",
-}
 NO_SUPPORTER = "(支援者なし / no supporter)"
 NO_DISTRICT = "(町名不明 / district unknown)"
 
@@ -181,12 +169,8 @@ def district_of(address: str) -> str:
     return town or NO_DISTRICT
 
 
-# at the top of the list: asked for help, or their supporter could not reach them
-_URGENT = frozenset({"need_help", "cannot_reach"})
-
-
 def _sort_key(p: FollowupPerson) -> tuple[int, float, str]:
-    return (0 if p.reason in _URGENT else 1, -p.priority, p.resident_id)
+    return follow_up_order(p.reason, p.priority, p.resident_id)
 
 
 def build_followup(
@@ -207,30 +191,7 @@ def build_followup(
     unknown alert id.
     """
     st = alert_status(session, alert_id)
-    reasons: dict[str, tuple[str, float]] = {
-        u.resident_id: (u.reason, u.priority) for u in st.unreached
-    }
-    help_ids = {h["resident_id"] for h in st.needs_help}
-    priorities = dict(
-        session.execute(
-            select(Delivery.resident_id, Delivery.priority).where(
-                Delivery.alert_id == alert_id, Delivery.resident_id.in_(help_ids)
-            )
-        ).all()
-    )
-    for rid in help_ids:
-        prio = reasons.get(rid, (None, priorities.get(rid, 0.0)))[1]
-        reasons[rid] = ("need_help", prio)
-    # a supporter's "cannot reach" puts the person at the top (below nobody but need help)
-    for rid in session.scalars(
-        select(Acknowledgement.resident_id).where(
-            Acknowledgement.alert_id == alert_id,
-            Acknowledgement.answer == "cannot_reach",
-            Acknowledgement.answered_by == "supporter",
-        )
-    ):
-        if rid not in help_ids and rid in reasons:
-            reasons[rid] = ("cannot_reach", reasons[rid][1])
+    reasons = st.follow_up()
     ids = sorted(reasons)
     residents = {r.id: r for r in session.scalars(select(Resident).where(Resident.id.in_(ids)))}
     supporters: dict[str, list[str]] = defaultdict(list)

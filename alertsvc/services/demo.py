@@ -292,7 +292,7 @@ def _dispatch(
                 "t": round(time.monotonic() - start, 1),
                 "answered": st.counts.get("acknowledged", 0),
                 "need_help": len(helped),
-                "follow_up": len({u.resident_id for u in st.unreached} | helped),
+                "follow_up": len(st.follow_up()),
             }
         )
 

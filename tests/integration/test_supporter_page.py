@@ -21,7 +21,7 @@ from alertsvc.config import (
     WebhookSettings,
 )
 from alertsvc.db import session_scope
-from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
+from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery, utcnow
 from alertsvc.dispatch.status import alert_status
 from alertsvc.reports.followup import build_followup
 from alertsvc.web.supporter_page import supporter_token
@@ -162,6 +162,43 @@ def test_cannot_reach_tops_followup_and_notifies_the_duty_desk(
         assert sheet.people[0].reason == "cannot_reach"
         duty = s.scalars(select(Delivery).where(Delivery.recipient == "duty")).all()
         assert [(d.address, d.resident_id) for d in duty] == [(DESK, last)]
+
+
+def test_cannot_reach_lists_a_person_whose_message_was_delivered(
+    sent: tuple[Engine, str], client: TestClient, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A delivered message is not a person found: the supporter's "cannot reach" puts
+    them on every form of the follow-up list (regression: the sheet only re-labelled
+    people already unreached, so the demo's scripted "cannot reach" went missing)."""
+    from sqlalchemy import update
+
+    engine, alert_id = sent
+    key = _digest_key(engine, alert_id, PHONE_B)
+    with session_scope(engine) as s:
+        # T083 answered on their own: reached, off the list
+        s.execute(
+            update(AlertTarget)
+            .where(AlertTarget.alert_id == alert_id, AlertTarget.resident_id == "T083")
+            .values(acknowledged_at=utcnow())
+        )
+    with session_scope(engine) as s:
+        assert "T083" not in {p.resident_id for p in build_followup(s, alert_id).people}
+    res = client.post(_path(key), data={"person": "T083", "answer": "cannot_reach"})
+    assert res.status_code == 200
+    with session_scope(engine) as s:
+        st = alert_status(s, alert_id)
+        assert st.cannot_reach == ["T083"]
+        assert st.follow_up()["T083"][0] == "cannot_reach"
+        sheet = build_followup(s, alert_id)
+        assert sheet.people[0].resident_id == "T083"
+        assert sheet.people[0].reason == "cannot_reach"
+    out = tmp_path / "follow-up.csv"
+    res = run_cli(["alert", "status", alert_id, "--csv", str(out)], env=cli_env)
+    assert res.exit_code == 0, res.stderr
+    rows = out.read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert rows[0].split(",")[1] == "T083"
+    assert "cannot reach" in rows[0]
+    assert len(rows) == len(sheet.people)
 
 
 @pytest.mark.parametrize(
