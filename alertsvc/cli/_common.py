@@ -114,9 +114,17 @@ def import_error_doc(exc: AlertsvcError) -> dict[str, object]:
     return doc
 
 
-def emit_json(doc: Any) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+def emit_json(doc: Any, *, compact: bool = False) -> None:
+    """Print one JSON document on stdout.
+
+    ``compact``: one line without indentation, for documents of city size (the preview of a
+    register): ``json`` encodes those in C, about ten times faster than indented.
+    """
+    if compact:
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+    else:
+        text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

@@ -250,7 +250,7 @@ def preview_cmd(
             doc = preview.as_json(show_contacts=show_contacts)
             if draft_id is not None:
                 doc["draft_id"] = draft_id
-            emit_json(doc)
+            emit_json(doc, compact=True)
         else:
             # the JSON document is the answer: a human table of thousands of rows is not
             render_preview_human(preview, show_contacts=show_contacts)

@@ -12,7 +12,6 @@ from alertsvc.audit import current_actor
 from alertsvc.cli._common import emit_json, human, import_error_doc, run_command, state_of
 from alertsvc.db import session_scope
 from alertsvc.errors import NotFound
-from alertsvc.geo.zone_import import import_zones
 from alertsvc.geo.zone_store import list_zone_sets, list_zones
 from alertsvc.models import ImportReport, ZoneKind
 
@@ -45,6 +44,9 @@ def import_cmd(
     state = state_of(ctx)
 
     def body() -> None:
+        # geopandas/pyogrio load in ~0.5 s: only the import command pays for them
+        from alertsvc.geo.zone_import import import_zones
+
         report = import_zones(
             state.engine,
             path,

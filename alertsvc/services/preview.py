@@ -233,7 +233,7 @@ def build_preview(
     from alertsvc.geo.shelter_store import load_shelters
 
     result = _target(session, settings, scope)
-    targets = _with_all_zone_facts(session, settings, result.targets)
+    targets = _with_all_zone_facts(session, settings, scope, result.targets)
     shelters = load_shelters(session)
     plans = plan_alert(
         targets,
@@ -267,28 +267,43 @@ def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResu
     """``find_targets`` over the active register, reading full records only in scope.
 
     Positions come as columns; one join picks the people in or near the scope; only they
-    (and the unlocated, who are always reported) are read in full and targeted again, so
-    the result is exactly ``find_targets(load_residents(...), ...)``: a point's pairs do
-    not depend on the other points.
+    (and the unlocated, who are always reported) are read in full, and their targets are
+    built from that same join (``targets_from_pairs``), so the result is exactly
+    ``find_targets(load_residents(...), ...)``: a point's pairs do not depend on the others.
     """
-    from alertsvc.geo.targeting import find_targets, join_points
+    from alertsvc.geo.targeting import find_targets, join_points, targets_from_pairs
     from alertsvc.services.population import load_people, load_positions
 
     positions = load_positions(session)
     located = positions.located()
     geometries = [z.geometry for z in scope.zones]
-    if scope.area is not None and not scope.area.is_empty:
+    with_area = scope.area is not None and not scope.area.is_empty
+    if scope.area is not None and with_area:
         geometries.append(scope.area)
+    located_at = np.flatnonzero(located)
     pairs = join_points(
-        positions.lon[located],
-        positions.lat[located],
+        positions.lon[located_at],
+        positions.lat[located_at],
         geometries,
         tolerance_m=settings.targeting.edge_tolerance_m,
         metric_crs=settings.municipality.metric_crs,
     )
+    hit = np.unique(pairs.point)
     wanted = ~located
-    wanted[np.flatnonzero(located)[pairs.point]] = True
+    wanted[located_at[hit]] = True
     people = load_people(session, positions.ids[wanted].tolist())
+    by_id = {r.id: r for r in people}
+    hit_ids = positions.ids[located_at[hit]].tolist()
+    unlocated_ids = positions.ids[~located].tolist()
+    if all(i in by_id for i in hit_ids) and all(i in by_id for i in unlocated_ids):
+        # the points in pairs renumbered 0..len(hit)-1, in the same (id) order
+        compact = type(pairs)(np.searchsorted(hit, pairs.point), pairs.zone, pairs.edge_only)
+        targets = targets_from_pairs(
+            compact, [by_id[i] for i in hit_ids], list(scope.zones), with_area=with_area
+        )
+        unlocated = [by_id[i] for i in unlocated_ids]
+        return TargetingResult(targets=tuple(targets), unlocated=tuple(unlocated))
+    # the register changed between the two reads (another writer): target what was read
     return find_targets(
         people,
         list(scope.zones),
@@ -299,7 +314,7 @@ def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResu
 
 
 def _with_all_zone_facts(
-    session: Session, settings: Settings, targets: Sequence[Target]
+    session: Session, settings: Settings, scope: Scope, targets: Sequence[Target]
 ) -> list[Target]:
     """The scope decides who is alerted; what is safe to advise depends on every zone.
 
@@ -308,10 +323,18 @@ def _with_all_zone_facts(
     house-collapse flag are taken over every stored zone they lie in (with the same edge
     tolerance). ``zone_ids`` stay the zones of the scope.
     """
+    from sqlalchemy import func, select
+
+    from alertsvc.db.tables import Zone
     from alertsvc.geo.targeting import find_targets
     from alertsvc.geo.zone_store import load_zones
 
     if not targets:
+        return list(targets)
+    in_scope = {z.id for z in scope.zones}
+    stored = session.execute(select(func.count()).select_from(Zone)).scalar_one()
+    if stored <= len(in_scope) and set(session.execute(select(Zone.id)).scalars()) <= in_scope:
+        # every stored zone is in the scope: the targets already carry every zone's facts
         return list(targets)
     facts = find_targets(
         [t.resident for t in targets],
