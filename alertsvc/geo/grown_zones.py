@@ -125,9 +125,7 @@ _DENSIFY_M = 200.0
 _WIDE_DEG = 0.5
 
 
-def grown_zones(
-    geoms: npt.NDArray[np.object_], tol: float, metric_crs: str
-) -> GrownZones:
+def grown_zones(geoms: npt.NDArray[np.object_], tol: float, metric_crs: str) -> GrownZones:
     """(boundary segments and their offsets per zone in the metric CRS (``_zone_segments``),
     zones grown by a little more than ``tol`` and by a little less, in lon/lat), cached.
 
@@ -184,4 +182,3 @@ def grown_zones(
         while len(_GROWN_CACHE) > _GROWN_CACHE_SIZE:
             _GROWN_CACHE.popitem(last=False)
     return segs, offsets, grown, inner
-

@@ -231,7 +231,6 @@ def _inside_pairs(
     return pi[order], zi[order], cls[order]
 
 
-
 def join_points(
     lon: npt.ArrayLike,
     lat: npt.ArrayLike,
@@ -298,4 +297,3 @@ def join_points(
             mx[finite], my[finite], cz[rest[finite]], segs, offsets, tolerance_m
         )
     return PointZonePairs(ci[keep], cz[keep], cls[keep] > 0)
-

@@ -22,6 +22,7 @@ facts are the two tables below, ``CONTACT_CHANNELS`` and ``NEED_RULES``:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -90,6 +91,7 @@ _NEEDS_FOR: dict[ChannelName, str] = {
 }
 
 
+@functools.cache
 def _rule(needs: frozenset[Need]) -> NeedRule:
     ruled = [NEED_RULES[n] for n in (Need.HEARING, Need.SIGHT) if n in needs]
     if not ruled:

@@ -183,6 +183,7 @@ def _plan(
     alert_ref: str,
     exercise: bool,
     cache: RenderCache,
+    chosen: tuple[ShelterChoice | None, tuple[str, ...]] | None = None,
 ) -> PersonPlan:
     resident = target.resident
     facts = ActionFacts(
@@ -195,7 +196,7 @@ def _plan(
     )
     action, rule = decide_action(facts)
     # a shelter is named for every action: at level 5 and for move-up it is the fallback
-    shelter, shelter_notes = index.choose(resident)
+    shelter, shelter_notes = index.choose(resident) if chosen is None else chosen
     notes = list(shelter_notes)
     language = pick_language(resident.language)
     if language != normalise_language(resident.language or "ja"):
@@ -292,6 +293,8 @@ def plan_alert(
             max((len(s.address.encode("utf-16-le")) // 2 for s in shelters), default=0),
         )
     )
+    # every nearest-shelter query at once, in numpy (choose_many equals choose per person)
+    choices = index.choose_many([t.resident for t in targets])
     plans = [
         _plan(
             t,
@@ -301,8 +304,9 @@ def plan_alert(
             alert_ref=alert_ref,
             exercise=exercise,
             cache=cache,
+            chosen=chosen,
         )
-        for t in targets
+        for t, chosen in zip(targets, choices, strict=True)
     ]
     plans.sort(key=lambda p: (-p.priority, p.target.resident.id))
     return tuple(plans)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import Contact, Resident, Supporter
@@ -47,6 +47,11 @@ def _needs(raw: str | None) -> frozenset[Need]:
 @functools.lru_cache(maxsize=4096)
 def _channels(raw: str | None) -> tuple[ChannelName, ...]:
     return tuple(_CHANNELS[c] for c in json.loads(raw or "[]") if c in _CHANNELS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _blocked(raw: str | None) -> frozenset[ChannelName]:
+    return frozenset(_channels(raw))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -106,78 +111,92 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
     """
     wanted = list(dict.fromkeys(ids))
     rt, ct, st = Resident.__table__, Contact.__table__, Supporter.__table__
+    # one statement each, compiled once: the id list is expanded at execution
+    chunk_ids = bindparam("ids", expanding=True)
+    people_q = select(
+        rt.c.id,
+        rt.c.name,
+        rt.c.address,
+        rt.c.lat,
+        rt.c.lon,
+        rt.c.language,
+        rt.c.kana,
+        rt.c.floor,
+        # stored JSON read as its text, decoded through the caches above
+        cast(rt.c.needs, Text).label("needs"),
+        cast(rt.c.channel_pref, Text).label("channel_pref"),
+        cast(rt.c.review_reasons, Text).label("review_reasons"),
+        rt.c.consent,
+        rt.c.birth_date,
+    ).where(rt.c.id.in_(chunk_ids))
+    # (resident, position, id) is the relationship's order with a tie-break
+    contacts_q = (
+        select(
+            ct.c.resident_id,
+            ct.c.kind,
+            ct.c.address,
+            ct.c.healthy,
+            cast(ct.c.blocked_channels, Text).label("blocked_channels"),
+        )
+        .where(ct.c.resident_id.in_(chunk_ids))
+        .order_by(ct.c.resident_id, ct.c.position, ct.c.id)
+    )
+    supporters_q = (
+        select(st.c.resident_id, st.c.id, st.c.name, st.c.phone, st.c.phone_kind)
+        .where(st.c.resident_id.in_(chunk_ids))
+        .order_by(st.c.resident_id, st.c.position, st.c.id)
+    )
     contacts: dict[str, list[ContactInfo]] = defaultdict(list)
     supporters: dict[str, list[SupporterInfo]] = defaultdict(list)
     rows: list[Any] = []
     for chunk in _chunks(wanted):
-        rows.extend(
-            session.execute(
-                select(
-                    rt.c.id,
-                    rt.c.name,
-                    rt.c.address,
-                    rt.c.lat,
-                    rt.c.lon,
-                    rt.c.language,
-                    rt.c.kana,
-                    rt.c.floor,
-                    # stored JSON read as its text, decoded through the caches above
-                    cast(rt.c.needs, Text).label("needs"),
-                    cast(rt.c.channel_pref, Text).label("channel_pref"),
-                    cast(rt.c.review_reasons, Text).label("review_reasons"),
-                    rt.c.consent,
-                    rt.c.birth_date,
-                ).where(rt.c.id.in_(chunk))
-            ).all()
-        )
-        # (resident, position, id) is the relationship's order with a tie-break
-        for c in session.execute(
-            select(
-                ct.c.resident_id,
-                ct.c.kind,
-                ct.c.address,
-                ct.c.healthy,
-                cast(ct.c.blocked_channels, Text).label("blocked_channels"),
-            )
-            .where(ct.c.resident_id.in_(chunk))
-            .order_by(ct.c.resident_id, ct.c.position, ct.c.id)
-        ):
-            blocked = frozenset(_channels(c.blocked_channels))
-            contacts[c.resident_id].append(
-                ContactInfo(_KINDS[c.kind], c.address, c.healthy, blocked)
-            )
-        for s in session.execute(
-            select(st.c.resident_id, st.c.id, st.c.name, st.c.phone, st.c.phone_kind)
-            .where(st.c.resident_id.in_(chunk))
-            .order_by(st.c.resident_id, st.c.position, st.c.id)
-        ):
-            supporters[s.resident_id].append(
+        params = {"ids": chunk}
+        rows.extend(session.execute(people_q, params).tuples().all())
+        for rid, kind, address, healthy, blocked in session.execute(contacts_q, params).all():
+            contacts[rid].append(ContactInfo(_KINDS[kind], address, healthy, _blocked(blocked)))
+        for rid, sid, name, phone, phone_kind in session.execute(supporters_q, params).all():
+            supporters[rid].append(
                 SupporterInfo(
-                    id=s.id,
-                    name=s.name,
-                    phone=s.phone,
-                    phone_kind=_KINDS[s.phone_kind] if s.phone_kind else None,
+                    id=sid,
+                    name=name,
+                    phone=phone,
+                    phone_kind=_KINDS[phone_kind] if phone_kind else None,
                 )
             )
     rank = {rid: k for k, rid in enumerate(wanted)}
-    rows.sort(key=lambda r: rank[r.id])
+    rows.sort(key=lambda r: rank[r[0]])
+    empty: tuple[Any, ...] = ()
     return [
         ResidentInfo(
-            id=r.id,
-            name=r.name,
-            address=r.address,
-            lat=r.lat,
-            lon=r.lon,
-            language=r.language,
-            kana=r.kana,
-            floor=r.floor,
-            needs=_needs(r.needs),
-            channel_pref=_channels(r.channel_pref),
-            contacts=tuple(contacts.get(r.id, ())),
-            supporters=tuple(supporters.get(r.id, ())),
-            consent=r.consent,
-            birth_date=r.birth_date,
-            review_reasons=_reasons(r.review_reasons),
+            rid,
+            name,
+            address,
+            lat,
+            lon,
+            language,
+            kana,
+            floor,
+            _needs(needs),
+            _channels(channel_pref),
+            tuple(contacts[rid]) if rid in contacts else empty,
+            tuple(supporters[rid]) if rid in supporters else empty,
+            consent,
+            birth_date,
+            _reasons(reasons),
         )
-        for r in rows
+        for (
+            rid,
+            name,
+            address,
+            lat,
+            lon,
+            language,
+            kana,
+            floor,
+            needs,
+            channel_pref,
+            reasons,
+            consent,
+            birth_date,
+        ) in rows
     ]

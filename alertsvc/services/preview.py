@@ -96,11 +96,16 @@ class Preview:
             if plan.entries:
                 by_channel[plan.entries[0][0].value] += 1
             supporters += len(plan.supporters)
-        estimate = self.estimate_seconds()
+        first = self.first_step_counts()
+        estimate = {
+            channel: round(n / self.rates[ChannelName(channel)], 1)
+            for channel, n in sorted(first.items())
+        }
+        unreachable = sum(1 for p in self.plans if p.unreachable_reason is not None)
         return {
             "targets": len(self.plans),
-            "reachable": len(self.reachable),
-            "unreachable": len(self.unreachable),
+            "reachable": len(self.plans) - unreachable,
+            "unreachable": unreachable,
             "unlocated": len(self.unlocated),
             "edge_only": sum(1 for p in self.plans if p.target.edge_only),
             "house_collapse": sum(1 for p in self.plans if p.target.house_collapse),
@@ -109,7 +114,7 @@ class Preview:
             "by_first_channel": dict(sorted(by_channel.items())),
             "by_language": dict(sorted(by_language.items())),
             "supporters": supporters,
-            "first_messages": dict(sorted(self.first_step_counts().items())),
+            "first_messages": dict(sorted(first.items())),
             "estimate_seconds": estimate,
             "estimate_total_seconds": max(estimate.values(), default=0.0),
         }
