@@ -10,8 +10,10 @@ keyed by content: a re-import (new coordinates) is a new entry, never a stale on
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import threading
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -19,7 +21,15 @@ import numpy.typing as npt
 import shapely
 from pyproj import Transformer
 
-__all__ = ["GrownZones", "grown_zones", "within"]
+__all__ = [
+    "GrownZones",
+    "cache_key",
+    "decode_grown",
+    "encode_grown",
+    "grown_zones",
+    "remember_grown",
+    "within",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -137,10 +147,7 @@ def grown_zones(geoms: npt.NDArray[np.object_], tol: float, metric_crs: str) -> 
     differ by far less than the growing margin. A zone that does not project (outside the
     CRS's domain) is its own "grown" zone: inside is still found, "near" never is.
     """
-    digest = hashlib.sha1(usedforsecurity=False)
-    for wkb in shapely.to_wkb(geoms):
-        digest.update(wkb)
-    key = (metric_crs, tol, digest.digest())
+    key = _key(geoms, tol, metric_crs)
     with _GROWN_LOCK:
         hit = _GROWN_CACHE.get(key)
         if hit is not None:
@@ -177,8 +184,72 @@ def grown_zones(geoms: npt.NDArray[np.object_], tol: float, metric_crs: str) -> 
     shapely.prepare(grown)
     shapely.prepare(inner)
     segs, offsets = _zone_segments(mgeoms)
+    _remember(key, (segs, offsets, grown, inner))
+    return segs, offsets, grown, inner
+
+
+def _key(geoms: npt.NDArray[np.object_], tol: float, metric_crs: str) -> tuple[str, float, bytes]:
+    digest = hashlib.sha1(usedforsecurity=False)
+    for wkb in shapely.to_wkb(geoms):
+        digest.update(wkb)
+    return (metric_crs, float(tol), digest.digest())
+
+
+def _remember(key: tuple[str, float, bytes], value: GrownZones) -> None:
     with _GROWN_LOCK:
-        _GROWN_CACHE[key] = (segs, offsets, grown, inner)
+        _GROWN_CACHE[key] = value
+        _GROWN_CACHE.move_to_end(key)
         while len(_GROWN_CACHE) > _GROWN_CACHE_SIZE:
             _GROWN_CACHE.popitem(last=False)
-    return segs, offsets, grown, inner
+
+
+def cache_key(geoms: npt.NDArray[np.object_], tol: float, metric_crs: str) -> str:
+    """The content key of ``grown_zones(geoms, tol, metric_crs)`` as text (for storage)."""
+    crs, tolerance, digest = _key(geoms, tol, metric_crs)
+    return f"{crs}|{tolerance!r}|{digest.hex()}"
+
+
+def remember_grown(
+    geoms: npt.NDArray[np.object_], tol: float, metric_crs: str, value: GrownZones
+) -> None:
+    """Put a stored result of ``grown_zones(geoms, tol, metric_crs)`` in the cache.
+
+    ``value`` must be what that call returned for these very geometries (``encode_grown``
+    then ``decode_grown`` of it): the cache is keyed by their content.
+    """
+    shapely.prepare(value[2])
+    shapely.prepare(value[3])
+    _remember(_key(geoms, tol, metric_crs), value)
+
+
+def encode_grown(value: GrownZones) -> bytes:
+    """``grown_zones``' result as bytes (numpy ``.npz``, no pickling); see ``decode_grown``."""
+    segs, offsets, grown, inner = value
+    arrays: dict[str, npt.NDArray[np.generic]] = {"segs": segs, "offsets": offsets}
+    for name, geoms in (("grown", grown), ("inner", inner)):
+        wkb = shapely.to_wkb(geoms)
+        arrays[f"{name}_len"] = np.array([len(w) for w in wkb], dtype=np.int64)
+        arrays[f"{name}_wkb"] = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+    out = io.BytesIO()
+    np.savez(out, allow_pickle=False, **arrays)
+    return out.getvalue()
+
+
+def decode_grown(data: bytes) -> GrownZones:
+    """The inverse of ``encode_grown``; raises ``ValueError`` for bytes it did not write."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            parts = {k: npz[k] for k in npz.files}
+        geoms = []
+        for name in ("grown", "inner"):
+            raw = parts[f"{name}_wkb"].tobytes()
+            ends = np.cumsum(parts[f"{name}_len"]).tolist()
+            starts = [0, *ends[:-1]]
+            wkb = np.empty(len(ends), dtype=object)
+            wkb[:] = [raw[a:b] for a, b in zip(starts, ends, strict=True)]
+            geoms.append(shapely.from_wkb(wkb))
+        segs = np.ascontiguousarray(parts["segs"], dtype=np.float64)
+        offsets = np.asarray(parts["offsets"], dtype=np.int64)
+    except (KeyError, OSError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
+        raise ValueError(f"not a stored grown-zone record: {exc}") from exc
+    return segs, offsets, geoms[0], geoms[1]

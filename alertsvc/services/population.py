@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from alertsvc.db.tables import Contact, Resident, Supporter
 from alertsvc.models import (
@@ -112,7 +113,7 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
     wanted = list(dict.fromkeys(ids))
     rt, ct, st = Resident.__table__, Contact.__table__, Supporter.__table__
     # one statement each, compiled once: the id list is expanded at execution
-    chunk_ids = bindparam("ids", expanding=True)
+    chunk_ids: BindParameter[Any] = bindparam("ids", expanding=True)
     people_q = select(
         rt.c.id,
         rt.c.name,

@@ -276,6 +276,7 @@ def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResu
     built from that same join (``targets_from_pairs``), so the result is exactly
     ``find_targets(load_residents(...), ...)``: a point's pairs do not depend on the others.
     """
+    from alertsvc.geo.grown_store import load_grown_zones
     from alertsvc.geo.targeting import find_targets, join_points, targets_from_pairs
     from alertsvc.services.population import load_people, load_positions
 
@@ -286,6 +287,13 @@ def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResu
     if scope.area is not None and with_area:
         geometries.append(scope.area)
     located_at = np.flatnonzero(located)
+    # zones grown at import (stored with their set) spare the join growing them again
+    load_grown_zones(
+        session,
+        geometries,
+        tolerance_m=settings.targeting.edge_tolerance_m,
+        metric_crs=settings.municipality.metric_crs,
+    )
     pairs = join_points(
         positions.lon[located_at],
         positions.lat[located_at],
