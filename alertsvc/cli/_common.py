@@ -7,6 +7,7 @@ everything meant for a person goes to stderr. Exit codes: 0 ok, 1 failure, 2 usa
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +35,7 @@ __all__ = [
     "fail",
     "human",
     "import_error_doc",
+    "paused_gc",
     "run_command",
     "state_of",
 ]
@@ -160,6 +162,23 @@ def run_command(
         if len(rows) > 200:
             human.print(f"  … and {len(rows) - 200} more")
         raise typer.Exit(exc.exit_code) from exc
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a command builds a city's worth of records.
+
+    A preview of 100k residents creates millions of small acyclic objects (records,
+    plans, JSON rows); each collection walks every live one, which cost 40 % of the
+    preview. Reference counting still frees everything; cycles wait until the end.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @contextmanager

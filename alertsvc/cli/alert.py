@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alertsvc.audit import record
-from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.cli._common import emit_json, human, paused_gc, run_command, state_of
 from alertsvc.db import session_scope
 from alertsvc.errors import ScopeError
 from alertsvc.models import Level
@@ -264,7 +264,8 @@ def preview_cmd(
         if csv_file is not None:
             human.print(f"対象者一覧を書き出しました / target list written: {csv_file}")
 
-    run_command(json_out, body)
+    with paused_gc():
+        run_command(json_out, body)
 
 
 def confirmation_phrase(level: Level, exercise: bool) -> str:
