@@ -152,7 +152,7 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
     rows: list[Any] = []
     for chunk in _chunks(wanted):
         params = {"ids": chunk}
-        rows.extend(session.execute(people_q, params).tuples().all())
+        rows.extend(session.execute(people_q, params).all())
         for rid, kind, address, healthy, blocked in session.execute(contacts_q, params).all():
             contacts[rid].append(ContactInfo(_KINDS[kind], address, healthy, _blocked(blocked)))
         for rid, sid, name, phone, phone_kind in session.execute(supporters_q, params).all():
