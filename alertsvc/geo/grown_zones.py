@@ -250,6 +250,6 @@ def decode_grown(data: bytes) -> GrownZones:
             geoms.append(shapely.from_wkb(wkb))
         segs = np.ascontiguousarray(parts["segs"], dtype=np.float64)
         offsets = np.asarray(parts["offsets"], dtype=np.int64)
-    except (KeyError, OSError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
         raise ValueError(f"not a stored grown-zone record: {exc}") from exc
     return segs, offsets, geoms[0], geoms[1]
