@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ __all__ = [
     "AppState",
     "ChannelBuilder",
     "emit_json",
+    "emit_json_stream",
     "fail",
     "human",
     "import_error_doc",
@@ -128,6 +129,35 @@ def emit_json(doc: Any, *, compact: bool = False) -> None:
         text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def emit_json_stream(sections: Iterable[tuple[str, Any]]) -> None:
+    """Print one compact JSON object on stdout from its (key, value) pairs, in order.
+
+    A value that is an ``Iterator`` is written as a JSON array, a row at a time: the same
+    bytes ``emit_json(dict(...), compact=True)`` prints, without holding the document.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    out = sys.stdout
+    out.write("{")
+    for k, (key, value) in enumerate(sections):
+        out.write(("," if k else "") + encode(key) + ":")
+        if not isinstance(value, Iterator):
+            out.write(encode(value))
+            continue
+        out.write("[")
+        chunk: list[str] = []
+        first = True
+        for row in value:
+            chunk.append(encode(row))
+            if len(chunk) >= 2048:
+                out.write(("" if first else ",") + ",".join(chunk))
+                first, chunk = False, []
+        if chunk:
+            out.write(("" if first else ",") + ",".join(chunk))
+        out.write("]")
+    out.write("}\n")
+    out.flush()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

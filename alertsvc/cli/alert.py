@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from alertsvc.audit import record
-from alertsvc.cli._common import emit_json, human, paused_gc, run_command, state_of
+from alertsvc.cli._common import (
+    emit_json,
+    emit_json_stream,
+    human,
+    paused_gc,
+    run_command,
+    state_of,
+)
 from alertsvc.db import session_scope
 from alertsvc.errors import ScopeError
 from alertsvc.models import Level
@@ -247,10 +254,11 @@ def preview_cmd(
                     {"targets": len(preview.plans)},
                 )
         if json_out:
-            doc = preview.as_json(show_contacts=show_contacts)
+            # streamed a row at a time: a city's document is never held whole
+            sections = preview.json_sections(show_contacts=show_contacts)
             if draft_id is not None:
-                doc["draft_id"] = draft_id
-            emit_json(doc, compact=True)
+                sections.append(("draft_id", draft_id))
+            emit_json_stream(sections)
         else:
             # the JSON document is the answer: a human table of thousands of rows is not
             render_preview_human(preview, show_contacts=show_contacts)

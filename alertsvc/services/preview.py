@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -145,15 +145,33 @@ class Preview:
 
     def as_json(self, *, show_contacts: bool = False) -> dict[str, Any]:
         """The documented ``alert preview --json`` document."""
+        return {
+            key: list(value) if isinstance(value, Iterator) else value
+            for key, value in self.json_sections(show_contacts=show_contacts)
+        }
 
+    def json_sections(self, *, show_contacts: bool = False) -> list[tuple[str, Any]]:
+        """``as_json``'s (key, value) pairs in order; its lists come as iterators of rows,
+        so a writer can stream a city's document instead of holding it twice.
+
+        What can fail (rendering the samples) is done before this returns: a writer never
+        stops half-way through a document.
+        """
+        counts, samples = self.counts(), self.samples()
+        return list(self._sections(show_contacts, counts, samples))
+
+    def _sections(
+        self, show_contacts: bool, counts: dict[str, Any], samples: list[dict[str, Any]]
+    ) -> Iterator[tuple[str, Any]]:
         def addr(address: str) -> str:
             return address if show_contacts else mask_address(address)
 
-        return {
-            "level": int(self.level),
-            "exercise": self.exercise,
-            "scope": self.scope.as_dict(),
-            "targets": [
+        yield "level", int(self.level)
+        yield "exercise", self.exercise
+        yield "scope", self.scope.as_dict()
+        yield (
+            "targets",
+            (
                 {
                     "resident_id": p.target.resident.id,
                     "zones": list(p.target.zone_ids),
@@ -169,8 +187,11 @@ class Preview:
                     "notes": list(p.notes),
                 }
                 for p in self.plans
-            ],
-            "unlocated": [
+            ),
+        )
+        yield (
+            "unlocated",
+            (
                 {
                     "resident_id": r.id,
                     "name": r.name,
@@ -178,8 +199,11 @@ class Preview:
                     "contact": "直接連絡 / contact directly",
                 }
                 for r in self.unlocated
-            ],
-            "unreachable": [
+            ),
+        )
+        yield (
+            "unreachable",
+            (
                 {
                     "resident_id": p.target.resident.id,
                     "name": p.target.resident.name,
@@ -187,10 +211,14 @@ class Preview:
                     "reason": p.unreachable_reason,
                     "contact": "直接連絡 / contact directly",
                 }
-                for p in self.unreachable
-            ],
-            # flagged on import: a register cell was unusable and cleared (#7 item 6)
-            "needs_review": [
+                for p in self.plans
+                if p.unreachable_reason is not None
+            ),
+        )
+        # flagged on import: a register cell was unusable and cleared (#7 item 6)
+        yield (
+            "needs_review",
+            (
                 {
                     "resident_id": r.id,
                     "name": r.name,
@@ -199,8 +227,11 @@ class Preview:
                     "contact": "直接連絡 / contact directly",
                 }
                 for r in self.needs_review
-            ],
-            "supporters": [
+            ),
+        )
+        yield (
+            "supporters",
+            (
                 {
                     "resident_id": n.resident_id,
                     "supporter_id": n.supporter.id,
@@ -211,10 +242,10 @@ class Preview:
                 }
                 for p in self.plans
                 for n in p.supporters
-            ],
-            "counts": self.counts(),
-            "samples": self.samples(),
-        }
+            ),
+        )
+        yield "counts", counts
+        yield "samples", samples
 
 
 def _distinct(items: Any) -> list[ChannelName]:
