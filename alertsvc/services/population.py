@@ -85,17 +85,31 @@ class Positions:
 
 
 def load_positions(session: Session) -> Positions:
-    """Id, lon and lat of every active resident, ordered by id (database errors propagate)."""
+    """Id, lon and lat of every active resident, ordered by id (database errors propagate).
+
+    Read in partitions straight into arrays: a register of a million never exists as a
+    million row objects at once.
+    """
     t = Resident.__table__
-    rows = session.execute(
-        select(t.c.id, t.c.lon, t.c.lat).where(t.c.active.is_(True)).order_by(t.c.id)
-    ).all()
-    ids = np.empty(len(rows), dtype=object)
-    ids[:] = [r[0] for r in rows]
-    # None becomes NaN in a float array: the resident is reported as unlocated
-    lon = np.array([r[1] for r in rows], dtype=np.float64)
-    lat = np.array([r[2] for r in rows], dtype=np.float64)
-    return Positions(ids, lon.reshape(-1), lat.reshape(-1))
+    stmt = select(t.c.id, t.c.lon, t.c.lat).where(t.c.active.is_(True)).order_by(t.c.id)
+    ids: list[str] = []
+    lons: list[npt.NDArray[np.float64]] = []
+    lats: list[npt.NDArray[np.float64]] = []
+    for part in session.execute(stmt.execution_options(yield_per=_PART)).partitions():
+        ids.extend(r[0] for r in part)
+        # None becomes NaN in a float array: the resident is reported as unlocated
+        lons.append(np.array([r[1] for r in part], dtype=np.float64).reshape(-1))
+        lats.append(np.array([r[2] for r in part], dtype=np.float64).reshape(-1))
+    id_array = np.empty(len(ids), dtype=object)
+    id_array[:] = ids
+    empty = np.empty(0, dtype=np.float64)
+    lon = np.concatenate(lons) if lons else empty
+    lat = np.concatenate(lats) if lats else empty
+    return Positions(id_array, lon, lat)
+
+
+# rows per partition of the positions read
+_PART = 50_000
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
