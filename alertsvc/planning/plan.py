@@ -131,7 +131,9 @@ def _metres(value: float) -> str:
     return f"{value:g}"
 
 
+@functools.lru_cache(maxsize=64)
 def _depth(rank: int | None) -> dict[str, str | None] | None:
+    # one dict per rank, shared by every context (templates only read them)
     if rank is None or rank not in DEPTH_RANK_METRES:
         return None
     lo, hi = DEPTH_RANK_METRES[rank]

@@ -16,6 +16,7 @@ of ``SMS_SHORTENING`` until it fits. The head is never cut.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -283,8 +284,8 @@ def _probe_key(context: Mapping[str, Any], shelter_text: tuple[int, int]) -> tup
     name_len, address_len = shelter_text
     key = (
         *head,
-        max(name_len, _utf16_len(shelter["name"])),
-        max(address_len, _utf16_len(shelter["address"])),
+        max(name_len, _text_units(shelter["name"])),
+        max(address_len, _text_units(shelter["address"])),
         _nines(shelter["distance"]),
         _nines(shelter["walk"]),
         shelter["welfare"],
@@ -295,6 +296,12 @@ def _probe_key(context: Mapping[str, Any], shelter_text: tuple[int, int]) -> tup
 
 # UTF-16 units per part of a concatenated UCS-2 message (see planning.sms)
 _UCS2_PART = 67
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_units(text: str) -> int:
+    # a city has a few hundred shelter names and addresses: count each once
+    return _utf16_len(text)
 
 
 def _utf16_len(text: str) -> int:

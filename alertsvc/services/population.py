@@ -161,12 +161,15 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
         .where(st.c.resident_id.in_(chunk_ids))
         .order_by(st.c.resident_id, st.c.position, st.c.id)
     )
-    contacts: dict[str, list[ContactInfo]] = defaultdict(list)
-    supporters: dict[str, list[SupporterInfo]] = defaultdict(list)
-    rows: list[Any] = []
+    rank = {rid: k for k, rid in enumerate(wanted)}
+    empty: tuple[Any, ...] = ()
+    out: list[ResidentInfo] = []
+    # chunk by chunk, so that only one chunk's rows exist at a time besides the records
     for chunk in _chunks(wanted):
         params = {"ids": chunk}
-        rows.extend(session.execute(people_q, params).all())
+        contacts: dict[str, list[ContactInfo]] = defaultdict(list)
+        supporters: dict[str, list[SupporterInfo]] = defaultdict(list)
+        rows = list(session.execute(people_q, params).all())
         for rid, kind, address, healthy, blocked in session.execute(contacts_q, params).all():
             contacts[rid].append(ContactInfo(_KINDS[kind], address, healthy, _blocked(blocked)))
         for rid, sid, name, phone, phone_kind in session.execute(supporters_q, params).all():
@@ -178,40 +181,40 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
                     phone_kind=_KINDS[phone_kind] if phone_kind else None,
                 )
             )
-    rank = {rid: k for k, rid in enumerate(wanted)}
-    rows.sort(key=lambda r: rank[r[0]])
-    empty: tuple[Any, ...] = ()
-    return [
-        ResidentInfo(
-            rid,
-            name,
-            address,
-            lat,
-            lon,
-            language,
-            kana,
-            floor,
-            _needs(needs),
-            _channels(channel_pref),
-            tuple(contacts[rid]) if rid in contacts else empty,
-            tuple(supporters[rid]) if rid in supporters else empty,
-            consent,
-            birth_date,
-            _reasons(reasons),
+        # chunks follow ``wanted``; within one, rows come in the database's order
+        rows.sort(key=lambda r: rank[r[0]])
+        out.extend(
+            ResidentInfo(
+                rid,
+                name,
+                address,
+                lat,
+                lon,
+                language,
+                kana,
+                floor,
+                _needs(needs),
+                _channels(channel_pref),
+                tuple(contacts[rid]) if rid in contacts else empty,
+                tuple(supporters[rid]) if rid in supporters else empty,
+                consent,
+                birth_date,
+                _reasons(reasons),
+            )
+            for (
+                rid,
+                name,
+                address,
+                lat,
+                lon,
+                language,
+                kana,
+                floor,
+                needs,
+                channel_pref,
+                reasons,
+                consent,
+                birth_date,
+            ) in rows
         )
-        for (
-            rid,
-            name,
-            address,
-            lat,
-            lon,
-            language,
-            kana,
-            floor,
-            needs,
-            channel_pref,
-            reasons,
-            consent,
-            birth_date,
-        ) in rows
-    ]
+    return out
