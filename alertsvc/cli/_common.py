@@ -7,9 +7,10 @@ everything meant for a person goes to stderr. Exit codes: 0 ok, 1 failure, 2 usa
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,11 @@ __all__ = [
     "AppState",
     "ChannelBuilder",
     "emit_json",
+    "emit_json_stream",
     "fail",
     "human",
     "import_error_doc",
+    "paused_gc",
     "run_command",
     "state_of",
 ]
@@ -114,10 +117,47 @@ def import_error_doc(exc: AlertsvcError) -> dict[str, object]:
     return doc
 
 
-def emit_json(doc: Any) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+def emit_json(doc: Any, *, compact: bool = False) -> None:
+    """Print one JSON document on stdout.
+
+    ``compact``: one line without indentation, for documents of city size (the preview of a
+    register): ``json`` encodes those in C, about ten times faster than indented.
+    """
+    if compact:
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+    else:
+        text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def emit_json_stream(sections: Iterable[tuple[str, Any]]) -> None:
+    """Print one compact JSON object on stdout from its (key, value) pairs, in order.
+
+    A value that is an ``Iterator`` is written as a JSON array, a row at a time: the same
+    bytes ``emit_json(dict(...), compact=True)`` prints, without holding the document.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    out = sys.stdout
+    out.write("{")
+    for k, (key, value) in enumerate(sections):
+        out.write(("," if k else "") + encode(key) + ":")
+        if not isinstance(value, Iterator):
+            out.write(encode(value))
+            continue
+        out.write("[")
+        chunk: list[str] = []
+        first = True
+        for row in value:
+            chunk.append(encode(row))
+            if len(chunk) >= 2048:
+                out.write(("" if first else ",") + ",".join(chunk))
+                first, chunk = False, []
+        if chunk:
+            out.write(("" if first else ",") + ",".join(chunk))
+        out.write("]")
+    out.write("}\n")
+    out.flush()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -152,6 +192,23 @@ def run_command(
         if len(rows) > 200:
             human.print(f"  … and {len(rows) - 200} more")
         raise typer.Exit(exc.exit_code) from exc
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a command builds a city's worth of records.
+
+    A preview of 100k residents creates millions of small acyclic objects (records,
+    plans, JSON rows); each collection walks every live one, which cost 40 % of the
+    preview. Reference counting still frees everything; cycles wait until the end.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @contextmanager

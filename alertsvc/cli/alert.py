@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from alertsvc.audit import record
-from alertsvc.cli._common import emit_json, human, run_command, state_of
+from alertsvc.cli._common import (
+    emit_json,
+    emit_json_stream,
+    human,
+    paused_gc,
+    run_command,
+    state_of,
+)
 from alertsvc.db import session_scope
 from alertsvc.errors import ScopeError
 from alertsvc.models import Level
@@ -257,10 +264,11 @@ def preview_cmd(
                     {"targets": len(preview.plans)},
                 )
         if json_out:
-            doc = preview.as_json(show_contacts=show_contacts)
+            # streamed a row at a time: a city's document is never held whole
+            sections = preview.json_sections(show_contacts=show_contacts)
             if draft_id is not None:
-                doc["draft_id"] = draft_id
-            emit_json(doc)
+                sections.append(("draft_id", draft_id))
+            emit_json_stream(sections)
         else:
             # the JSON document is the answer: a human table of thousands of rows is not
             render_preview_human(preview, show_contacts=show_contacts)
@@ -274,7 +282,8 @@ def preview_cmd(
         if csv_file is not None:
             human.print(f"対象者一覧を書き出しました / target list written: {csv_file}")
 
-    run_command(json_out, body)
+    with paused_gc():
+        run_command(json_out, body)
 
 
 def confirmation_phrase(level: Level, exercise: bool) -> str:

@@ -9,10 +9,16 @@ import typer
 from rich.table import Table
 
 from alertsvc.audit import current_actor
-from alertsvc.cli._common import emit_json, human, import_error_doc, run_command, state_of
+from alertsvc.cli._common import (
+    AppState,
+    emit_json,
+    human,
+    import_error_doc,
+    run_command,
+    state_of,
+)
 from alertsvc.db import session_scope
 from alertsvc.errors import NotFound
-from alertsvc.geo.zone_import import import_zones
 from alertsvc.geo.zone_store import list_zone_sets, list_zones
 from alertsvc.models import ImportReport, ZoneKind
 
@@ -45,6 +51,9 @@ def import_cmd(
     state = state_of(ctx)
 
     def body() -> None:
+        # geopandas/pyogrio load in ~0.5 s: only the import command pays for them
+        from alertsvc.geo.zone_import import import_zones
+
         report = import_zones(
             state.engine,
             path,
@@ -55,11 +64,33 @@ def import_cmd(
             dry_run=dry_run,
             actor=current_actor(),
         )
+        if not dry_run:
+            _store_grown(state, set_name)
         if json_out:
             emit_json(report.as_dict())
         _render_report(report, set_name)
 
     run_command(json_out, body, on_error_json=import_error_doc)
+
+
+def _store_grown(state: AppState, set_name: str) -> None:
+    """Grow the imported zones by the edge tolerance now, so previews need not (a cache:
+    a failure here is reported, and previews then grow the zones themselves)."""
+    from alertsvc.geo.grown_store import store_grown_zones
+
+    settings = state.settings
+    try:
+        with session_scope(state.engine) as session:
+            store_grown_zones(
+                session,
+                set_name,
+                tolerance_m=settings.targeting.edge_tolerance_m,
+                metric_crs=settings.municipality.metric_crs,
+            )
+    except Exception as exc:  # a cache must never fail an import that is written
+        human.print(
+            f"[yellow]区域の拡張を保存できません / grown zones not stored: {type(exc).__name__}[/]"
+        )
 
 
 def _render_report(report: ImportReport, set_name: str) -> None:

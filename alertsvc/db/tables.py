@@ -38,6 +38,7 @@ __all__ = [
     "Base",
     "Contact",
     "Delivery",
+    "GrownZoneCache",
     "InboundEvent",
     "NoticeWait",
     "Resident",
@@ -118,6 +119,23 @@ class Zone(Base):
     zone_set: Mapped[ZoneSet] = relationship(back_populates="zones")
 
     __table_args__ = (Index("ix_zones_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),)
+
+
+class GrownZoneCache(Base):
+    """Zones grown by the edge tolerance (``geo.grown_zones``), computed at zone import.
+
+    Keyed by content (metric CRS, tolerance, the zones' WKB: ``grown_zones.cache_key``), so
+    a row is never stale; deleting or re-importing the zone set deletes its rows.
+    """
+
+    __tablename__ = "zone_grown_cache"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    set_name: Mapped[str] = mapped_column(
+        ForeignKey("zone_sets.name", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Shelter(Base):

@@ -22,8 +22,10 @@ facts are the two tables below, ``CONTACT_CHANNELS`` and ``NEED_RULES``:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from alertsvc.models import ChannelName, ContactInfo, ContactKind, Need
 
@@ -90,6 +92,7 @@ _NEEDS_FOR: dict[ChannelName, str] = {
 }
 
 
+@functools.cache
 def _rule(needs: frozenset[Need]) -> NeedRule:
     ruled = [NEED_RULES[n] for n in (Need.HEARING, Need.SIGHT) if n in needs]
     if not ruled:
@@ -162,6 +165,50 @@ def channel_order(
     needs: frozenset[Need], contacts: Sequence[ContactInfo], preference: Sequence[ChannelName] = ()
 ) -> ChannelOrder:
     """The order in which to try to reach a resident; never raises."""
+    # The order depends on the contacts' kinds, health and blocks and on which addresses
+    # repeat, not on the addresses themselves: decide once per such shape, then fill in.
+    firsts: dict[str, int] = {}
+    shape = (
+        needs,
+        tuple(preference),
+        tuple(
+            (c.kind, c.healthy, c.blocked, firsts.setdefault(c.address, k))
+            for k, c in enumerate(contacts)
+        ),
+    )
+    try:
+        pattern = _SHAPES.get(shape)
+    except TypeError:  # an unhashable stand-in for a contact: decide directly
+        return _channel_order(needs, contacts, preference)
+    if pattern is None:
+        pattern = _pattern(needs, contacts, preference)
+        if len(_SHAPES) < _SHAPES_MAX:
+            _SHAPES[shape] = pattern
+    slots, reason = pattern
+    if reason is not None:
+        return ChannelOrder((), reason)
+    return ChannelOrder(tuple((channel, contacts[k].address) for channel, k in slots))
+
+
+# shape -> ((channel, index of the contact whose address is used), ...), unreachable reason
+_SHAPES: dict[tuple[Any, ...], tuple[tuple[tuple[ChannelName, int], ...], str | None]] = {}
+_SHAPES_MAX = 65_536
+
+
+def _pattern(
+    needs: frozenset[Need], contacts: Sequence[ContactInfo], preference: Sequence[ChannelName]
+) -> tuple[tuple[tuple[ChannelName, int], ...], str | None]:
+    """``_channel_order`` with each address replaced by the index of its first contact."""
+    first: dict[str, int] = {}
+    for k, c in enumerate(contacts):
+        first.setdefault(c.address, k)
+    order = _channel_order(needs, contacts, preference)
+    return tuple((ch, first[a]) for ch, a in order.entries), order.unreachable_reason
+
+
+def _channel_order(
+    needs: frozenset[Need], contacts: Sequence[ContactInfo], preference: Sequence[ChannelName]
+) -> ChannelOrder:
     available = _available(contacts)
     rule = _rule(needs)
     if not available:

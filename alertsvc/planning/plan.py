@@ -8,6 +8,7 @@ supporter without a phone or an over-long SMS become officer-facing ``notes``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,7 +131,9 @@ def _metres(value: float) -> str:
     return f"{value:g}"
 
 
+@functools.lru_cache(maxsize=64)
 def _depth(rank: int | None) -> dict[str, str | None] | None:
+    # one dict per rank, shared by every context (templates only read them)
     if rank is None or rank not in DEPTH_RANK_METRES:
         return None
     lo, hi = DEPTH_RANK_METRES[rank]
@@ -174,6 +177,19 @@ def message_context(
     }
 
 
+# a register holds few distinct facts and language codes: decide each once per process
+_decide = functools.lru_cache(maxsize=4096)(decide_action)
+
+
+@functools.lru_cache(maxsize=256)
+def _language_of(code: str | None) -> tuple[str, str]:
+    """(template language, officer note when it is a fallback, else "") for a code."""
+    language = pick_language(code)
+    if language != normalise_language(code or "ja"):
+        return language, f"言語 {code!r} の文面なし、{language} で送信 / fallback"
+    return language, ""
+
+
 def _plan(
     target: Target,
     index: ShelterIndex,
@@ -183,6 +199,7 @@ def _plan(
     alert_ref: str,
     exercise: bool,
     cache: RenderCache,
+    chosen: tuple[ShelterChoice | None, tuple[str, ...]] | None = None,
 ) -> PersonPlan:
     resident = target.resident
     facts = ActionFacts(
@@ -193,14 +210,15 @@ def _plan(
         needs=resident.needs,
         metres_per_storey=options.metres_per_storey,
     )
-    action, rule = decide_action(facts)
+    action, rule = _decide(facts)
     # a shelter is named for every action: at level 5 and for move-up it is the fallback
-    shelter, shelter_notes = index.choose(resident)
+    shelter, shelter_notes = index.choose(resident) if chosen is None else chosen
     notes = list(shelter_notes)
-    language = pick_language(resident.language)
-    if language != normalise_language(resident.language or "ja"):
-        notes.append(f"言語 {resident.language!r} の文面なし、{language} で送信 / fallback")
+    language, language_note = _language_of(resident.language)
+    if language_note:
+        notes.append(language_note)
     order = channel_order(resident.needs, resident.contacts, resident.channel_pref)
+    channels = order.channels
     context = message_context(
         target,
         level=level,
@@ -216,8 +234,8 @@ def _plan(
         ("shelter_id", shelter.shelter.id if shelter else ""),
         ("resident_id", resident.id),
     )
-    messages = LazyMessages(order.channels, language, context, data, cache)
-    if ChannelName.SMS in order.channels:
+    messages = LazyMessages(channels, language, context, data, cache)
+    if ChannelName.SMS in channels:
         # the only thing the plan needs from a text: an over-long SMS is an officer note
         segments = cache.sms_segments(language, context)
         if segments > MAX_SEGMENTS:
@@ -292,6 +310,8 @@ def plan_alert(
             max((len(s.address.encode("utf-16-le")) // 2 for s in shelters), default=0),
         )
     )
+    # every nearest-shelter query at once, in numpy (choose_many equals choose per person)
+    choices = index.choose_many([t.resident for t in targets])
     plans = [
         _plan(
             t,
@@ -301,8 +321,9 @@ def plan_alert(
             alert_ref=alert_ref,
             exercise=exercise,
             cache=cache,
+            chosen=chosen,
         )
-        for t in targets
+        for t, chosen in zip(targets, choices, strict=True)
     ]
     plans.sort(key=lambda p: (-p.priority, p.target.resident.id))
     return tuple(plans)

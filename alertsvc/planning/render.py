@@ -16,6 +16,7 @@ of ``SMS_SHORTENING`` until it fits. The head is never cut.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -159,11 +160,13 @@ class RenderCache:
     Not thread-safe; one cache per planning run.
     """
 
-    __slots__ = ("_done", "_probes", "renders", "shelter_text")
+    __slots__ = ("_done", "_probes", "_quick", "renders", "shelter_text")
 
     def __init__(self, shelter_text: tuple[int, int] = (0, 0)) -> None:
         self._done: dict[tuple[Any, ...], RenderedMessage] = {}
         self._probes: dict[tuple[Any, ...], bool] = {}
+        # the probe's verdict per cheap key (see _probe_key): MAX_SEGMENTS fits, 0 does not
+        self._quick: dict[tuple[Any, ...], int] = {}
         # longest shelter name and address (UTF-16 units): the SMS probe's placeholders
         self.shelter_text = shelter_text
         self.renders = 0  # distinct renderings, for tests and profiling
@@ -202,6 +205,25 @@ class RenderCache:
         text fits too: at most 2 septets a character, and 153 >= 2 x 67 per part.
         Otherwise the person's own SMS is rendered (cached) and its parts returned.
         """
+        quick: tuple[Any, ...] | None
+        try:
+            quick = (language, *_probe_key(context, self.shelter_text))
+        except TypeError:  # an unhashable value: the general key below still works
+            quick = None
+        if quick is not None:
+            known = self._quick.get(quick)
+            if known is not None:
+                return known if known else self._segments(language, context)
+        fits = self._probe_fits(language, context)
+        if quick is not None:
+            self._quick[quick] = MAX_SEGMENTS if fits else 0
+        return MAX_SEGMENTS if fits else self._segments(language, context)
+
+    def _segments(self, language: str, context: Mapping[str, Any]) -> int:
+        segments = self.render(ChannelName.SMS, language, context).segments
+        return segments or 0
+
+    def _probe_fits(self, language: str, context: Mapping[str, Any]) -> bool:
         shelter = context.get("shelter")
         probe: dict[str, Any] = {
             **context,
@@ -226,14 +248,65 @@ class RenderCache:
             budget = MAX_SEGMENTS * _UCS2_PART - MAX_SEGMENTS
             fits = _utf16_len(text) <= budget
             self._probes[key] = fits
-        if fits:
-            return MAX_SEGMENTS
-        segments = self.render(ChannelName.SMS, language, context).segments
-        return segments or 0
+        return fits
+
+
+# the keys of ``plan.message_context`` and of its shelter: _probe_key knows their meaning
+_CONTEXT_KEYS = frozenset(
+    {"exercise", "level", "action", "municipality", "floor", "shelter", "depth"}
+)
+_SHELTER_KEYS = frozenset({"id", "name", "reading", "address", "distance", "walk", "welfare"})
+
+
+def _probe_key(context: Mapping[str, Any], shelter_text: tuple[int, int]) -> tuple[Any, ...]:
+    """Everything the SMS probe of ``context`` depends on, as a flat hashable tuple.
+
+    Far cheaper than freezing the probe itself: the shelter's name and address count by
+    their probe widths, its numbers by their digit counts (``_nines``). Raises ``TypeError``
+    for a context of another shape or with an unhashable value (the caller then freezes
+    the probe itself).
+    """
+    if context.keys() != _CONTEXT_KEYS:
+        raise TypeError("not a plan.message_context")
+    depth = context["depth"]
+    shelter = context["shelter"]
+    if not (depth is None or isinstance(depth, Mapping)) or not (
+        shelter is None or isinstance(shelter, Mapping)
+    ):
+        raise TypeError("not a plan.message_context")
+    head = (
+        context["exercise"],
+        context["level"],
+        context["action"],
+        context["municipality"],
+        _nines(context["floor"]),
+        None if depth is None else tuple(depth.items()),
+    )
+    if shelter is None:
+        return (*head, None)
+    if shelter.keys() != _SHELTER_KEYS:
+        raise TypeError("not a plan.message_context shelter")
+    name_len, address_len = shelter_text
+    key = (
+        *head,
+        max(name_len, _text_units(shelter["name"])),
+        max(address_len, _text_units(shelter["address"])),
+        _nines(shelter["distance"]),
+        _nines(shelter["walk"]),
+        shelter["welfare"],
+    )
+    hash(key)
+    return key
 
 
 # UTF-16 units per part of a concatenated UCS-2 message (see planning.sms)
 _UCS2_PART = 67
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_units(text: str) -> int:
+    # a city has a few hundred shelter names and addresses: count each once
+    return _utf16_len(text)
 
 
 def _utf16_len(text: str) -> int:

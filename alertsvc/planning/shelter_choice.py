@@ -102,20 +102,55 @@ class ShelterIndex:
 
     def choose(self, resident: ResidentInfo) -> tuple[ShelterChoice | None, tuple[str, ...]]:
         """(choice or None, officer-facing notes) for one resident; never raises."""
-        if resident.lat is None or resident.lon is None:
-            return None, (NOTE_UNLOCATED,)
-        if not self.candidates:
-            return None, (NOTE_NO_SHELTER,)
-        notes: list[str] = []
-        needs = resident.needs
-        wants_welfare = bool(needs & WELFARE_NEEDS)
-        usable = np.ones(len(self.candidates), dtype=bool)
-        if not wants_welfare:
-            usable &= ~self._welfare_only
-        if not usable.any():
-            return None, (NOTE_NO_SHELTER,)
-        distances = haversine_m(resident.lat, resident.lon, self._lats, self._lons)
-        if Need.WHEELCHAIR in needs:
+        return self.choose_many([resident])[0]
+
+    def choose_many(
+        self, residents: Sequence[ResidentInfo]
+    ) -> list[tuple[ShelterChoice | None, tuple[str, ...]]]:
+        """``choose`` for every resident, in order: people with the same kind of need are
+        taken together, their distances to every candidate one numpy matrix; never raises."""
+        out: list[tuple[ShelterChoice | None, tuple[str, ...]]] = [(None, ())] * len(residents)
+        groups: dict[tuple[bool, bool], list[int]] = {}
+        for i, r in enumerate(residents):
+            if r.lat is None or r.lon is None:
+                out[i] = (None, (NOTE_UNLOCATED,))
+            elif not self.candidates:
+                out[i] = (None, (NOTE_NO_SHELTER,))
+            else:
+                kind = (bool(r.needs & WELFARE_NEEDS), Need.WHEELCHAIR in r.needs)
+                groups.setdefault(kind, []).append(i)
+        for (wants_welfare, wheelchair), members in groups.items():
+            base = np.ones(len(self.candidates), dtype=bool)
+            if not wants_welfare:
+                base &= ~self._welfare_only
+            if not base.any():
+                for i in members:
+                    out[i] = (None, (NOTE_NO_SHELTER,))
+                continue
+            for at in range(0, len(members), _BATCH):
+                chunk = members[at : at + _BATCH]
+                lats = np.array([residents[i].lat for i in chunk], dtype=np.float64)
+                lons = np.array([residents[i].lon for i in chunk], dtype=np.float64)
+                for i, result in zip(
+                    chunk,
+                    self._choose_batch(lats, lons, base, wants_welfare, wheelchair),
+                    strict=True,
+                ):
+                    out[i] = result
+        return out
+
+    def _choose_batch(
+        self,
+        lats: npt.NDArray[np.float64],
+        lons: npt.NDArray[np.float64],
+        base: npt.NDArray[np.bool_],
+        wants_welfare: bool,
+        wheelchair: bool,
+    ) -> list[tuple[ShelterChoice | None, tuple[str, ...]]]:
+        distances = _haversine_matrix(lats, lons, self._lats, self._lons)
+        usable = np.broadcast_to(base, distances.shape)
+        notes: list[list[str]] = [[] for _ in range(lats.size)]
+        if wheelchair:
             usable = self._prefer(
                 usable,
                 usable & self._wheelchair,
@@ -135,36 +170,62 @@ class ShelterIndex:
             )
         masked = np.where(usable, distances, np.inf)
         # argmin takes the first of equal distances: input order breaks ties deterministically
-        best = int(np.argmin(masked))
-        shelter = self.candidates[best]
-        distance = float(distances[best])
-        walk = max(1, math.ceil(distance / self.walking_speed))
-        choice = ShelterChoice(
-            shelter=shelter,
-            distance_m=distance,
-            walk_minutes=walk,
-            wheelchair_ok=shelter.wheelchair,
-            welfare=bool(self._welfare[best]),
-        )
-        return choice, tuple(notes)
+        best = np.argmin(masked, axis=1)
+        chosen = distances[np.arange(lats.size), best].tolist()
+        out: list[tuple[ShelterChoice | None, tuple[str, ...]]] = []
+        for k, b in enumerate(best.tolist()):
+            shelter = self.candidates[b]
+            distance = float(chosen[k])
+            choice = ShelterChoice(
+                shelter=shelter,
+                distance_m=distance,
+                walk_minutes=max(1, math.ceil(distance / self.walking_speed)),
+                wheelchair_ok=shelter.wheelchair,
+                welfare=bool(self._welfare[b]),
+            )
+            out.append((choice, tuple(notes[k])))
+        return out
 
     @staticmethod
     def _prefer(
         usable: npt.NDArray[np.bool_],
         preferred: npt.NDArray[np.bool_],
         distances: npt.NDArray[np.float64],
-        notes: list[str],
+        notes: list[list[str]],
         none_note: str,
         what: tuple[str, str],
     ) -> npt.NDArray[np.bool_]:
-        """Narrow ``usable`` to ``preferred`` unless that means a long detour (or nothing)."""
-        if not preferred.any():
-            notes.append(none_note)
-            return usable
-        nearest_any = float(np.min(np.where(usable, distances, np.inf)))
-        nearest_preferred = float(np.min(np.where(preferred, distances, np.inf)))
-        extra = nearest_preferred - nearest_any
-        if extra > PREFERRED_MAX_DETOUR_M:
-            notes.append(NOTE_TOO_FAR.format(what=what[0], what_en=what[1], extra=round(extra)))
-            return usable
-        return preferred
+        """Per row: narrow ``usable`` to ``preferred`` unless that means a long detour (or
+        nothing), with the note that says why not."""
+        has = preferred.any(axis=1)
+        with np.errstate(invalid="ignore"):
+            nearest_any = np.min(np.where(usable, distances, np.inf), axis=1)
+            nearest_preferred = np.min(np.where(preferred, distances, np.inf), axis=1)
+            extra = nearest_preferred - nearest_any
+        far = has & (extra > PREFERRED_MAX_DETOUR_M)
+        for k in np.flatnonzero(~has).tolist():
+            notes[k].append(none_note)
+        for k in np.flatnonzero(far).tolist():
+            notes[k].append(
+                NOTE_TOO_FAR.format(what=what[0], what_en=what[1], extra=round(float(extra[k])))
+            )
+        take = has & ~far
+        return np.where(take[:, None], preferred, usable)
+
+
+# people per distance matrix in choose_many: bounds its memory (x a few hundred shelters)
+_BATCH = 4096
+
+
+def _haversine_matrix(
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    lats: npt.NDArray[np.float64],
+    lons: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """``haversine_m`` from each of many points (rows) to many (columns), in metres."""
+    p1, l1 = np.radians(lat)[:, None], np.radians(lon)[:, None]
+    p2, l2 = np.radians(lats)[None, :], np.radians(lons)[None, :]
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+    out: npt.NDArray[np.float64] = 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    return out

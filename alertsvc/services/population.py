@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from alertsvc.db.tables import Contact, Resident, Supporter
 from alertsvc.models import (
@@ -47,6 +48,11 @@ def _needs(raw: str | None) -> frozenset[Need]:
 @functools.lru_cache(maxsize=4096)
 def _channels(raw: str | None) -> tuple[ChannelName, ...]:
     return tuple(_CHANNELS[c] for c in json.loads(raw or "[]") if c in _CHANNELS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _blocked(raw: str | None) -> frozenset[ChannelName]:
+    return frozenset(_channels(raw))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -79,17 +85,31 @@ class Positions:
 
 
 def load_positions(session: Session) -> Positions:
-    """Id, lon and lat of every active resident, ordered by id (database errors propagate)."""
+    """Id, lon and lat of every active resident, ordered by id (database errors propagate).
+
+    Read in partitions straight into arrays: a register of a million never exists as a
+    million row objects at once.
+    """
     t = Resident.__table__
-    rows = session.execute(
-        select(t.c.id, t.c.lon, t.c.lat).where(t.c.active.is_(True)).order_by(t.c.id)
-    ).all()
-    ids = np.empty(len(rows), dtype=object)
-    ids[:] = [r[0] for r in rows]
-    # None becomes NaN in a float array: the resident is reported as unlocated
-    lon = np.array([r[1] for r in rows], dtype=np.float64)
-    lat = np.array([r[2] for r in rows], dtype=np.float64)
-    return Positions(ids, lon.reshape(-1), lat.reshape(-1))
+    stmt = select(t.c.id, t.c.lon, t.c.lat).where(t.c.active.is_(True)).order_by(t.c.id)
+    ids: list[str] = []
+    lons: list[npt.NDArray[np.float64]] = []
+    lats: list[npt.NDArray[np.float64]] = []
+    for part in session.execute(stmt.execution_options(yield_per=_PART)).partitions():
+        ids.extend(r[0] for r in part)
+        # None becomes NaN in a float array: the resident is reported as unlocated
+        lons.append(np.array([r[1] for r in part], dtype=np.float64).reshape(-1))
+        lats.append(np.array([r[2] for r in part], dtype=np.float64).reshape(-1))
+    id_array = np.empty(len(ids), dtype=object)
+    id_array[:] = ids
+    empty = np.empty(0, dtype=np.float64)
+    lon = np.concatenate(lons) if lons else empty
+    lat = np.concatenate(lats) if lats else empty
+    return Positions(id_array, lon, lat)
+
+
+# rows per partition of the positions read
+_PART = 50_000
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
@@ -106,78 +126,95 @@ def load_people(session: Session, ids: Sequence[str]) -> list[ResidentInfo]:
     """
     wanted = list(dict.fromkeys(ids))
     rt, ct, st = Resident.__table__, Contact.__table__, Supporter.__table__
-    contacts: dict[str, list[ContactInfo]] = defaultdict(list)
-    supporters: dict[str, list[SupporterInfo]] = defaultdict(list)
-    rows: list[Any] = []
-    for chunk in _chunks(wanted):
-        rows.extend(
-            session.execute(
-                select(
-                    rt.c.id,
-                    rt.c.name,
-                    rt.c.address,
-                    rt.c.lat,
-                    rt.c.lon,
-                    rt.c.language,
-                    rt.c.kana,
-                    rt.c.floor,
-                    # stored JSON read as its text, decoded through the caches above
-                    cast(rt.c.needs, Text).label("needs"),
-                    cast(rt.c.channel_pref, Text).label("channel_pref"),
-                    cast(rt.c.review_reasons, Text).label("review_reasons"),
-                    rt.c.consent,
-                    rt.c.birth_date,
-                ).where(rt.c.id.in_(chunk))
-            ).all()
+    # one statement each, compiled once: the id list is expanded at execution
+    chunk_ids: BindParameter[Any] = bindparam("ids", expanding=True)
+    people_q = select(
+        rt.c.id,
+        rt.c.name,
+        rt.c.address,
+        rt.c.lat,
+        rt.c.lon,
+        rt.c.language,
+        rt.c.kana,
+        rt.c.floor,
+        # stored JSON read as its text, decoded through the caches above
+        cast(rt.c.needs, Text).label("needs"),
+        cast(rt.c.channel_pref, Text).label("channel_pref"),
+        cast(rt.c.review_reasons, Text).label("review_reasons"),
+        rt.c.consent,
+        rt.c.birth_date,
+    ).where(rt.c.id.in_(chunk_ids))
+    # (resident, position, id) is the relationship's order with a tie-break
+    contacts_q = (
+        select(
+            ct.c.resident_id,
+            ct.c.kind,
+            ct.c.address,
+            ct.c.healthy,
+            cast(ct.c.blocked_channels, Text).label("blocked_channels"),
         )
-        # (resident, position, id) is the relationship's order with a tie-break
-        for c in session.execute(
-            select(
-                ct.c.resident_id,
-                ct.c.kind,
-                ct.c.address,
-                ct.c.healthy,
-                cast(ct.c.blocked_channels, Text).label("blocked_channels"),
-            )
-            .where(ct.c.resident_id.in_(chunk))
-            .order_by(ct.c.resident_id, ct.c.position, ct.c.id)
-        ):
-            blocked = frozenset(_channels(c.blocked_channels))
-            contacts[c.resident_id].append(
-                ContactInfo(_KINDS[c.kind], c.address, c.healthy, blocked)
-            )
-        for s in session.execute(
-            select(st.c.resident_id, st.c.id, st.c.name, st.c.phone, st.c.phone_kind)
-            .where(st.c.resident_id.in_(chunk))
-            .order_by(st.c.resident_id, st.c.position, st.c.id)
-        ):
-            supporters[s.resident_id].append(
+        .where(ct.c.resident_id.in_(chunk_ids))
+        .order_by(ct.c.resident_id, ct.c.position, ct.c.id)
+    )
+    supporters_q = (
+        select(st.c.resident_id, st.c.id, st.c.name, st.c.phone, st.c.phone_kind)
+        .where(st.c.resident_id.in_(chunk_ids))
+        .order_by(st.c.resident_id, st.c.position, st.c.id)
+    )
+    rank = {rid: k for k, rid in enumerate(wanted)}
+    empty: tuple[Any, ...] = ()
+    out: list[ResidentInfo] = []
+    # chunk by chunk, so that only one chunk's rows exist at a time besides the records
+    for chunk in _chunks(wanted):
+        params = {"ids": chunk}
+        contacts: dict[str, list[ContactInfo]] = defaultdict(list)
+        supporters: dict[str, list[SupporterInfo]] = defaultdict(list)
+        rows = list(session.execute(people_q, params).all())
+        for rid, kind, address, healthy, blocked in session.execute(contacts_q, params).all():
+            contacts[rid].append(ContactInfo(_KINDS[kind], address, healthy, _blocked(blocked)))
+        for rid, sid, name, phone, phone_kind in session.execute(supporters_q, params).all():
+            supporters[rid].append(
                 SupporterInfo(
-                    id=s.id,
-                    name=s.name,
-                    phone=s.phone,
-                    phone_kind=_KINDS[s.phone_kind] if s.phone_kind else None,
+                    id=sid,
+                    name=name,
+                    phone=phone,
+                    phone_kind=_KINDS[phone_kind] if phone_kind else None,
                 )
             )
-    rank = {rid: k for k, rid in enumerate(wanted)}
-    rows.sort(key=lambda r: rank[r.id])
-    return [
-        ResidentInfo(
-            id=r.id,
-            name=r.name,
-            address=r.address,
-            lat=r.lat,
-            lon=r.lon,
-            language=r.language,
-            kana=r.kana,
-            floor=r.floor,
-            needs=_needs(r.needs),
-            channel_pref=_channels(r.channel_pref),
-            contacts=tuple(contacts.get(r.id, ())),
-            supporters=tuple(supporters.get(r.id, ())),
-            consent=r.consent,
-            birth_date=r.birth_date,
-            review_reasons=_reasons(r.review_reasons),
+        # chunks follow ``wanted``; within one, rows come in the database's order
+        rows.sort(key=lambda r: rank[r[0]])
+        out.extend(
+            ResidentInfo(
+                rid,
+                name,
+                address,
+                lat,
+                lon,
+                language,
+                kana,
+                floor,
+                _needs(needs),
+                _channels(channel_pref),
+                tuple(contacts[rid]) if rid in contacts else empty,
+                tuple(supporters[rid]) if rid in supporters else empty,
+                consent,
+                birth_date,
+                _reasons(reasons),
+            )
+            for (
+                rid,
+                name,
+                address,
+                lat,
+                lon,
+                language,
+                kana,
+                floor,
+                needs,
+                channel_pref,
+                reasons,
+                consent,
+                birth_date,
+            ) in rows
         )
-        for r in rows
-    ]
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -79,11 +79,13 @@ class Preview:
         """The supporter messages the send will queue: one per (channel, phone)."""
         return {(n.channel, n.address) for plan in self.plans for n in plan.supporters}
 
-    def estimate_seconds(self) -> dict[str, float]:
-        """Time to hand the first messages to the providers at the configured rates."""
+    def estimate_seconds(self, first: Counter[str] | None = None) -> dict[str, float]:
+        """Time to hand the first messages (``first_step_counts``) to the providers at
+        the configured rates."""
+        first = self.first_step_counts() if first is None else first
         return {
             channel: round(n / self.rates[ChannelName(channel)], 1)
-            for channel, n in sorted(self.first_step_counts().items())
+            for channel, n in sorted(first.items())
         }
 
     def counts(self) -> dict[str, Any]:
@@ -98,11 +100,13 @@ class Preview:
             by_language[plan.language] += 1
             if plan.entries:
                 by_channel[plan.entries[0][0].value] += 1
-        estimate = self.estimate_seconds()
+        first = self.first_step_counts()
+        estimate = self.estimate_seconds(first)
+        unreachable = sum(1 for p in self.plans if p.unreachable_reason is not None)
         return {
             "targets": len(self.plans),
-            "reachable": len(self.reachable),
-            "unreachable": len(self.unreachable),
+            "reachable": len(self.plans) - unreachable,
+            "unreachable": unreachable,
             "unlocated": len(self.unlocated),
             "edge_only": sum(1 for p in self.plans if p.target.edge_only),
             "house_collapse": sum(1 for p in self.plans if p.target.house_collapse),
@@ -111,7 +115,7 @@ class Preview:
             "by_first_channel": dict(sorted(by_channel.items())),
             "by_language": dict(sorted(by_language.items())),
             "supporters": len(self.supporter_digests()),
-            "first_messages": dict(sorted(self.first_step_counts().items())),
+            "first_messages": dict(sorted(first.items())),
             "estimate_seconds": estimate,
             "estimate_total_seconds": max(estimate.values(), default=0.0),
         }
@@ -142,15 +146,33 @@ class Preview:
 
     def as_json(self, *, show_contacts: bool = False) -> dict[str, Any]:
         """The documented ``alert preview --json`` document."""
+        return {
+            key: list(value) if isinstance(value, Iterator) else value
+            for key, value in self.json_sections(show_contacts=show_contacts)
+        }
 
+    def json_sections(self, *, show_contacts: bool = False) -> list[tuple[str, Any]]:
+        """``as_json``'s (key, value) pairs in order; its lists come as iterators of rows,
+        so a writer can stream a city's document instead of holding it twice.
+
+        What can fail (rendering the samples) is done before this returns: a writer never
+        stops half-way through a document.
+        """
+        counts, samples = self.counts(), self.samples()
+        return list(self._sections(show_contacts, counts, samples))
+
+    def _sections(
+        self, show_contacts: bool, counts: dict[str, Any], samples: list[dict[str, Any]]
+    ) -> Iterator[tuple[str, Any]]:
         def addr(address: str) -> str:
             return address if show_contacts else mask_address(address)
 
-        return {
-            "level": int(self.level),
-            "exercise": self.exercise,
-            "scope": self.scope.as_dict(),
-            "targets": [
+        yield "level", int(self.level)
+        yield "exercise", self.exercise
+        yield "scope", self.scope.as_dict()
+        yield (
+            "targets",
+            (
                 {
                     "resident_id": p.target.resident.id,
                     "zones": list(p.target.zone_ids),
@@ -166,8 +188,11 @@ class Preview:
                     "notes": list(p.notes),
                 }
                 for p in self.plans
-            ],
-            "unlocated": [
+            ),
+        )
+        yield (
+            "unlocated",
+            (
                 {
                     "resident_id": r.id,
                     "name": r.name,
@@ -175,8 +200,11 @@ class Preview:
                     "contact": "直接連絡 / contact directly",
                 }
                 for r in self.unlocated
-            ],
-            "unreachable": [
+            ),
+        )
+        yield (
+            "unreachable",
+            (
                 {
                     "resident_id": p.target.resident.id,
                     "name": p.target.resident.name,
@@ -184,10 +212,14 @@ class Preview:
                     "reason": p.unreachable_reason,
                     "contact": "直接連絡 / contact directly",
                 }
-                for p in self.unreachable
-            ],
-            # flagged on import: a register cell was unusable and cleared (#7 item 6)
-            "needs_review": [
+                for p in self.plans
+                if p.unreachable_reason is not None
+            ),
+        )
+        # flagged on import: a register cell was unusable and cleared (#7 item 6)
+        yield (
+            "needs_review",
+            (
                 {
                     "resident_id": r.id,
                     "name": r.name,
@@ -196,8 +228,11 @@ class Preview:
                     "contact": "直接連絡 / contact directly",
                 }
                 for r in self.needs_review
-            ],
-            "supporters": [
+            ),
+        )
+        yield (
+            "supporters",
+            (
                 {
                     "resident_id": n.resident_id,
                     "supporter_id": n.supporter.id,
@@ -208,10 +243,10 @@ class Preview:
                 }
                 for p in self.plans
                 for n in p.supporters
-            ],
-            "counts": self.counts(),
-            "samples": self.samples(),
-        }
+            ),
+        )
+        yield "counts", counts
+        yield "samples", samples
 
 
 def _distinct(items: Any) -> list[ChannelName]:
@@ -235,7 +270,7 @@ def build_preview(
     from alertsvc.geo.shelter_store import load_shelters
 
     result = _target(session, settings, scope)
-    targets = _with_all_zone_facts(session, settings, result.targets)
+    targets = _with_all_zone_facts(session, settings, scope, result.targets)
     shelters = load_shelters(session)
     plans = plan_alert(
         targets,
@@ -269,28 +304,51 @@ def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResu
     """``find_targets`` over the active register, reading full records only in scope.
 
     Positions come as columns; one join picks the people in or near the scope; only they
-    (and the unlocated, who are always reported) are read in full and targeted again, so
-    the result is exactly ``find_targets(load_residents(...), ...)``: a point's pairs do
-    not depend on the other points.
+    (and the unlocated, who are always reported) are read in full, and their targets are
+    built from that same join (``targets_from_pairs``), so the result is exactly
+    ``find_targets(load_residents(...), ...)``: a point's pairs do not depend on the others.
     """
-    from alertsvc.geo.targeting import find_targets, join_points
+    from alertsvc.geo.grown_store import load_grown_zones
+    from alertsvc.geo.targeting import find_targets, join_points, targets_from_pairs
     from alertsvc.services.population import load_people, load_positions
 
     positions = load_positions(session)
     located = positions.located()
     geometries = [z.geometry for z in scope.zones]
-    if scope.area is not None and not scope.area.is_empty:
+    with_area = scope.area is not None and not scope.area.is_empty
+    if scope.area is not None and with_area:
         geometries.append(scope.area)
-    pairs = join_points(
-        positions.lon[located],
-        positions.lat[located],
+    located_at = np.flatnonzero(located)
+    # zones grown at import (stored with their set) spare the join growing them again
+    load_grown_zones(
+        session,
         geometries,
         tolerance_m=settings.targeting.edge_tolerance_m,
         metric_crs=settings.municipality.metric_crs,
     )
+    pairs = join_points(
+        positions.lon[located_at],
+        positions.lat[located_at],
+        geometries,
+        tolerance_m=settings.targeting.edge_tolerance_m,
+        metric_crs=settings.municipality.metric_crs,
+    )
+    hit = np.unique(pairs.point)
     wanted = ~located
-    wanted[np.flatnonzero(located)[pairs.point]] = True
+    wanted[located_at[hit]] = True
     people = load_people(session, positions.ids[wanted].tolist())
+    by_id = {r.id: r for r in people}
+    hit_ids = positions.ids[located_at[hit]].tolist()
+    unlocated_ids = positions.ids[~located].tolist()
+    if all(i in by_id for i in hit_ids) and all(i in by_id for i in unlocated_ids):
+        # the points in pairs renumbered 0..len(hit)-1, in the same (id) order
+        compact = type(pairs)(np.searchsorted(hit, pairs.point), pairs.zone, pairs.edge_only)
+        targets = targets_from_pairs(
+            compact, [by_id[i] for i in hit_ids], list(scope.zones), with_area=with_area
+        )
+        unlocated = [by_id[i] for i in unlocated_ids]
+        return TargetingResult(targets=tuple(targets), unlocated=tuple(unlocated))
+    # the register changed between the two reads (another writer): target what was read
     return find_targets(
         people,
         list(scope.zones),
@@ -301,7 +359,7 @@ def _target(session: Session, settings: Settings, scope: Scope) -> TargetingResu
 
 
 def _with_all_zone_facts(
-    session: Session, settings: Settings, targets: Sequence[Target]
+    session: Session, settings: Settings, scope: Scope, targets: Sequence[Target]
 ) -> list[Target]:
     """The scope decides who is alerted; what is safe to advise depends on every zone.
 
@@ -310,10 +368,18 @@ def _with_all_zone_facts(
     house-collapse flag are taken over every stored zone they lie in (with the same edge
     tolerance). ``zone_ids`` stay the zones of the scope.
     """
+    from sqlalchemy import func, select
+
+    from alertsvc.db.tables import Zone
     from alertsvc.geo.targeting import find_targets
     from alertsvc.geo.zone_store import load_zones
 
     if not targets:
+        return list(targets)
+    in_scope = {z.id for z in scope.zones}
+    stored = session.execute(select(func.count()).select_from(Zone)).scalar_one()
+    if stored <= len(in_scope) and set(session.execute(select(Zone.id)).scalars()) <= in_scope:
+        # every stored zone is in the scope: the targets already carry every zone's facts
         return list(targets)
     facts = find_targets(
         [t.resident for t in targets],
