@@ -17,10 +17,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
+from alertsvc.db.bulk import insert_rows
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, utcnow
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
@@ -97,6 +98,12 @@ class CancelResult:
             "notified": self.notified,
             "awaiting_outcome": self.awaiting_outcome,
         }
+
+
+def _table(model: type[AlertTarget] | type[Delivery]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def new_alert_id(now: dt.datetime | None = None) -> str:
@@ -235,8 +242,9 @@ def create_alert(
     )
     session.flush()  # the alert row must exist before the rows that reference it
     if targets:
-        session.execute(
-            insert(AlertTarget),
+        insert_rows(
+            session,
+            _table(AlertTarget),
             [
                 {
                     "alert_id": alert_id,
@@ -283,8 +291,8 @@ def create_alert(
                 "updated_at": now,
             }
         )
-    if rows:
-        session.execute(insert(Delivery), rows)
+    # executemany / COPY: one statement for every row, same transaction (#12)
+    insert_rows(session, _table(Delivery), rows)
     audit_record(
         session,
         ("alert.cancel_notice" if kind == "cancellation" else f"alert.{kind}_notice")
@@ -365,7 +373,7 @@ def add_notices(
         if rid not in have
     ]  # fmt: skip
     if new_targets:
-        session.execute(insert(AlertTarget), new_targets)
+        insert_rows(session, _table(AlertTarget), new_targets)
     rows = [
         {
             "key": f"{notice.id}:{count + n}",
@@ -394,7 +402,7 @@ def add_notices(
         }
         for n, d in enumerate(planned, start=1)
     ]
-    session.execute(insert(Delivery), rows)
+    insert_rows(session, _table(Delivery), rows)
     return len(rows)
 
 
