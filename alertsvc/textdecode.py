@@ -207,13 +207,13 @@ def _byte_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
 
 def _scan_strict(path: Path, encoding: str, skip: int) -> None:
     for number, offset, line in _byte_lines(path):
-        chunk = line[skip:] if number == 1 else line
+        shift = skip if number == 1 else 0
         try:
-            chunk.decode(encoding)
+            line[shift:].decode(encoding)
         except UnicodeDecodeError as exc:
             raise TextDecodeError(
                 f"cannot decode as {encoding.upper()}: first bad byte at line {number} "
-                f"(byte offset {offset + exc.start}); try --encoding auto",
+                f"(byte offset {offset + shift + exc.start}); try --encoding auto",
                 number,
             ) from None
 

@@ -49,9 +49,7 @@ def _rows(db_url: str, alert_id: str) -> dict[str, list[dict[str, Any]]]:
         assert len(stamps) == 1 and queued in (None, *stamps)
         row["queued"] = queued is not None
         out.append(row)
-    tgts = [
-        {k: v for k, v in dict(t).items() if k not in ("id", "alert_id")} for t in targets
-    ]
+    tgts = [{k: v for k, v in dict(t).items() if k not in ("id", "alert_id")} for t in targets]
     assert all(t["alert_id"] == alert_id for t in targets)
     audit = {k: v for k, v in dict(audit).items() if k != "alert_id"}
     return {"deliveries": out, "targets": tgts, "audit": [audit]}
