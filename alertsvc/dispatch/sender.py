@@ -11,8 +11,10 @@ One pass (``Dispatcher.step``), per channel:
    the results with the retry policy (commit), guarded by our lease. The rest of the
    claim stays 'claimed' — never called, so a crash hands it back to the queue.
 
-Maintenance (``alertsvc.dispatch.maintenance``) runs in the same loop; the process runner
-(threads, signals, idle detection) is ``alertsvc.dispatch.runner``.
+Claiming is ``alertsvc.dispatch.claims``, recording the outcomes
+``alertsvc.dispatch.recording``; maintenance (``alertsvc.dispatch.maintenance``) runs in the
+same loop; the process runner (threads, signals, idle detection) is
+``alertsvc.dispatch.runner``.
 """
 
 from __future__ import annotations
@@ -22,20 +24,18 @@ import logging
 import random
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
 from alertsvc.config import RateSettings, Settings
-from alertsvc.db.tables import Alert, Delivery, utcnow
-from alertsvc.dispatch._sql import deliveries_table
+from alertsvc.db.tables import Delivery, utcnow
+from alertsvc.dispatch.claims import ClaimedRow, claim_rows
 from alertsvc.dispatch.maintenance import (
     ACTIVE_ALERTS,
     cancel_rows_of_cancelled_alerts,
@@ -45,9 +45,10 @@ from alertsvc.dispatch.maintenance import (
     recover_expired_leases,
     release_due_escalations,
 )
-from alertsvc.dispatch.moves import move, move_each, move_returning_ids
+from alertsvc.dispatch.moves import move, move_returning_ids
 from alertsvc.dispatch.ratelimit import TokenBucket
-from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
+from alertsvc.dispatch.recording import RefusalHook, record_results
+from alertsvc.dispatch.retry import RetryPolicy, policy_for
 from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import ChannelMisconfigured
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
@@ -93,28 +94,6 @@ class WorkerStats:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-# Called inside the recording transaction for every REJECTED result: the composition
-# root wires it to contact health (alertsvc.registry.store.record_refusal), so that an
-# opted-out number or a dead token is not tried again in the next alert.
-RefusalHook = Callable[[Session, ChannelName, str, DeliveryResult], None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    key: str
-    alert_id: str
-    channel: str
-    address: str
-    language: str
-    title: str
-    body: str
-    data: tuple[tuple[str, str], ...]
-    attempts: int
-    queued_at: dt.datetime
-    exercise: bool
 
 
 def buckets_from_settings(
@@ -231,86 +210,19 @@ class Dispatcher:
             handled += self._send(channel, rows)
         return handled
 
-    def _claim(self, channel: str, limit: int) -> list[_Row]:
+    def _claim(self, channel: str, limit: int) -> list[ClaimedRow]:
         now = self.clock()
         lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
         with self._sessions.begin() as s:
-            q = (
-                select(Delivery.id)
-                .where(
-                    Delivery.state == S.QUEUED.value,
-                    Delivery.channel == channel,
-                    Delivery.next_attempt_at <= now,
-                    # never a row of a cancelled alert, whatever path put it back in the
-                    # queue (a cancellation alert is itself active)
-                    Delivery.alert_id.in_(ACTIVE_ALERTS),
-                )
-                .order_by(
-                    Delivery.is_cancellation.desc(),
-                    Delivery.level.desc(),
-                    Delivery.priority.desc(),
-                    Delivery.id,
-                )
-                .limit(limit)
-            )
-            if self._pg:
-                # other workers skip the rows we lock instead of waiting for them
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if not ids:
-                return []
-            move(
+            rows = claim_rows(
                 s,
-                Event.CLAIM,
-                Delivery.id.in_(ids),
-                values={
-                    "lease_owner": self.worker_id,
-                    "lease_expires_at": lease_until,
-                    "updated_at": now,
-                },
+                channel,
+                limit,
+                worker_id=self.worker_id,
+                now=now,
+                lease_until=lease_until,
+                skip_locked=self._pg,
             )
-            found = s.execute(
-                select(
-                    Delivery.id,
-                    Delivery.key,
-                    Delivery.alert_id,
-                    Delivery.channel,
-                    Delivery.address,
-                    Delivery.language,
-                    Delivery.title,
-                    Delivery.body,
-                    Delivery.data,
-                    Delivery.attempts,
-                    Delivery.queued_at,
-                    Delivery.created_at,
-                    Alert.exercise,
-                )
-                .join(Alert, Alert.id == Delivery.alert_id)
-                .where(
-                    Delivery.id.in_(ids),
-                    Delivery.state == S.CLAIMED.value,
-                    Delivery.lease_owner == self.worker_id,
-                )
-            ).all()
-        order = {i: n for n, i in enumerate(ids)}
-        rows = [
-            _Row(
-                id=r[0],
-                key=r[1],
-                alert_id=r[2],
-                channel=r[3],
-                address=r[4],
-                language=r[5],
-                title=r[6],
-                body=r[7],
-                data=tuple((str(p[0]), str(p[1])) for p in (r[8] or [])),
-                attempts=r[9],
-                queued_at=r[10] or r[11],
-                exercise=bool(r[12]),
-            )
-            for r in found
-        ]
-        rows.sort(key=lambda r: order[r.id])
         self.stats.claimed += len(rows)
         return rows
 
@@ -326,7 +238,7 @@ class Dispatcher:
             )
         return n
 
-    def _send(self, channel: Channel, rows: Sequence[_Row]) -> int:
+    def _send(self, channel: Channel, rows: Sequence[ClaimedRow]) -> int:
         # a third lock for exercises: never hand an off-list address to a provider
         refused = [r for r in rows if r.exercise and r.address not in self._allow]
         sendable = [r for r in rows if not (r.exercise and r.address not in self._allow)]
@@ -345,7 +257,7 @@ class Dispatcher:
             handled += self._send_chunk(channel, sendable[i : i + size])
         return handled
 
-    def _refuse(self, refused: Sequence[_Row]) -> None:
+    def _refuse(self, refused: Sequence[ClaimedRow]) -> None:
         now = self.clock()
         with self._sessions.begin() as s:
             move(
@@ -364,7 +276,7 @@ class Dispatcher:
         self.stats.refused += len(refused)
         log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
 
-    def _send_chunk(self, channel: Channel, chunk: Sequence[_Row]) -> int:
+    def _send_chunk(self, channel: Channel, chunk: Sequence[ClaimedRow]) -> int:
         """One provider call: 'sending' is committed for exactly these rows right before it.
 
         So a crash at any moment leaves at most one call's rows 'sending' (later marked
@@ -399,7 +311,7 @@ class Dispatcher:
         self._record(batch, results)
         return len(batch)
 
-    def _call(self, channel: Channel, chunk: Sequence[_Row]) -> list[DeliveryResult]:
+    def _call(self, channel: Channel, chunk: Sequence[ClaimedRow]) -> list[DeliveryResult]:
         messages = [self._message(r) for r in chunk]
         try:
             got = list(channel.send_many(messages))
@@ -417,7 +329,7 @@ class Dispatcher:
             got += [missing] * (len(chunk) - len(got))
         return got
 
-    def _message(self, r: _Row) -> OutgoingMessage:
+    def _message(self, r: ClaimedRow) -> OutgoingMessage:
         data = dict(r.data)
         return OutgoingMessage(
             key=r.key,
@@ -450,7 +362,7 @@ class Dispatcher:
             # not fatal: at worst the rows are marked unknown, and we still record them
             log.exception("lease renewal failed")
 
-    def _requeue(self, rows: Sequence[_Row]) -> None:
+    def _requeue(self, rows: Sequence[ClaimedRow]) -> None:
         if not rows:
             return
         now = self.clock()
@@ -472,7 +384,7 @@ class Dispatcher:
             # the alert may have been cancelled while these were in flight
             cancel_rows_of_cancelled_alerts(s, now)
 
-    def _record(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
+    def _record(self, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]) -> None:
         """Record the outcomes, riding out a database error (restart, lock) with back-off.
 
         Keeps trying for twice the lease: the rows stay 'sending' meanwhile; if their lease
@@ -509,84 +421,19 @@ class Dispatcher:
                 time.sleep(wait)
                 wait = min(wait * 2, self.dispatch.db_retry_max_seconds)
 
-    def _record_once(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
-        now = self.clock()
-        by_event: dict[Event, list[dict[str, Any]]] = defaultdict(list)
-        counts: dict[str, int] = defaultdict(int)
+    def _record_once(self, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]) -> None:
         with self._sessions.begin() as s:
-            alert_state = dict(
-                s.execute(
-                    select(Alert.id, Alert.state).where(Alert.id.in_({r.alert_id for r in rows}))
-                ).all()
+            counts = record_results(
+                s,
+                rows,
+                results,
+                worker_id=self.worker_id,
+                policies=self.policies,
+                rng=self.rng,
+                now=self.clock(),
+                on_refused=self.on_refused,
             )
-            for row, res in zip(rows, results, strict=True):
-                attempt = row.attempts + 1
-                age = max(0.0, (now - row.queued_at).total_seconds())
-                decision = self.policies[row.channel].decide(
-                    res.outcome, attempt, age=age, retry_after=res.retry_after, rng=self.rng
-                )
-                p: dict[str, Any] = {
-                    "b_id": row.id,
-                    "b_owner": self.worker_id,
-                    "provider_ref": res.provider_ref,
-                    "detail": "; ".join(x for x in (decision.reason, res.detail) if x)[:500],
-                    "next_attempt_at": now,
-                    "sent_at": None,
-                    "finished_at": now,
-                    "lease_owner": None,
-                    "updated_at": now,
-                }
-                event: Event
-                if decision.decision is Decision.SENT:
-                    event = Event.ACCEPTED
-                    p.update(sent_at=now)
-                elif decision.decision is Decision.RETRY:
-                    if alert_state.get(row.alert_id) == "cancelled":
-                        if res.outcome is Outcome.UNKNOWN:
-                            # a push that may have gone out: it gets a cancellation notice
-                            event = Event.OUTCOME_UNKNOWN
-                            p.update(detail="may have gone out; alert cancelled, not resent")
-                        else:
-                            event = Event.WITHDRAW
-                            p.update(detail="alert cancelled before retry")
-                    else:
-                        event = Event.RETRY
-                        p.update(
-                            finished_at=None,
-                            next_attempt_at=now + dt.timedelta(seconds=decision.delay),
-                            detail=(res.detail or "deferred")[:500],
-                        )
-                elif decision.decision is Decision.FAIL:
-                    event = Event.GIVE_UP
-                    if res.outcome is Outcome.REJECTED and self.on_refused is not None:
-                        # same transaction: the row and the contact's health change together
-                        self.on_refused(s, ChannelName(row.channel), row.address, res)
-                else:
-                    event = Event.OUTCOME_UNKNOWN
-                counts[event.value] += 1
-                by_event[event].append(p)
-            t = deliveries_table()
-            for event, params in by_event.items():
-                move_each(
-                    s,
-                    event,
-                    params,
-                    t.c.id == bindparam("b_id"),
-                    t.c.lease_owner == bindparam("b_owner"),
-                    values={
-                        "provider_ref": bindparam("provider_ref"),
-                        "detail": bindparam("detail"),
-                        "next_attempt_at": bindparam("next_attempt_at"),
-                        "sent_at": bindparam("sent_at"),
-                        "finished_at": bindparam("finished_at"),
-                        "lease_owner": bindparam("lease_owner"),
-                        "lease_expires_at": None,
-                        "updated_at": bindparam("updated_at"),
-                    },
-                    # 'unknown': lease recovery got there first but we now know the outcome
-                    only={S.SENDING, S.UNKNOWN},
-                )
-        self.stats.sent += counts[Event.ACCEPTED.value]
-        self.stats.retried += counts[Event.RETRY.value]
-        self.stats.failed += counts[Event.GIVE_UP.value]
-        self.stats.unknown += counts[Event.OUTCOME_UNKNOWN.value]
+        self.stats.sent += counts.get(Event.ACCEPTED.value, 0)
+        self.stats.retried += counts.get(Event.RETRY.value, 0)
+        self.stats.failed += counts.get(Event.GIVE_UP.value, 0)
+        self.stats.unknown += counts.get(Event.OUTCOME_UNKNOWN.value, 0)
