@@ -6,10 +6,12 @@ One pass (``Dispatcher.step``), per channel:
    cancellations first, then by alert level and person priority (PostgreSQL:
    ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE`` serialises claims, so SQLite
    means one worker process) and lease them (commit);
-2. for each provider call (``max_batch`` rows: one for Twilio, one ``send_each`` for
-   FCM): move just those rows to 'sending' (commit), call ``channel.send_many``, record
-   the results with the retry policy (commit), guarded by our lease. The rest of the
-   claim stays 'claimed' — never called, so a crash hands it back to the queue.
+2. for each provider call (``max_batch`` rows, sent concurrently by the channel: up to
+   16 Twilio requests, up to 500 FCM messages): move just those rows to 'sending'
+   (commit), call ``channel.send_many``, and record the results with the retry policy,
+   guarded by our lease — in the transaction that marks the next call's rows 'sending',
+   so one commit per call. The rest of the claim stays 'claimed' — never called, so a
+   crash hands it back to the queue.
 
 Claiming is ``alertsvc.dispatch.claims``, recording the outcomes
 ``alertsvc.dispatch.recording``; maintenance (``alertsvc.dispatch.maintenance``) runs in the
@@ -29,7 +31,7 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
@@ -69,6 +71,8 @@ Clock = Callable[[], dt.datetime]
 
 S = DeliveryState
 CLAIM_CALLS = 20
+# one provider call's rows and their results, not yet recorded
+_Done = tuple[Sequence[ClaimedRow], Sequence[DeliveryResult]]
 
 
 @dataclass
@@ -247,14 +251,34 @@ class Dispatcher:
         size = max(1, int(channel.max_batch))
         handled = 0
         renewed = time.monotonic()
-        for i in range(0, len(sendable), size):
-            if self.stop_event.is_set():
-                break  # the runner releases the rest of the claim
-            if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
-                # slow provider: keep the lease on the rest of the claim
-                self._renew([r.id for r in sendable[i:]])
-                renewed = time.monotonic()
-            handled += self._send_chunk(channel, sendable[i : i + size])
+        # the results of the last call, recorded in the transaction that marks the next
+        # call's rows 'sending' (one commit per provider call instead of two)
+        done: _Done | None = None
+        try:
+            for i in range(0, len(sendable), size):
+                if self.stop_event.is_set():
+                    break  # the runner releases the rest of the claim
+                if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
+                    # slow provider: keep the lease on the rest of the claim
+                    self._renew([r.id for r in sendable[i:]])
+                    renewed = time.monotonic()
+                chunk = sendable[i : i + size]
+                going = self._start_call(chunk, done)
+                done = None
+                batch = [r for r in chunk if r.id in going]
+                if not batch:
+                    continue
+                try:
+                    results = self._call(channel, batch)
+                except ChannelMisconfigured:
+                    # nothing can have gone out on a channel that cannot work at all
+                    self._requeue(batch)
+                    raise
+                done = (batch, results)
+                handled += len(batch)
+        finally:
+            if done is not None:
+                self._record(*done)
         return handled
 
     def _refuse(self, refused: Sequence[ClaimedRow]) -> None:
@@ -276,16 +300,34 @@ class Dispatcher:
         self.stats.refused += len(refused)
         log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
 
-    def _send_chunk(self, channel: Channel, chunk: Sequence[ClaimedRow]) -> int:
-        """One provider call: 'sending' is committed for exactly these rows right before it.
+    def _start_call(self, chunk: Sequence[ClaimedRow], done: _Done | None) -> set[int]:
+        """Commit 'sending' for exactly the rows of the next provider call (and, in the
+        same transaction, the results of the previous call); return the ids now 'sending'.
 
         So a crash at any moment leaves at most one call's rows 'sending' (later marked
-        unknown); the rest of the claim is still 'claimed' and goes back to the queue.
+        unknown); the rest of the claim is still 'claimed' and goes back to the queue. If
+        the combined transaction fails, the previous results are recorded on their own
+        (riding out the outage, see ``_record``) before the rows are marked.
         """
+        if done is not None:
+            try:
+                with self._sessions.begin() as s:
+                    counts = self._record_in(s, *done)
+                    going = self._mark_sending(s, chunk)
+            except SQLAlchemyError:
+                self.stats.db_errors += 1
+                self._record(*done)
+            else:
+                self._count(counts)
+                return going
+        with self._sessions.begin() as s:
+            return self._mark_sending(s, chunk)
+
+    def _mark_sending(self, s: Session, chunk: Sequence[ClaimedRow]) -> set[int]:
         now = self.clock()
         lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
-        with self._sessions.begin() as s:
-            going = move_returning_ids(
+        return set(
+            move_returning_ids(
                 s,
                 Event.CALL_PROVIDER,
                 Delivery.id.in_([r.id for r in chunk]),
@@ -299,17 +341,7 @@ class Dispatcher:
                     "updated_at": now,
                 },
             )
-        batch = [r for r in chunk if r.id in going]
-        if not batch:
-            return 0
-        try:
-            results = self._call(channel, batch)
-        except ChannelMisconfigured:
-            # nothing can have gone out on a channel that cannot work at all
-            self._requeue(batch)
-            raise
-        self._record(batch, results)
-        return len(batch)
+        )
 
     def _call(self, channel: Channel, chunk: Sequence[ClaimedRow]) -> list[DeliveryResult]:
         messages = [self._message(r) for r in chunk]
@@ -423,16 +455,25 @@ class Dispatcher:
 
     def _record_once(self, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]) -> None:
         with self._sessions.begin() as s:
-            counts = record_results(
-                s,
-                rows,
-                results,
-                worker_id=self.worker_id,
-                policies=self.policies,
-                rng=self.rng,
-                now=self.clock(),
-                on_refused=self.on_refused,
-            )
+            counts = self._record_in(s, rows, results)
+        self._count(counts)
+
+    def _record_in(
+        self, s: Session, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]
+    ) -> dict[str, int]:
+        return record_results(
+            s,
+            rows,
+            results,
+            worker_id=self.worker_id,
+            policies=self.policies,
+            rng=self.rng,
+            now=self.clock(),
+            on_refused=self.on_refused,
+        )
+
+    def _count(self, counts: Mapping[str, int]) -> None:
+        """Add committed outcomes to the stats."""
         self.stats.sent += counts.get(Event.ACCEPTED.value, 0)
         self.stats.retried += counts.get(Event.RETRY.value, 0)
         self.stats.failed += counts.get(Event.GIVE_UP.value, 0)
