@@ -19,6 +19,8 @@ from alertsvc.db.tables import Alert, Delivery
 from alertsvc.dispatch.maintenance import ACTIVE_ALERTS
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import DeliveryState, Event
+from alertsvc.models import ChannelName, OutgoingMessage
+from alertsvc.planning.language import VOICE_LANGUAGES
 
 __all__ = ["ClaimedRow", "claim_rows"]
 
@@ -41,6 +43,23 @@ class ClaimedRow:
     attempts: int
     queued_at: dt.datetime
     exercise: bool
+
+    def message(self) -> OutgoingMessage:
+        """The message the channel sends for this row (the key travels in its data)."""
+        r = self
+        data = dict(r.data)
+        return OutgoingMessage(
+            key=r.key,
+            channel=ChannelName(r.channel),
+            address=r.address,
+            body=r.body,
+            language=r.language,
+            title=r.title,
+            data=(("key", r.key), *r.data) if "key" not in data else r.data,
+            # a cancellation replaces the alert's notification on the device
+            collapse_key=data.get("cancels", r.alert_id),
+            voice_language=VOICE_LANGUAGES.get(r.language, "ja-JP"),
+        )
 
 
 def claim_rows(

@@ -27,7 +27,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
-from alertsvc.config import RateSettings, Settings
+from alertsvc.config import Settings
 from alertsvc.db.tables import Delivery, utcnow
 from alertsvc.dispatch.claims import ClaimedRow, claim_rows
 from alertsvc.dispatch.maintenance import (
@@ -48,13 +47,13 @@ from alertsvc.dispatch.maintenance import (
     release_due_escalations,
 )
 from alertsvc.dispatch.moves import move, move_returning_ids
-from alertsvc.dispatch.ratelimit import TokenBucket
+from alertsvc.dispatch.ratelimit import TokenBucket, buckets_from_settings
 from alertsvc.dispatch.recording import RefusalHook, record_results
 from alertsvc.dispatch.retry import RetryPolicy, policy_for
 from alertsvc.dispatch.states import DeliveryState, Event
+from alertsvc.dispatch.worker_stats import WorkerStats
 from alertsvc.errors import ChannelMisconfigured
-from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
-from alertsvc.planning.language import VOICE_LANGUAGES
+from alertsvc.models import ChannelName, DeliveryResult, Outcome
 
 __all__ = [
     "CLAIM_CALLS",
@@ -73,45 +72,6 @@ S = DeliveryState
 CLAIM_CALLS = 20
 # one provider call's rows and their results, not yet recorded
 _Done = tuple[Sequence[ClaimedRow], Sequence[DeliveryResult]]
-
-
-@dataclass
-class WorkerStats:
-    """What a worker did; ``as_dict`` is the ``worker --json`` contract."""
-
-    claimed: int = 0
-    sent: int = 0  # accepted by the provider
-    retried: int = 0
-    failed: int = 0
-    unknown: int = 0
-    refused: int = 0  # exercise rows to addresses off the allow-list
-    released: int = 0  # escalation steps released
-    recovered_claims: int = 0
-    recovered_unknown: int = 0
-    expired: int = 0  # failed by the max-age sweep: never handed to a provider in time
-    db_errors: int = 0  # database errors survived (the loop backed off and went on)
-    channel_errors: int = 0  # a channel that could not work (reported, isolated)
-
-    def add(self, other: WorkerStats) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def buckets_from_settings(
-    rates: RateSettings, clock: Callable[[], float] = time.monotonic
-) -> dict[ChannelName, TokenBucket]:
-    """One token bucket per channel, from ``[rates]`` (per process)."""
-    return {
-        ChannelName.PUSH: TokenBucket(rates.push_per_second, clock=clock),
-        ChannelName.SMS: TokenBucket(rates.sms_per_second, clock=clock),
-        ChannelName.VOICE: TokenBucket(rates.calls_per_second, clock=clock),
-        ChannelName.FAX: TokenBucket(rates.fax_per_second, clock=clock),
-        ChannelName.LINE: TokenBucket(rates.line_per_second, clock=clock),
-        ChannelName.EMAIL: TokenBucket(rates.email_per_second, clock=clock),
-    }
 
 
 class Dispatcher:
@@ -344,7 +304,7 @@ class Dispatcher:
         )
 
     def _call(self, channel: Channel, chunk: Sequence[ClaimedRow]) -> list[DeliveryResult]:
-        messages = [self._message(r) for r in chunk]
+        messages = [r.message() for r in chunk]
         try:
             got = list(channel.send_many(messages))
         except ChannelMisconfigured:
@@ -360,21 +320,6 @@ class Dispatcher:
             missing = DeliveryResult(Outcome.UNKNOWN, str(channel.name), detail="no result")
             got += [missing] * (len(chunk) - len(got))
         return got
-
-    def _message(self, r: ClaimedRow) -> OutgoingMessage:
-        data = dict(r.data)
-        return OutgoingMessage(
-            key=r.key,
-            channel=ChannelName(r.channel),
-            address=r.address,
-            body=r.body,
-            language=r.language,
-            title=r.title,
-            data=(("key", r.key), *r.data) if "key" not in data else r.data,
-            # a cancellation replaces the alert's notification on the device
-            collapse_key=data.get("cancels", r.alert_id),
-            voice_language=VOICE_LANGUAGES.get(r.language, "ja-JP"),
-        )
 
     def _renew(self, ids: Sequence[int]) -> None:
         until = self.clock() + dt.timedelta(seconds=self.dispatch.lease_seconds)
