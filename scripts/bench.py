@@ -375,7 +375,9 @@ def measure_import(tmp: Path, n: int) -> Figure:
         "pandas.read_csv + DataFrame.to_sql (no validation), whole process",
         "<= 3x the baseline, peak RSS <= 400 MiB",
         extra={"peak_rss_mib": round(ours_rss), "baseline_peak_rss_mib": round(base_rss)},
-        note="register import streaming belongs to another session (#12 split); not worked on here",
+        note="streams the file (two line-by-line passes) and writes in batches of 2,000 "
+        "(executemany on SQLite, COPY on PostgreSQL); validation (phonenumbers) dominates the "
+        "profile",
     )
     fig.met = code == 0 and (fig.ratio or 99) <= 3 and ours_rss <= 400
     print(f"  ours {ours_s:.2f} s ({ours_rss:.0f} MiB), baseline {base_s:.2f} s", flush=True)
@@ -392,7 +394,7 @@ def measure_send(tmp: Path, n: int, pg: str) -> Figure:
     from alertsvc.models import Level
     from alertsvc.services.preview import build_preview
     from alertsvc.services.scope import resolve_scope
-    from alertsvc.services.send import send_preview
+    from alertsvc.services.send import plan_rows, send_preview
 
     with bench_dispatch._database("pg", pg, tmp) as db:
         lon, lat, _geoms = bench_targeting.make_city(n, 10, SEED)
@@ -409,6 +411,9 @@ def measure_send(tmp: Path, n: int, pg: str) -> Figure:
         with session_scope(engine) as session:
             scope = resolve_scope(session, ["ALL"])
             preview = build_preview(session, settings, level=Level.EVACUATE, scope=scope)
+        t = time.perf_counter()
+        plan_rows(preview)  # the rows alone (supporter texts rendered), nothing written
+        planning = time.perf_counter() - t
         t = time.perf_counter()
         with session_scope(engine) as session:
             result = send_preview(session, settings, preview, actor="bench")
@@ -445,8 +450,9 @@ def measure_send(tmp: Path, n: int, pg: str) -> Figure:
         round(base, 2),
         "COPY of the same alert_targets and deliveries rows from a file",
         "<= 3x the baseline",
-        note="the delivery write (dispatch/alerts.py) belongs to another session; not worked on "
-        "here",
+        extra={"of_which_plan_rows_s": round(planning, 2)},
+        note="whole send_preview (rows built, supporter texts rendered, validated, written by "
+        "COPY in the same transaction as the alert and its audit entry)",
     )
     fig.met = (fig.ratio or 99) <= 3
     print(f"  ours {ours:.2f} s, COPY {base:.2f} s", flush=True)

@@ -12,6 +12,7 @@ from typing import ClassVar
 from urllib.parse import urlencode
 
 from alertsvc.channels.twilio_common import (
+    TWILIO_CONCURRENCY,
     TwilioCall,
     make_twilio_client,
     mask_phone,
@@ -40,7 +41,8 @@ class TwilioSms:
     """
 
     name: ClassVar[ChannelName] = ChannelName.SMS
-    max_batch: ClassVar[int] = 1
+    # one request per message, up to TWILIO_CONCURRENCY of them at once (send_many)
+    max_batch: ClassVar[int] = TWILIO_CONCURRENCY
     # one stand-alone Japanese SMS segment (UCS-2)
     max_chars: ClassVar[int] = 70
 
@@ -113,7 +115,7 @@ class TwilioSms:
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
         """One result per message, in order (see the class docstring)."""
-        return [self.send(m) for m in messages]
+        return self._twilio.send_each(self.name, messages, self.send)
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
         if message.channel is not ChannelName.SMS:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import VoiceResponse
 
 from alertsvc.channels.twilio_common import (
+    TWILIO_CONCURRENCY,
     TwilioCall,
     make_twilio_client,
     mask_phone,
@@ -76,7 +77,8 @@ class TwilioVoice:
     """
 
     name: ClassVar[ChannelName] = ChannelName.VOICE
-    max_batch: ClassVar[int] = 1
+    # one request per message, up to TWILIO_CONCURRENCY of them at once (send_many)
+    max_batch: ClassVar[int] = TWILIO_CONCURRENCY
     max_chars: ClassVar[int | None] = None
 
     def __init__(
@@ -141,8 +143,9 @@ class TwilioVoice:
         )
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
-        """One result per message, in order. Callers pace calls (Twilio: 1 per second)."""
-        return [self.send(m) for m in messages]
+        """One result per message, in order, up to ``max_batch`` calls at once; the
+        dispatcher's token bucket paces them (``rates.calls_per_second``)."""
+        return self._twilio.send_each(self.name, messages, self.send)
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
         if message.channel is not ChannelName.VOICE:

@@ -17,10 +17,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
+from alertsvc.db.bulk import insert_rows
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, SupporterDisclosure, utcnow
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
@@ -102,6 +103,12 @@ class CancelResult:
             "notified": self.notified,
             "awaiting_outcome": self.awaiting_outcome,
         }
+
+
+def _table(model: type[AlertTarget] | type[Delivery] | type[SupporterDisclosure]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def new_alert_id(now: dt.datetime | None = None) -> str:
@@ -307,8 +314,9 @@ def create_alert(
     )
     session.flush()  # the alert row must exist before the rows that reference it
     if targets:
-        session.execute(
-            insert(AlertTarget),
+        insert_rows(
+            session,
+            _table(AlertTarget),
             [
                 {
                     "alert_id": alert_id,
@@ -355,8 +363,8 @@ def create_alert(
                 "updated_at": now,
             }
         )
-    if rows:
-        session.execute(insert(Delivery), rows)
+    # executemany / COPY: one statement for every row, same transaction (#12)
+    insert_rows(session, _table(Delivery), rows)
     disclosed = [
         {"alert_id": alert_id, "delivery_key": row["key"], "resident_id": rid,
          "supporter_id": sid, "legal_basis": basis, "position": n, "action": action}
@@ -364,7 +372,7 @@ def create_alert(
         for n, (rid, sid, basis, action) in enumerate(d.disclosures)
     ]  # fmt: skip
     if disclosed:
-        session.execute(insert(SupporterDisclosure), disclosed)
+        insert_rows(session, _table(SupporterDisclosure), disclosed)
     audit_record(
         session,
         ("alert.cancel_notice" if kind == "cancellation" else f"alert.{kind}_notice")

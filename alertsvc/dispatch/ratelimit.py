@@ -12,7 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["TokenBucket"]
+from alertsvc.config import RateSettings
+from alertsvc.models import ChannelName
+
+__all__ = ["TokenBucket", "buckets_from_settings"]
 
 
 class TokenBucket:
@@ -75,3 +78,17 @@ class TokenBucket:
             self._refill()
             need = min(float(n), self.capacity) - self._tokens
             return max(0.0, need / self.rate)
+
+
+def buckets_from_settings(
+    rates: RateSettings, clock: Callable[[], float] = time.monotonic
+) -> dict[ChannelName, TokenBucket]:
+    """One token bucket per channel, from ``[rates]`` (per process)."""
+    return {
+        ChannelName.PUSH: TokenBucket(rates.push_per_second, clock=clock),
+        ChannelName.SMS: TokenBucket(rates.sms_per_second, clock=clock),
+        ChannelName.VOICE: TokenBucket(rates.calls_per_second, clock=clock),
+        ChannelName.FAX: TokenBucket(rates.fax_per_second, clock=clock),
+        ChannelName.LINE: TokenBucket(rates.line_per_second, clock=clock),
+        ChannelName.EMAIL: TokenBucket(rates.email_per_second, clock=clock),
+    }

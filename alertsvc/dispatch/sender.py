@@ -6,13 +6,17 @@ One pass (``Dispatcher.step``), per channel:
    cancellations first, then by alert level and person priority (PostgreSQL:
    ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE`` serialises claims, so SQLite
    means one worker process) and lease them (commit);
-2. for each provider call (``max_batch`` rows: one for Twilio, one ``send_each`` for
-   FCM): move just those rows to 'sending' (commit), call ``channel.send_many``, record
-   the results with the retry policy (commit), guarded by our lease. The rest of the
-   claim stays 'claimed' — never called, so a crash hands it back to the queue.
+2. for each provider call (``max_batch`` rows, sent concurrently by the channel: up to
+   16 Twilio requests, up to 500 FCM messages): move just those rows to 'sending'
+   (commit), call ``channel.send_many``, and record the results with the retry policy,
+   guarded by our lease — in the transaction that marks the next call's rows 'sending',
+   so one commit per call. The rest of the claim stays 'claimed' — never called, so a
+   crash hands it back to the queue.
 
-Maintenance (``alertsvc.dispatch.maintenance``) runs in the same loop; the process runner
-(threads, signals, idle detection) is ``alertsvc.dispatch.runner``.
+Claiming is ``alertsvc.dispatch.claims``, recording the outcomes
+``alertsvc.dispatch.recording``; maintenance (``alertsvc.dispatch.maintenance``) runs in the
+same loop; the process runner (threads, signals, idle detection) is
+``alertsvc.dispatch.runner``.
 """
 
 from __future__ import annotations
@@ -22,20 +26,17 @@ import logging
 import random
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alertsvc.audit import record as audit_record
 from alertsvc.channels import Channel
-from alertsvc.config import RateSettings, Settings
-from alertsvc.db.tables import Alert, Delivery, utcnow
-from alertsvc.dispatch._sql import deliveries_table
+from alertsvc.config import Settings
+from alertsvc.db.tables import Delivery, utcnow
+from alertsvc.dispatch.claims import ClaimedRow, claim_rows
 from alertsvc.dispatch.maintenance import (
     ACTIVE_ALERTS,
     cancel_rows_of_cancelled_alerts,
@@ -45,14 +46,15 @@ from alertsvc.dispatch.maintenance import (
     recover_expired_leases,
     release_due_escalations,
 )
-from alertsvc.dispatch.moves import move, move_each, move_returning_ids
-from alertsvc.dispatch.ratelimit import TokenBucket
+from alertsvc.dispatch.moves import move, move_returning_ids
+from alertsvc.dispatch.ratelimit import TokenBucket, buckets_from_settings
+from alertsvc.dispatch.recording import RefusalHook, record_results
 from alertsvc.dispatch.reminders import REMIND_EVERY, remind_supporters
-from alertsvc.dispatch.retry import Decision, RetryPolicy, policy_for
+from alertsvc.dispatch.retry import RetryPolicy, policy_for
 from alertsvc.dispatch.states import DeliveryState, Event
+from alertsvc.dispatch.worker_stats import WorkerStats
 from alertsvc.errors import ChannelMisconfigured
-from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage
-from alertsvc.planning.language import VOICE_LANGUAGES
+from alertsvc.models import ChannelName, DeliveryResult, Outcome
 
 __all__ = [
     "CLAIM_CALLS",
@@ -69,67 +71,8 @@ Clock = Callable[[], dt.datetime]
 
 S = DeliveryState
 CLAIM_CALLS = 20
-
-
-@dataclass
-class WorkerStats:
-    """What a worker did; ``as_dict`` is the ``worker --json`` contract."""
-
-    claimed: int = 0
-    sent: int = 0  # accepted by the provider
-    retried: int = 0
-    failed: int = 0
-    unknown: int = 0
-    refused: int = 0  # exercise rows to addresses off the allow-list
-    released: int = 0  # escalation steps released
-    recovered_claims: int = 0
-    recovered_unknown: int = 0
-    expired: int = 0  # failed by the max-age sweep: never handed to a provider in time
-    db_errors: int = 0  # database errors survived (the loop backed off and went on)
-    channel_errors: int = 0  # a channel that could not work (reported, isolated)
-
-    def add(self, other: WorkerStats) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-# Called inside the recording transaction for every REJECTED result: the composition
-# root wires it to contact health (alertsvc.registry.store.record_refusal), so that an
-# opted-out number or a dead token is not tried again in the next alert.
-RefusalHook = Callable[[Session, ChannelName, str, DeliveryResult], None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    key: str
-    alert_id: str
-    channel: str
-    address: str
-    language: str
-    title: str
-    body: str
-    data: tuple[tuple[str, str], ...]
-    attempts: int
-    queued_at: dt.datetime
-    exercise: bool
-
-
-def buckets_from_settings(
-    rates: RateSettings, clock: Callable[[], float] = time.monotonic
-) -> dict[ChannelName, TokenBucket]:
-    """One token bucket per channel, from ``[rates]`` (per process)."""
-    return {
-        ChannelName.PUSH: TokenBucket(rates.push_per_second, clock=clock),
-        ChannelName.SMS: TokenBucket(rates.sms_per_second, clock=clock),
-        ChannelName.VOICE: TokenBucket(rates.calls_per_second, clock=clock),
-        ChannelName.FAX: TokenBucket(rates.fax_per_second, clock=clock),
-        ChannelName.LINE: TokenBucket(rates.line_per_second, clock=clock),
-        ChannelName.EMAIL: TokenBucket(rates.email_per_second, clock=clock),
-    }
+# one provider call's rows and their results, not yet recorded
+_Done = tuple[Sequence[ClaimedRow], Sequence[DeliveryResult]]
 
 
 class Dispatcher:
@@ -239,86 +182,19 @@ class Dispatcher:
             handled += self._send(channel, rows)
         return handled
 
-    def _claim(self, channel: str, limit: int) -> list[_Row]:
+    def _claim(self, channel: str, limit: int) -> list[ClaimedRow]:
         now = self.clock()
         lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
         with self._sessions.begin() as s:
-            q = (
-                select(Delivery.id)
-                .where(
-                    Delivery.state == S.QUEUED.value,
-                    Delivery.channel == channel,
-                    Delivery.next_attempt_at <= now,
-                    # never a row of a cancelled alert, whatever path put it back in the
-                    # queue (a cancellation alert is itself active)
-                    Delivery.alert_id.in_(ACTIVE_ALERTS),
-                )
-                .order_by(
-                    Delivery.is_cancellation.desc(),
-                    Delivery.level.desc(),
-                    Delivery.priority.desc(),
-                    Delivery.id,
-                )
-                .limit(limit)
-            )
-            if self._pg:
-                # other workers skip the rows we lock instead of waiting for them
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if not ids:
-                return []
-            move(
+            rows = claim_rows(
                 s,
-                Event.CLAIM,
-                Delivery.id.in_(ids),
-                values={
-                    "lease_owner": self.worker_id,
-                    "lease_expires_at": lease_until,
-                    "updated_at": now,
-                },
+                channel,
+                limit,
+                worker_id=self.worker_id,
+                now=now,
+                lease_until=lease_until,
+                skip_locked=self._pg,
             )
-            found = s.execute(
-                select(
-                    Delivery.id,
-                    Delivery.key,
-                    Delivery.alert_id,
-                    Delivery.channel,
-                    Delivery.address,
-                    Delivery.language,
-                    Delivery.title,
-                    Delivery.body,
-                    Delivery.data,
-                    Delivery.attempts,
-                    Delivery.queued_at,
-                    Delivery.created_at,
-                    Alert.exercise,
-                )
-                .join(Alert, Alert.id == Delivery.alert_id)
-                .where(
-                    Delivery.id.in_(ids),
-                    Delivery.state == S.CLAIMED.value,
-                    Delivery.lease_owner == self.worker_id,
-                )
-            ).all()
-        order = {i: n for n, i in enumerate(ids)}
-        rows = [
-            _Row(
-                id=r[0],
-                key=r[1],
-                alert_id=r[2],
-                channel=r[3],
-                address=r[4],
-                language=r[5],
-                title=r[6],
-                body=r[7],
-                data=tuple((str(p[0]), str(p[1])) for p in (r[8] or [])),
-                attempts=r[9],
-                queued_at=r[10] or r[11],
-                exercise=bool(r[12]),
-            )
-            for r in found
-        ]
-        rows.sort(key=lambda r: order[r.id])
         self.stats.claimed += len(rows)
         return rows
 
@@ -334,7 +210,7 @@ class Dispatcher:
             )
         return n
 
-    def _send(self, channel: Channel, rows: Sequence[_Row]) -> int:
+    def _send(self, channel: Channel, rows: Sequence[ClaimedRow]) -> int:
         # a third lock for exercises: never hand an off-list address to a provider
         refused = [r for r in rows if r.exercise and r.address not in self._allow]
         sendable = [r for r in rows if not (r.exercise and r.address not in self._allow)]
@@ -343,17 +219,37 @@ class Dispatcher:
         size = max(1, int(channel.max_batch))
         handled = 0
         renewed = time.monotonic()
-        for i in range(0, len(sendable), size):
-            if self.stop_event.is_set():
-                break  # the runner releases the rest of the claim
-            if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
-                # slow provider: keep the lease on the rest of the claim
-                self._renew([r.id for r in sendable[i:]])
-                renewed = time.monotonic()
-            handled += self._send_chunk(channel, sendable[i : i + size])
+        # the results of the last call, recorded in the transaction that marks the next
+        # call's rows 'sending' (one commit per provider call instead of two)
+        done: _Done | None = None
+        try:
+            for i in range(0, len(sendable), size):
+                if self.stop_event.is_set():
+                    break  # the runner releases the rest of the claim
+                if time.monotonic() - renewed > self.dispatch.lease_seconds / 3:
+                    # slow provider: keep the lease on the rest of the claim
+                    self._renew([r.id for r in sendable[i:]])
+                    renewed = time.monotonic()
+                chunk = sendable[i : i + size]
+                going = self._start_call(chunk, done)
+                done = None
+                batch = [r for r in chunk if r.id in going]
+                if not batch:
+                    continue
+                try:
+                    results = self._call(channel, batch)
+                except ChannelMisconfigured:
+                    # nothing can have gone out on a channel that cannot work at all
+                    self._requeue(batch)
+                    raise
+                done = (batch, results)
+                handled += len(batch)
+        finally:
+            if done is not None:
+                self._record(*done)
         return handled
 
-    def _refuse(self, refused: Sequence[_Row]) -> None:
+    def _refuse(self, refused: Sequence[ClaimedRow]) -> None:
         now = self.clock()
         with self._sessions.begin() as s:
             move(
@@ -372,16 +268,34 @@ class Dispatcher:
         self.stats.refused += len(refused)
         log.error("exercise: %d rows refused (address not on allow-list)", len(refused))
 
-    def _send_chunk(self, channel: Channel, chunk: Sequence[_Row]) -> int:
-        """One provider call: 'sending' is committed for exactly these rows right before it.
+    def _start_call(self, chunk: Sequence[ClaimedRow], done: _Done | None) -> set[int]:
+        """Commit 'sending' for exactly the rows of the next provider call (and, in the
+        same transaction, the results of the previous call); return the ids now 'sending'.
 
         So a crash at any moment leaves at most one call's rows 'sending' (later marked
-        unknown); the rest of the claim is still 'claimed' and goes back to the queue.
+        unknown); the rest of the claim is still 'claimed' and goes back to the queue. If
+        the combined transaction fails, the previous results are recorded on their own
+        (riding out the outage, see ``_record``) before the rows are marked.
         """
+        if done is not None:
+            try:
+                with self._sessions.begin() as s:
+                    counts = self._record_in(s, *done)
+                    going = self._mark_sending(s, chunk)
+            except SQLAlchemyError:
+                self.stats.db_errors += 1
+                self._record(*done)
+            else:
+                self._count(counts)
+                return going
+        with self._sessions.begin() as s:
+            return self._mark_sending(s, chunk)
+
+    def _mark_sending(self, s: Session, chunk: Sequence[ClaimedRow]) -> set[int]:
         now = self.clock()
         lease_until = now + dt.timedelta(seconds=self.dispatch.lease_seconds)
-        with self._sessions.begin() as s:
-            going = move_returning_ids(
+        return set(
+            move_returning_ids(
                 s,
                 Event.CALL_PROVIDER,
                 Delivery.id.in_([r.id for r in chunk]),
@@ -395,20 +309,10 @@ class Dispatcher:
                     "updated_at": now,
                 },
             )
-        batch = [r for r in chunk if r.id in going]
-        if not batch:
-            return 0
-        try:
-            results = self._call(channel, batch)
-        except ChannelMisconfigured:
-            # nothing can have gone out on a channel that cannot work at all
-            self._requeue(batch)
-            raise
-        self._record(batch, results)
-        return len(batch)
+        )
 
-    def _call(self, channel: Channel, chunk: Sequence[_Row]) -> list[DeliveryResult]:
-        messages = [self._message(r) for r in chunk]
+    def _call(self, channel: Channel, chunk: Sequence[ClaimedRow]) -> list[DeliveryResult]:
+        messages = [r.message() for r in chunk]
         try:
             got = list(channel.send_many(messages))
         except ChannelMisconfigured:
@@ -424,21 +328,6 @@ class Dispatcher:
             missing = DeliveryResult(Outcome.UNKNOWN, str(channel.name), detail="no result")
             got += [missing] * (len(chunk) - len(got))
         return got
-
-    def _message(self, r: _Row) -> OutgoingMessage:
-        data = dict(r.data)
-        return OutgoingMessage(
-            key=r.key,
-            channel=ChannelName(r.channel),
-            address=r.address,
-            body=r.body,
-            language=r.language,
-            title=r.title,
-            data=(("key", r.key), *r.data) if "key" not in data else r.data,
-            # a cancellation replaces the alert's notification on the device
-            collapse_key=data.get("cancels", r.alert_id),
-            voice_language=VOICE_LANGUAGES.get(r.language, "ja-JP"),
-        )
 
     def _renew(self, ids: Sequence[int]) -> None:
         until = self.clock() + dt.timedelta(seconds=self.dispatch.lease_seconds)
@@ -458,7 +347,7 @@ class Dispatcher:
             # not fatal: at worst the rows are marked unknown, and we still record them
             log.exception("lease renewal failed")
 
-    def _requeue(self, rows: Sequence[_Row]) -> None:
+    def _requeue(self, rows: Sequence[ClaimedRow]) -> None:
         if not rows:
             return
         now = self.clock()
@@ -480,7 +369,7 @@ class Dispatcher:
             # the alert may have been cancelled while these were in flight
             cancel_rows_of_cancelled_alerts(s, now)
 
-    def _record(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
+    def _record(self, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]) -> None:
         """Record the outcomes, riding out a database error (restart, lock) with back-off.
 
         Keeps trying for twice the lease: the rows stay 'sending' meanwhile; if their lease
@@ -517,84 +406,28 @@ class Dispatcher:
                 time.sleep(wait)
                 wait = min(wait * 2, self.dispatch.db_retry_max_seconds)
 
-    def _record_once(self, rows: Sequence[_Row], results: Sequence[DeliveryResult]) -> None:
-        now = self.clock()
-        by_event: dict[Event, list[dict[str, Any]]] = defaultdict(list)
-        counts: dict[str, int] = defaultdict(int)
+    def _record_once(self, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]) -> None:
         with self._sessions.begin() as s:
-            alert_state = dict(
-                s.execute(
-                    select(Alert.id, Alert.state).where(Alert.id.in_({r.alert_id for r in rows}))
-                ).all()
-            )
-            for row, res in zip(rows, results, strict=True):
-                attempt = row.attempts + 1
-                age = max(0.0, (now - row.queued_at).total_seconds())
-                decision = self.policies[row.channel].decide(
-                    res.outcome, attempt, age=age, retry_after=res.retry_after, rng=self.rng
-                )
-                p: dict[str, Any] = {
-                    "b_id": row.id,
-                    "b_owner": self.worker_id,
-                    "provider_ref": res.provider_ref,
-                    "detail": "; ".join(x for x in (decision.reason, res.detail) if x)[:500],
-                    "next_attempt_at": now,
-                    "sent_at": None,
-                    "finished_at": now,
-                    "lease_owner": None,
-                    "updated_at": now,
-                }
-                event: Event
-                if decision.decision is Decision.SENT:
-                    event = Event.ACCEPTED
-                    p.update(sent_at=now)
-                elif decision.decision is Decision.RETRY:
-                    if alert_state.get(row.alert_id) == "cancelled":
-                        if res.outcome is Outcome.UNKNOWN:
-                            # a push that may have gone out: it gets a cancellation notice
-                            event = Event.OUTCOME_UNKNOWN
-                            p.update(detail="may have gone out; alert cancelled, not resent")
-                        else:
-                            event = Event.WITHDRAW
-                            p.update(detail="alert cancelled before retry")
-                    else:
-                        event = Event.RETRY
-                        p.update(
-                            finished_at=None,
-                            next_attempt_at=now + dt.timedelta(seconds=decision.delay),
-                            detail=(res.detail or "deferred")[:500],
-                        )
-                elif decision.decision is Decision.FAIL:
-                    event = Event.GIVE_UP
-                    if res.outcome is Outcome.REJECTED and self.on_refused is not None:
-                        # same transaction: the row and the contact's health change together
-                        self.on_refused(s, ChannelName(row.channel), row.address, res)
-                else:
-                    event = Event.OUTCOME_UNKNOWN
-                counts[event.value] += 1
-                by_event[event].append(p)
-            t = deliveries_table()
-            for event, params in by_event.items():
-                move_each(
-                    s,
-                    event,
-                    params,
-                    t.c.id == bindparam("b_id"),
-                    t.c.lease_owner == bindparam("b_owner"),
-                    values={
-                        "provider_ref": bindparam("provider_ref"),
-                        "detail": bindparam("detail"),
-                        "next_attempt_at": bindparam("next_attempt_at"),
-                        "sent_at": bindparam("sent_at"),
-                        "finished_at": bindparam("finished_at"),
-                        "lease_owner": bindparam("lease_owner"),
-                        "lease_expires_at": None,
-                        "updated_at": bindparam("updated_at"),
-                    },
-                    # 'unknown': lease recovery got there first but we now know the outcome
-                    only={S.SENDING, S.UNKNOWN},
-                )
-        self.stats.sent += counts[Event.ACCEPTED.value]
-        self.stats.retried += counts[Event.RETRY.value]
-        self.stats.failed += counts[Event.GIVE_UP.value]
-        self.stats.unknown += counts[Event.OUTCOME_UNKNOWN.value]
+            counts = self._record_in(s, rows, results)
+        self._count(counts)
+
+    def _record_in(
+        self, s: Session, rows: Sequence[ClaimedRow], results: Sequence[DeliveryResult]
+    ) -> dict[str, int]:
+        return record_results(
+            s,
+            rows,
+            results,
+            worker_id=self.worker_id,
+            policies=self.policies,
+            rng=self.rng,
+            now=self.clock(),
+            on_refused=self.on_refused,
+        )
+
+    def _count(self, counts: Mapping[str, int]) -> None:
+        """Add committed outcomes to the stats."""
+        self.stats.sent += counts.get(Event.ACCEPTED.value, 0)
+        self.stats.retried += counts.get(Event.RETRY.value, 0)
+        self.stats.failed += counts.get(Event.GIVE_UP.value, 0)
+        self.stats.unknown += counts.get(Event.OUTCOME_UNKNOWN.value, 0)

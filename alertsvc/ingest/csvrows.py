@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["CsvRecord", "MalformedCsv", "csv_records", "physical_lines"]
+__all__ = ["CsvRecord", "MalformedCsv", "csv_records", "csv_records_from_lines", "physical_lines"]
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
@@ -51,7 +51,13 @@ def csv_records(text: str) -> Iterator[CsvRecord]:
     Raises ``MalformedCsv`` (strict quoting) naming the line where the bad record starts.
     A leading BOM is dropped.
     """
-    reader = csv.reader(physical_lines(text.removeprefix("\ufeff")), strict=True)
+    return csv_records_from_lines(physical_lines(text.removeprefix("\ufeff")))
+
+
+def csv_records_from_lines(lines: Iterable[str]) -> Iterator[CsvRecord]:
+    """``csv_records`` over text that arrives in pieces, each ending at an LF (the last
+    may not): a file read one line at a time, memory bounded by the longest record."""
+    reader = csv.reader(_split_lone_cr(lines), strict=True)
     end = 0
     while True:
         start = end + 1
@@ -63,3 +69,11 @@ def csv_records(text: str) -> Iterator[CsvRecord]:
             raise MalformedCsv(start, str(exc)) from None
         end = reader.line_num
         yield CsvRecord(start, cells)
+
+
+def _split_lone_cr(pieces: Iterable[str]) -> Iterator[str]:
+    for piece in pieces:
+        if "\r" in piece.rstrip("\r\n") or piece.endswith("\r"):
+            yield from physical_lines(piece)
+        else:
+            yield piece

@@ -26,18 +26,20 @@ nothing is written on dry runs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Table, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from alertsvc import audit
 from alertsvc.db import session_scope
+from alertsvc.db.bulk import insert_rows
 from alertsvc.db.tables import Contact, RejectedRow, Resident, Supporter, utcnow
 from alertsvc.errors import RegisterDataError, RowError
-from alertsvc.models import ImportReport
+from alertsvc.models import ContactInfo, ImportReport
 from alertsvc.planning.channel_order import channel_order
 from alertsvc.registry.csv_fields import FIELD_ALIASES, REQUIRED_FIELDS, SupporterRecord
 from alertsvc.registry.csv_parse import (
@@ -47,6 +49,7 @@ from alertsvc.registry.csv_parse import (
     decode_register,
     parse_register,
     read_register,
+    stream_register,
 )
 from alertsvc.registry.profiles import Profile
 from alertsvc.registry.store import contact_info
@@ -108,6 +111,152 @@ class RemovalsRefused(RegisterImportFailed):
     """The import would deactivate too many residents; nothing was written."""
 
 
+# records written per round trip; also bounds the ORM objects held for changed residents
+WRITE_BATCH = 2000
+
+
+class _Upsert:
+    """Upsert records batch by batch in the caller's transaction (see ``apply_register``).
+
+    New residents (the bulk of a first import) are written with ``insert_rows`` (COPY on
+    PostgreSQL, executemany elsewhere); changed ones go through the ORM so that a contact
+    that stays keeps its health and supporters keep their ids; unchanged ones are only
+    counted. Memory: the ids seen so far, and one batch.
+    """
+
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        self.session = session
+        self.now = now
+        self.report = RegisterReport()
+        self.seen: set[str] = set()
+
+    def add(self, batch: Sequence[ResidentRecord]) -> None:
+        if not batch:
+            return
+        ids = [r.id for r in batch]
+        self.seen.update(ids)
+        known = {
+            row.id: (row.active, row.fingerprint)
+            for row in self.session.execute(
+                select(Resident.id, Resident.active, Resident.fingerprint).where(
+                    Resident.id.in_(ids)
+                )
+            )
+        }
+        new: list[tuple[ResidentRecord, str]] = []
+        changed: dict[str, tuple[ResidentRecord, str]] = {}
+        for record in batch:
+            fingerprint = record.fingerprint()
+            state = known.get(record.id)
+            if state is None:
+                new.append((record, fingerprint))
+            elif state == (True, fingerprint):
+                self.report.unchanged += 1
+            else:
+                # a re-appearing (deactivated) resident is re-activated and counted as changed
+                changed[record.id] = (record, fingerprint)
+        self._insert(new)
+        self.report.added += len(new)
+        if changed:
+            rows = list(
+                self.session.scalars(
+                    select(Resident)
+                    .where(Resident.id.in_(list(changed)))
+                    .options(selectinload(Resident.contacts), selectinload(Resident.supporters))
+                )
+            )
+            for row in rows:
+                record, fingerprint = changed[row.id]
+                _fill(row, record, fingerprint, self.now)
+            self.session.flush()
+            for row in rows:
+                self.session.expunge(row)
+            self.report.changed += len(changed)
+
+    def _insert(self, new: Sequence[tuple[ResidentRecord, str]]) -> None:
+        residents: list[dict[str, Any]] = []
+        contacts: list[dict[str, Any]] = []
+        supporters: list[dict[str, Any]] = []
+        now = self.now
+        for record, fingerprint in new:
+            infos = [ContactInfo(c.kind, c.address, True, frozenset()) for c in record.contacts]
+            order = channel_order(frozenset(record.needs), infos, record.channel_pref)
+            residents.append(
+                {
+                    "id": record.id,
+                    "name": record.name,
+                    "kana": record.kana,
+                    "birth_date": record.birth_date,
+                    "sex": record.sex,
+                    "address": record.address,
+                    "lat": record.lat,
+                    "lon": record.lon,
+                    "floor": record.floor,
+                    "language": record.language,
+                    "needs": [n.value for n in record.needs],
+                    "channel_pref": [c.value for c in record.channel_pref],
+                    "consent": record.consent,
+                    "active": True,
+                    "no_working_channel": not order.reachable,
+                    "needs_review": bool(record.review),
+                    "review_reasons": list(record.review),
+                    "fingerprint": fingerprint,
+                    "created_at": now,
+                    "updated_at": now,
+                    "deactivated_at": None,
+                }
+            )
+            for position, info in enumerate(record.contacts):
+                contacts.append(
+                    {
+                        "resident_id": record.id,
+                        "kind": info.kind.value,
+                        "address": info.address,
+                        "position": position,
+                        "healthy": True,
+                    }
+                )
+            for position, sup in enumerate(record.supporters):
+                supporters.append(
+                    {
+                        "resident_id": record.id,
+                        "position": position,
+                        "name": sup.name,
+                        "phone": sup.phone,
+                        "phone_kind": sup.phone_kind.value if sup.phone_kind else None,
+                    }
+                )
+        insert_rows(self.session, _table(Resident), residents)
+        insert_rows(self.session, _table(Contact), contacts)
+        insert_rows(self.session, _table(Supporter), supporters)
+
+    def finish(self, keep_ids: Iterable[str], deactivate: bool) -> RegisterReport:
+        """Deactivate the active residents neither seen nor in ``keep_ids``."""
+        keep = self.seen | set(keep_ids)
+        missing = sorted(
+            rid
+            for rid in self.session.scalars(select(Resident.id).where(Resident.active.is_(True)))
+            if rid not in keep
+        )
+        if deactivate:
+            for i in range(0, len(missing), WRITE_BATCH):
+                self.session.execute(
+                    update(Resident)
+                    .where(Resident.id.in_(missing[i : i + WRITE_BATCH]))
+                    .values(active=False, deactivated_at=self.now, updated_at=self.now)
+                    .execution_options(synchronize_session=False)
+                )
+            self.report.removed = len(missing)
+            self.report.removed_ids = missing
+        return self.report
+
+
+def _table(model: type[Resident] | type[Contact] | type[Supporter]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def apply_register(
     session: Session,
     records: Iterable[ResidentRecord],
@@ -122,46 +271,26 @@ def apply_register(
     the file but invalid) are deactivated unless ``deactivate`` is false: ``active``
     false, ``deactivated_at`` set; never deleted. A contact that stays in the register
     keeps its health (an opted-out number stays marked). Returns the counts and
-    ``removed_ids``; ``errors``/``warnings`` are left empty.
+    ``removed_ids``; ``errors``/``warnings`` are left empty. ``records`` is consumed
+    once, ``WRITE_BATCH`` at a time.
     """
-    now = now or utcnow()
-    report = RegisterReport()
-    existing = {
-        r.id: r
-        for r in session.scalars(
-            select(Resident).options(
-                selectinload(Resident.contacts), selectinload(Resident.supporters)
-            )
-        )
-    }
-    seen: set[str] = set()
-    for record in records:
-        seen.add(record.id)
-        fingerprint = record.fingerprint()
-        row = existing.get(record.id)
-        if row is None:
-            row = Resident(id=record.id, created_at=now, contacts=[], supporters=[])
-            _fill(row, record, fingerprint, now)
-            session.add(row)
-            report.added += 1
-        elif row.active and row.fingerprint == fingerprint:
-            report.unchanged += 1
-        else:
-            # a re-appearing (deactivated) resident is re-activated and counted as changed
-            _fill(row, record, fingerprint, now)
-            report.changed += 1
-    keep = seen | set(keep_ids)
-    missing = sorted(rid for rid, row in existing.items() if rid not in keep and row.active)
-    if deactivate:
-        for rid in missing:
-            row = existing[rid]
-            row.active = False
-            row.deactivated_at = now
-            row.updated_at = now
-        report.removed = len(missing)
-        report.removed_ids = missing
+    upsert = _Upsert(session, now or utcnow())
+    for batch in _batched(records):
+        upsert.add(batch)
+    report = upsert.finish(keep_ids, deactivate)
     session.flush()
     return report
+
+
+def _batched(records: Iterable[ResidentRecord]) -> Iterator[list[ResidentRecord]]:
+    batch: list[ResidentRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= WRITE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _fill(row: Resident, record: ResidentRecord, fingerprint: str, now: dt.datetime) -> None:
@@ -250,24 +379,46 @@ def import_register(
     ``profile`` maps a municipality's own export onto the register first
     (``alertsvc.registry.profiles``).
     """
-    parsed = read_register(path, encoding, profile)
-    report = RegisterReport(errors=list(parsed.errors), warnings=list(parsed.warnings))
+    stream = stream_register(path, encoding, profile)
+    parsed = stream.result
+    report = RegisterReport()
     report.dry_run = dry_run
-    report.rejected = list(parsed.rejected)
-    report.needs_review = [r for r in parsed.records if r.review]
-    if parsed.fatal or (parsed.errors and not skip_invalid):
-        what = "cannot be imported" if parsed.fatal else f"has {len(parsed.errors)} invalid row(s)"
-        raise RegisterImportFailed(
-            f"名簿を取り込めません / register {path} {what}; nothing was written", report
-        )
-    deactivate = not parsed.id_damaged
+
+    def refuse_if_invalid() -> None:
+        """Copy the problems found into the report; raise if nothing may be written."""
+        report.errors, report.warnings = list(parsed.errors), list(parsed.warnings)
+        report.rejected = list(parsed.rejected)
+        if parsed.fatal or (parsed.errors and not skip_invalid):
+            what = (
+                "cannot be imported" if parsed.fatal else f"has {len(parsed.errors)} invalid row(s)"
+            )
+            raise RegisterImportFailed(
+                f"名簿を取り込めません / register {path} {what}; nothing was written", report
+            )
+
+    if parsed.fatal:
+        refuse_if_invalid()  # the file cannot be read at all: no transaction opened
     with session_scope(engine) as session:
-        active_before = len(
-            session.scalars(select(Resident.id).where(Resident.active.is_(True))).all()
+        active_before = (
+            session.scalar(
+                select(func.count()).select_from(Resident).where(Resident.active.is_(True))
+            )
+            or 0
         )
-        counts = apply_register(
-            session, parsed.records, keep_ids=parsed.bad_ids, deactivate=deactivate
-        )
+        upsert = _Upsert(session, utcnow())
+        for batch in _batched(stream.records):
+            report.needs_review += [r for r in batch if r.review]
+            # a row error without --skip-invalid: nothing will be written, so stop writing
+            # (the rest is still parsed, to report every problem)
+            if skip_invalid or not stream.failed():
+                upsert.add(batch)
+        try:
+            refuse_if_invalid()
+        except RegisterImportFailed:
+            session.rollback()  # what was written before the first bad row goes too
+            raise
+        deactivate = not parsed.id_damaged
+        counts = upsert.finish(parsed.bad_ids, deactivate)
         report.added, report.changed = counts.added, counts.changed
         report.removed, report.unchanged = counts.removed, counts.unchanged
         report.removed_ids = counts.removed_ids

@@ -22,11 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alertsvc.errors import RowError
-from alertsvc.ingest import MalformedCsv, Problems, csv_records, nfkc
+from alertsvc.ingest import CsvRecord, MalformedCsv, Problems, csv_records, nfkc
+from alertsvc.ingest.csvrows import csv_records_from_lines
 from alertsvc.models import ChannelName, ContactInfo, Need
 from alertsvc.planning.channel_order import channel_order, preference_problems
 from alertsvc.registry.csv_fields import (
@@ -40,14 +42,17 @@ from alertsvc.registry.csv_fields import (
 from alertsvc.registry.profiles import Profile, apply_profile
 from alertsvc.registry.wareki import parse_date
 from alertsvc.textdecode import decode_text as decode_register
+from alertsvc.textdecode import iter_text_lines, scan_file
 
 __all__ = [
     "ParseResult",
+    "RegisterStream",
     "RejectedRecord",
     "ResidentRecord",
     "decode_register",
     "parse_register",
     "read_register",
+    "stream_register",
 ]
 
 
@@ -191,8 +196,62 @@ def _source_lines(parsed: ParseResult, lines: list[int]) -> ParseResult:
 def parse_register(text: str) -> ParseResult:
     """Validate decoded register text into records; collects every problem found."""
     result = ParseResult()
+    result.records = list(_parse_records(csv_records(text), result))
+    return result
+
+
+@dataclass(slots=True)
+class RegisterStream:
+    """A register being read: ``records`` yields the valid records one at a time.
+
+    ``result`` holds the errors, warnings, rejected rows and flags found so far; it is
+    complete (as ``read_register``'s, with ``records`` left empty) once ``records`` is
+    exhausted. ``failed()`` says whether a row error was found so far.
+    """
+
+    result: ParseResult
+    records: Iterator[ResidentRecord]
+    problems: Problems
+
+    def failed(self) -> bool:
+        return bool(self.result.errors or self.problems.errors or self.result.fatal)
+
+
+def stream_register(
+    path: Path, encoding: str = "auto", profile: Profile | None = None
+) -> RegisterStream:
+    """``read_register`` that reads the file one line at a time (bounded memory).
+
+    The file is read twice: once to check the encoding as ``decode_register`` would
+    (a file-level problem makes ``result.fatal`` true before any record), then to parse.
+    With a ``profile`` the export is mapped in memory first (``read_register``).
+    """
+    result = ParseResult()
     problems = Problems()
-    records = csv_records(text)
+    if profile is not None:
+        parsed = read_register(path, encoding, profile)
+        records, parsed.records = parsed.records, []
+        return RegisterStream(parsed, iter(records), problems)
+    try:
+        used = scan_file(path, encoding)
+    except OSError as exc:
+        result.errors.append(RowError(-1, "", f"cannot read {path}: {exc.strerror or exc}"))
+        result.fatal = True
+        return RegisterStream(result, iter(()), problems)
+    except ValueError as exc:
+        result.errors.append(RowError(-1, "", str(exc)))
+        result.fatal = True
+        return RegisterStream(result, iter(()), problems)
+    result.encoding = used
+    lines = csv_records_from_lines(iter_text_lines(path, used))
+    return RegisterStream(result, _parse_records(lines, result, problems), problems)
+
+
+def _parse_records(
+    records: Iterator[CsvRecord], result: ParseResult, problems: Problems | None = None
+) -> Iterator[ResidentRecord]:
+    """Yield the valid records; ``result`` gets every problem, completed at the end."""
+    problems = problems if problems is not None else Problems()
     header: list[str] | None = None
     header_line = 1
     try:
@@ -202,13 +261,16 @@ def parse_register(text: str) -> ParseResult:
                 break
     except MalformedCsv as exc:
         problems.error(exc.line, "", f"unreadable CSV header: {exc.detail}")
-        return _finish(result, problems, fatal=True)
+        _finish(result, problems, fatal=True)
+        return
     if header is None:
         problems.error(1, "", "empty file: expected a header row and residents")
-        return _finish(result, problems, fatal=True)
+        _finish(result, problems, fatal=True)
+        return
     columns = _map_header(header, header_line, problems)
     if problems.errors:
-        return _finish(result, problems, fatal=True)
+        _finish(result, problems, fatal=True)
+        return
 
     first_line: dict[str, int] = {}
     rows = 0
@@ -223,17 +285,21 @@ def parse_register(text: str) -> ParseResult:
                 _wrong_width(record.line, record.cells, len(header), columns, problems, result)
                 continue
             truncated = False
-            _parse_row(Row(record.line, record.cells, columns), problems, result, first_line)
+            parsed = _parse_row(Row(record.line, record.cells, columns), problems, result,
+                                first_line)  # fmt: skip
+            if parsed is not None:
+                yield parsed
     except MalformedCsv as exc:
         # strict mode: a quote left open at the end of a cut-off file lands here
         problems.error(exc.line, "", f"malformed CSV (truncated file?): {exc.detail}")
         truncated = True
     if rows == 0 and not problems.errors:
         problems.error(header_line, "", "header only: the file has no residents")
-        return _finish(result, problems, fatal=True)
+        _finish(result, problems, fatal=True)
+        return
     # a cut-off file must never be imported in part: with --skip-invalid every resident
     # after the cut would be deactivated
-    return _finish(result, problems, fatal=truncated)
+    _finish(result, problems, fatal=truncated)
 
 
 def _finish(result: ParseResult, problems: Problems, *, fatal: bool) -> ParseResult:
@@ -298,7 +364,7 @@ def _wrong_width(
 
 def _parse_row(
     row: Row, problems: Problems, result: ParseResult, first_line: dict[str, int]
-) -> None:
+) -> ResidentRecord | None:
     rid = row.resident_id()
     if rid and rid in first_line:
         row.error("id", f"duplicate 名簿番号 {rid!r}: already on line {first_line[rid]}")
@@ -335,7 +401,7 @@ def _parse_row(
         elif "id" in row.bad_fields and not (rid and rid in first_line):
             result.id_damaged.append(row.line)
         result.rejected.append(RejectedRecord(row.line, rid or nfkc(row.raw("id")), reasons))
-        return
+        return None
     record = ResidentRecord(
         line=row.line,
         id=rid,
@@ -366,4 +432,4 @@ def _parse_row(
             row.header("channels"),
             f"no working channel, imported and flagged: {order.unreachable_reason}",
         )
-    result.records.append(record)
+    return record

@@ -116,9 +116,14 @@ def test_cap_update_reaches_old_and_new_recipients_once_each(
     notice = _rows(engine, up["notice_alert_id"])
     expansion = _rows(engine, up["followup_alert_id"])
     # the reached get level 4 on the addresses that reached them; the rest the full alert
-    assert {_ident(r) for r in notice} == {i for i in reached if i[0] == "resident"}
+    own = [r for r in notice if r.recipient == "resident"]
+    assert {_ident(r) for r in own} == {i for i in reached if i[0] == "resident"}
     assert all(r.level == 4 for r in notice + expansion)
-    assert not {r.resident_id for r in notice} & {r.resident_id for r in expansion}
+    assert not {r.resident_id for r in own} & {r.resident_id for r in expansion}
+    # supporters: one digest each about their people, whichever part of the update
+    digests = Counter((r.channel, r.address) for r in notice + expansion
+                      if r.recipient == "supporter")  # fmt: skip
+    assert digests and max(digests.values()) == 1
     per_person = Counter((r.resident_id, r.channel, r.address) for r in notice + expansion
                          if r.recipient == "resident")  # fmt: skip
     assert max(per_person.values()) == 1

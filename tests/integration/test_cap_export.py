@@ -195,7 +195,7 @@ def test_languages_default_to_ja_en_and_the_recipients(engine: Engine) -> None:
             PlannedDelivery(resident_id=f"R{n}", recipient="resident", supporter_id=None,
                             step=0, channel=ChannelName.SMS, address=f"+8190000000{n}",
                             language=lang, title="", body="x", data=(), priority=1.0,
-                            legal_basis=None)
+                            legal_basis="")
             for n, lang in enumerate(["vi", "ja-easy", "ja"])
         ]  # fmt: skip
         targets = [PlannedTarget(d.resident_id, 1.0, True, True) for d in deliveries]
