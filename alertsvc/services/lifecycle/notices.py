@@ -29,7 +29,7 @@ from alertsvc.services.lifecycle._family import (
     child,
     family_of,
     in_flight,
-    reached,
+    reached_people,
     root_alert,
     stop,
 )
@@ -78,9 +78,13 @@ def plan_notices(
     text: str = "",
     river: Mapping[str, Any] | None = None,
 ) -> NoticePlan:
-    """One ``kind`` notice (clear, correction) per address the family reached or is
-    reaching right now, in the language of the row, on the same channel, without
-    escalation. Texts are rendered once per (channel, language)."""
+    """One ``kind`` notice (clear, correction) per person the family reached, on the row
+    that reached them most recently (its channel, address and language), without
+    escalation; a person only in a provider call right now is owed it on each such row
+    (the first to settle as reached carries it). For a clear, a push waiting for its
+    retry after an attempt that may have gone out counts as reached
+    (``states.may_have_reached``): call this before the stop. Texts are rendered once
+    per (channel, language)."""
     texts: dict[tuple[str, str], tuple[str, str]] = {}
 
     def planned(row: Any) -> PlannedDelivery:
@@ -95,10 +99,10 @@ def plan_notices(
         return as_planned(row, title=title, body=body, step=0,
                           data=(("kind", kind), (verb, alert_id)))  # fmt: skip
 
-    done = reached(session, family)
+    done = reached_people(session, family, closing=kind == "clear")
     return NoticePlan(
         now=[planned(r) for r in done],
-        awaiting={r.id: planned(r) for r in in_flight(session, family, done)},
+        awaiting={r.id: planned(r) for r in in_flight(session, family, done, per_person=True)},
     )
 
 
@@ -125,19 +129,23 @@ def clear_alert(
     actor: str,
     now: dt.datetime | None = None,
 ) -> LifecycleResult:
-    """解除: stop unsent rows, tell everyone reached, close the alert, freeze the report.
+    """解除: stop the family's unsent rows, tell everyone reached (once each), close the
+    alert and every alert under it, freeze the report.
 
-    A row in a provider call at this moment gets its 解除 once it settles as reached.
-    ``InputError`` (exit 3) when the alert is not an active original alert.
+    ``alert_id`` may name any member of the family; the family's root is cleared. A row
+    in a provider call at this moment gets its 解除 once it settles as reached.
+    ``InputError`` (exit 3) when the family's original alert is not active.
     """
     now = now or utcnow()
     root = root_alert(session, alert_id)
+    alert_id = root.id
     family, level = family_of(session, alert_id)
-    stopped = stop(session, family, actor, now)
+    # planned before the stop, which would hide a push waiting for its retry
     plan = plan_notices(
         session, settings, family, kind="clear", verb="clears", alert_id=alert_id,
         level=level, exercise=root.exercise, river=_river(root),
     )  # fmt: skip
+    stopped = stop(session, family, actor, now)
     notice = child(session, root, "clear", level, {"clears": alert_id}, family, plan.now,
                    actor, now, awaiting=plan.awaiting)  # fmt: skip
     report = [{"alert_id": aid, **_followup(alert_status(session, aid))} for aid in family]
@@ -177,6 +185,7 @@ def correct_alert(
         raise InputError("訂正の内容が必要です / --text or --shelter is required")
     now = now or utcnow()
     root = root_alert(session, alert_id)
+    alert_id = root.id
     family, level = family_of(session, alert_id)
     if stopped is None:
         stopped = stop(session, family, actor, now)
