@@ -21,8 +21,9 @@ Who gets what (the rule of each, in one place):
   correction appended (kind ``reissue``), so nobody is dropped.
 - **all-clear** (``notices``): unsent rows are stopped (no escalation), 解除 goes once to
   each person reached or maybe reached (``states.may_have_reached``: a push waiting to
-  retry an attempt that may have gone out counts), in each person's language; the alert is closed (state
-  ``cleared``) and its follow-up list is frozen into the audit entry as the final report.
+  retry an attempt that may have gone out counts), in each person's language; the alert
+  is closed (state ``cleared``) and its follow-up list is frozen into the audit entry as
+  the final report.
 - **rows in flight** (state 'sending' at the moment of an update, correction or clear)
   are owed their notice: it is written as a ``NoticeWait`` and sent once the row settles
   as reached (sent, delivered, acknowledged, unknown), never if it fails or is withdrawn
