@@ -21,7 +21,7 @@ from alertsvc.db.tables import Alert, utcnow
 from alertsvc.dispatch.alerts import PlannedDelivery
 from alertsvc.dispatch.status import AlertStatus, alert_status
 from alertsvc.errors import InputError
-from alertsvc.models import ChannelName
+from alertsvc.models import ChannelName, RiverForecast
 from alertsvc.planning.render import render_notice
 from alertsvc.services.lifecycle._family import (
     LifecycleResult,
@@ -106,10 +106,17 @@ def plan_notices(
     )
 
 
-def _river(root: Alert) -> Mapping[str, Any] | None:
-    """The river flood forecast the alert was issued on, when its scope names one."""
-    river = (root.scope or {}).get("river")
-    return river if isinstance(river, Mapping) and river.get("name") else None
+def _river(session: Session, family: Sequence[str]) -> Mapping[str, Any] | None:
+    """The river flood forecast the family was last raised on (the newest member whose
+    scope names one: an update to level 4 names the 氾濫危険警報), or None."""
+    members = session.scalars(
+        select(Alert).where(Alert.id.in_(family)).order_by(Alert.created_at.desc(), Alert.id)
+    )
+    for member in members:
+        river = RiverForecast.from_dict((member.scope or {}).get("river"))
+        if river is not None:
+            return river.as_dict()
+    return None
 
 
 def _followup(status: AlertStatus) -> dict[str, Any]:
@@ -143,7 +150,7 @@ def clear_alert(
     # planned before the stop, which would hide a push waiting for its retry
     plan = plan_notices(
         session, settings, family, kind="clear", verb="clears", alert_id=alert_id,
-        level=level, exercise=root.exercise, river=_river(root),
+        level=level, exercise=root.exercise, river=_river(session, family),
     )  # fmt: skip
     stopped = stop(session, family, actor, now)
     notice = child(session, root, "clear", level, {"clears": alert_id}, family, plan.now,
@@ -191,7 +198,7 @@ def correct_alert(
         stopped = stop(session, family, actor, now)
     plan = plan_notices(
         session, settings, family, kind="correction", verb="corrects", alert_id=alert_id,
-        level=level, exercise=root.exercise, text=text, river=_river(root),
+        level=level, exercise=root.exercise, text=text, river=_river(session, family),
     )  # fmt: skip
     notice = child(session, root, "correction", level, {"corrects": alert_id, "text": text},
                    family, plan.now, actor, now, awaiting=plan.awaiting)  # fmt: skip
