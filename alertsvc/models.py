@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -19,6 +20,7 @@ from alertsvc.errors import RowError
 
 __all__ = [
     "DEPTH_RANK_METRES",
+    "DIGEST_RESIDENT",
     "HAZARD_KEYS",
     "LANGUAGES",
     "LINE_USER_ID",
@@ -33,6 +35,7 @@ __all__ = [
     "Outcome",
     "OutgoingMessage",
     "ResidentInfo",
+    "RiverForecast",
     "ShelterInfo",
     "SupporterInfo",
     "Target",
@@ -40,6 +43,10 @@ __all__ = [
     "ZoneInfo",
     "ZoneKind",
 ]
+
+# resident_id of a supporter digest row: one message about several people (#10); the
+# people it names are its supporter_disclosures rows
+DIGEST_RESIDENT = ""
 
 
 class Level(enum.IntEnum):
@@ -52,6 +59,31 @@ class Level(enum.IntEnum):
     @property
     def label_ja(self) -> str:
         return {3: "高齢者等避難", 4: "避難指示", 5: "緊急安全確保"}[int(self)]
+
+
+@dataclass(frozen=True, slots=True)
+class RiverForecast:
+    """The river flood forecast an alert was raised on: the river (or gauge station)
+    name and the forecast's level, 2..5 — since 2026-05-29 レベル2氾濫注意報, レベル3氾濫警報,
+    レベル4氾濫危険警報, レベル5氾濫特別警報 (the templates' ``river_forecast`` macro)."""
+
+    name: str
+    level: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The form stored in an alert's scope (``{"name": ..., "level": ...}``)."""
+        return {"name": self.name, "level": self.level}
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> RiverForecast | None:
+        """The forecast a scope names, or None (no river, or a malformed entry)."""
+        if not isinstance(doc, Mapping) or not doc.get("name"):
+            return None
+        try:
+            level = int(doc.get("level", 0))
+        except (TypeError, ValueError):
+            return None
+        return cls(str(doc["name"]), level) if 2 <= level <= 5 else None
 
 
 class ZoneKind(enum.StrEnum):

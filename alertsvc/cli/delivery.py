@@ -353,7 +353,11 @@ def cancel(
     reason: str = typer.Option(..., "--reason", help="Why (shown to officers and in the notice)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Stop every unsent message of the alert and send a 取消し to exactly its recipients."""
+    """Stop every unsent message of the alert and everything under it (updates,
+    expansions) and send one 取消し to each person reached.
+
+    ID may name an update or expansion: the original alert's whole family is cancelled.
+    """
     state = state_of(ctx)
 
     def body() -> None:
@@ -366,7 +370,13 @@ def cancel(
         if json_out:
             emit_json(result.as_dict())
         human.print(
-            f"取消し完了 / cancelled {alert_id}: 未送信停止 stopped {result.cancelled}, "
+            f"取消し完了 / cancelled {result.alert_id}"
+            + (
+                f" ({alert_id} の元のアラート / the original of {alert_id})"
+                if result.alert_id != alert_id
+                else ""
+            )
+            + f": 未送信停止 stopped {result.cancelled}, "
             f"取消し通知 notices queued {result.notified}"
             + (f" ({result.cancellation_alert_id})" if result.cancellation_alert_id else "")
         )

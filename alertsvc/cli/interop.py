@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import select
 
 from alertsvc.cli._common import emit_json, human, run_command, state_of
 from alertsvc.db import session_scope
@@ -198,21 +197,15 @@ def feed_cmd(
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the feed here, not stdout."),
 ) -> None:
-    """Write an Atom feed of the current (active) alerts."""
-    from alertsvc.db.tables import Alert
-    from alertsvc.interop.atom import atom_feed
+    """Write an Atom feed of the current (active) alerts; registry check runs and
+    duty-desk notices are not alerts to the public and never appear."""
+    from alertsvc.interop.atom import atom_feed, current_alerts
 
     state = state_of(ctx)
 
     def body() -> None:
         with session_scope(state.engine) as session:
-            current = list(
-                session.scalars(
-                    select(Alert)
-                    .where(Alert.state == "active", Alert.parent_id.is_(None))
-                    .order_by(Alert.created_at.desc())
-                )
-            )
+            current = current_alerts(session)
             xml = atom_feed(state.settings, current, base_url)
         if out is not None:
             out.write_bytes(xml)

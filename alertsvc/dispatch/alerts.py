@@ -24,9 +24,10 @@ from alertsvc.audit import record as audit_record
 from alertsvc.db.bulk import insert_rows
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, SupporterDisclosure, utcnow
 from alertsvc.dispatch.moves import move
-from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
+from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, person_key
+from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import InputError, NotFound, RowError
-from alertsvc.models import ChannelName
+from alertsvc.models import DIGEST_RESIDENT, ChannelName
 
 # one definition: the renderer adds it, create_alert checks it
 from alertsvc.planning.render import EXERCISE_PREFIX
@@ -49,7 +50,6 @@ __all__ = [
 # reply target (an answer belongs to the alert the notice is about)
 NOTICE_KINDS = frozenset({"cancellation", "update", "correction", "clear"})
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
-DIGEST_RESIDENT = ""  # = planning.supporters.DIGEST_RESIDENT: a digest names several people
 DIGEST_LEGAL_BASIS = "per_person"  # = planning.supporters.DIGEST_LEGAL_BASIS
 
 Recipient = Literal["resident", "supporter"]
@@ -449,15 +449,20 @@ def cancel_alert(
     actor: str,
     render: Callable[[ChannelName, str], tuple[str, str]],
     now: dt.datetime | None = None,
+    members: Sequence[str] = (),
 ) -> CancelResult:
-    """Stop every unsent message of ``alert_id`` and queue a cancellation (取消し).
+    """Stop every unsent message of ``alert_id`` and its ``members`` (the alerts under it:
+    update notices, expansions; see ``services.cap_notices``) and queue one 取消し per
+    person reached.
 
     Held, queued and claimed rows become 'cancelled' at once (a worker's guarded
-    'claimed -> sending' update then finds nothing to send). The cancellation goes to
-    exactly the addresses the alert reached or may have reached (sent, delivered,
-    acknowledged, unknown, and rows in flight right now), one per (person, channel,
-    address), and workers claim cancellation rows before any other queued work.
-    ``render(channel, language)`` returns the (title, body) of the cancellation.
+    'claimed -> sending' update then finds nothing to send), and every alert of the family
+    is cancelled. The cancellation goes once to each person the family reached or may
+    have reached (``states.may_have_reached``: sent, delivered, acknowledged, unknown, a
+    push waiting to retry an attempt that may have gone out), on the row that reached
+    them most recently (``dispatch.reach``); a person only in a provider call right now
+    gets it once such a row settles as reached. Workers claim cancellation rows before
+    any other queued work. ``render(channel, language)`` returns the (title, body).
 
     Raises ``NotFound`` for an unknown id and ``InputError`` when the alert is itself a
     cancellation or was already cancelled (a second cancel would message people twice).
@@ -470,21 +475,13 @@ def cancel_alert(
         raise InputError(f"{alert_id} は取消し通知です / {alert_id} is itself a cancellation")
     if alert.state == "cancelled":
         raise InputError(f"{alert_id} は取消し済みです / {alert_id} was already cancelled")
-    stopped = move(
-        session,
-        Event.CANCEL,
-        Delivery.alert_id == alert_id,
-        values={"finished_at": now, "updated_at": now, "detail": f"cancelled by {actor}"},
-    )
-    alert.state = "cancelled"
-    alert.cancelled_at = now
-    alert.cancelled_by = actor
-    alert.cancel_reason = reason
+    family = list(dict.fromkeys([alert_id, *members]))
+    # read before the stop, which would hide a push waiting for its retry
     candidates = session.scalars(
         select(Delivery)
         .where(
-            Delivery.alert_id == alert_id,
-            Delivery.state.in_([s.value for s in (*REACHED_STATES, DeliveryState.SENDING)]),
+            Delivery.alert_id.in_(family),
+            may_have_reached_sql() | (Delivery.state == DeliveryState.SENDING.value),
         )
         .order_by(Delivery.id)
     ).all()
@@ -494,11 +491,29 @@ def cancel_alert(
         _text_key(r.channel, r.language): list(render(ChannelName(r.channel), r.language))
         for r in candidates
     }
-    reached = [r for r in candidates if r.state != DeliveryState.SENDING.value]
-    in_flight = len(candidates) - len(reached)
+    reached = latest_per_person(r for r in candidates if r.state != DeliveryState.SENDING.value)
+    people = {person_key(r) for r in reached}
+    # rows in a provider call of people reached by nothing else: the first of them to
+    # settle as reached gets the notice (``maintenance.notify_settled_in_flight``)
+    in_flight = sum(
+        1
+        for r in candidates
+        if r.state == DeliveryState.SENDING.value and person_key(r) not in people
+    )
+    stopped = move(
+        session,
+        Event.CANCEL,
+        Delivery.alert_id.in_(family),
+        values={"finished_at": now, "updated_at": now, "detail": f"cancelled by {actor}"},
+    )
+    for member_alert in session.scalars(select(Alert).where(Alert.id.in_(family))):
+        member_alert.state = "cancelled"
+        member_alert.cancelled_at = now
+        member_alert.cancelled_by = actor
+        member_alert.cancel_reason = reason
     targets = {
         t.resident_id: t
-        for t in session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id))
+        for t in session.scalars(select(AlertTarget).where(AlertTarget.alert_id.in_(family)))
     }
     planned = cancellation_notices(reached, texts, alert_id)
     notice_targets = [
@@ -515,7 +530,7 @@ def cancel_alert(
         # addresses were vetted against the allow-list when the alert was created
         notice_id = create_alert(
             session,
-            level=alert.level,
+            level=max([alert.level, *(r.level for r in candidates)]),
             scope={"cancels": alert_id, "reason": reason, "texts": texts},
             exercise=alert.exercise,
             targets=notice_targets,
@@ -533,6 +548,7 @@ def cancel_alert(
         notified=len(planned),
         awaiting_outcome=in_flight,
     )
-    audit_record(session, "alert.cancel", {"alert_id": alert_id, "reason": reason},
+    audit_record(session, "alert.cancel",
+                 {"alert_id": alert_id, "reason": reason, "family": family},
                  result.as_dict(), actor=actor)  # fmt: skip
     return result

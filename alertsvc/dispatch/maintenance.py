@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, tuple_
+from sqlalchemy import bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from alertsvc.config import DispatchSettings
@@ -23,6 +23,7 @@ from alertsvc.dispatch._sql import deliveries_table
 from alertsvc.dispatch.alerts import cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
 from alertsvc.dispatch.owed import add_notices, notify_awaited
+from alertsvc.dispatch.reach import latest_per_person
 from alertsvc.dispatch.states import ACTIVE_STATES, REACHED_STATES, DeliveryState, Event
 
 __all__ = [
@@ -126,6 +127,9 @@ def cancel_rows_of_cancelled_alerts(session: Session, now: dt.datetime) -> int:
         session,
         Event.CANCEL,
         Delivery.alert_id.in_(cancelled),
+        # a notice owed to it is settled first (``notify_awaited``: a push back in the
+        # queue may have gone out), the next pass stops it
+        ~exists().where(NoticeWait.delivery_id == Delivery.id),
         values={
             "detail": "alert cancelled while this message was in flight; not sent",
             "finished_at": now,
@@ -152,23 +156,33 @@ def notify_settled_in_flight(session: Session, now: dt.datetime) -> int:
 
 
 def _notify_cancellations(session: Session, now: dt.datetime) -> int:
+    from alertsvc.duty import DUTY_KIND  # duty imports the dispatch package
+
     notice = aliased(Alert)
-    parent = aliased(Alert)
+    member = aliased(Alert)
     already = aliased(Delivery)
     rows = session.execute(
         select(Delivery, notice)
-        .join(parent, parent.id == Delivery.alert_id)
-        .join(notice, (notice.parent_id == parent.id) & (notice.kind == "cancellation"))
+        .join(member, member.id == Delivery.alert_id)
+        # the cancelled alert itself, or an alert of its family (update, expansion, …)
+        .join(
+            notice,
+            (notice.kind == "cancellation")
+            & or_(
+                notice.parent_id == member.id,
+                (notice.parent_id == member.parent_id) & (member.kind != DUTY_KIND),
+            ),
+        )
         .where(
-            parent.state == "cancelled",
+            member.state == "cancelled",
+            member.kind != "cancellation",
             Delivery.state.in_([s.value for s in REACHED_STATES]),
+            # one 取消し per person (``dispatch.reach``)
             ~exists().where(
                 already.alert_id == notice.id,
                 already.recipient == Delivery.recipient,
                 already.resident_id == Delivery.resident_id,
                 already.supporter_id == Delivery.supporter_id,
-                already.channel == Delivery.channel,
-                already.address == Delivery.address,
             ),
         )
         .order_by(Delivery.id)
@@ -179,7 +193,7 @@ def _notify_cancellations(session: Session, now: dt.datetime) -> int:
     added = 0
     for n, found in by_notice.values():
         texts = dict((n.scope or {}).get("texts") or {})
-        planned = cancellation_notices(found, texts, str(n.parent_id))
+        planned = cancellation_notices(latest_per_person(found), texts, str(n.parent_id))
         added += add_notices(session, n, planned, now)
     if added:
         log.info("cancellation: %d notices for sends that settled after the cancel", added)

@@ -13,6 +13,11 @@ address. ``notify_awaited`` (run by every maintenance pass) settles them:
 - the row came back to the queue (a deferred retry) in a still active alert: it has not
   gone out, so it goes out carrying the notice instead — an update's new-level text, or
   the original with a correction appended — and no separate notice follows;
+- a 解除 owed to a row back in the queue: the family is cleared, so the row never goes
+  out again; a push among them may have gone out on its earlier attempt and gets the
+  解除 (``states.may_have_reached``), any other row none;
+- a correction or 解除 reaches a person once, on the first of their rows to settle as
+  reached;
 - the notice's family was cleared, or its alert cancelled, meanwhile: the 解除 or 取消し
   superseded it; dropped.
 """
@@ -22,17 +27,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, NoticeWait
 from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.alerts import DIGEST_RESIDENT, PlannedDelivery
-from alertsvc.dispatch.states import REACHED_STATES, DeliveryState
-from alertsvc.models import ChannelName
+from alertsvc.dispatch.alerts import PlannedDelivery
+from alertsvc.dispatch.reach import person_key
+from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, may_have_reached
+from alertsvc.models import DIGEST_RESIDENT, ChannelName
 
-__all__ = ["AWAITED_DETAIL", "add_notices", "notify_awaited"]
+__all__ = ["AWAITED_DETAIL", "ONCE_PER_PERSON", "add_notices", "notify_awaited"]
 
 log = logging.getLogger("alertsvc.dispatch.worker")
 
@@ -40,6 +47,8 @@ S = DeliveryState
 # a row in one of these states may still reach its person: its notice keeps waiting
 # (a queued row — a deferred retry — is given the notice's words instead)
 _UNSETTLED = [s.value for s in (S.HELD, S.CLAIMED, S.SENDING)]
+# notices a person gets once, whatever number of their rows the family used
+ONCE_PER_PERSON = frozenset({"cancellation", "correction", "clear"})
 AWAITED_DETAIL = "in flight when the notice was made; the provider accepted it (or may have)"
 
 
@@ -137,6 +146,10 @@ def _retext(session: Session, wait: NoticeWait, row: Delivery, notice: Alert) ->
     return rowcount(done) == 1
 
 
+def _ident(row: Any) -> tuple[str, str, int, str, str, str]:
+    return (*person_key(row), str(row.channel), str(row.address))
+
+
 def notify_awaited(session: Session, now: dt.datetime) -> int:
     """Settle the ``NoticeWait`` rows whose delivery has an outcome (see the module
     docstring). Idempotent; returns the notices added."""
@@ -161,20 +174,29 @@ def notify_awaited(session: Session, now: dt.datetime) -> int:
     for wait, row, notice in found:
         # an alert cancelled since: its 取消し goes to whoever was reached instead
         live = notice.state == "active" and notice.parent_id not in cancelled
-        if live and row.state == S.QUEUED.value:
+        if live and row.state == S.QUEUED.value and notice.kind != "clear":
             # back in the queue: it goes out with the notice's words, or (claimed just
             # now) keeps waiting for its outcome
             if _retext(session, wait, row, notice):
                 settled.append(wait.id)
             continue
         settled.append(wait.id)
-        # a notice of a cleared family is superseded: the 解除 went to whoever was reached
-        if live and row.state in reached:
+        # a notice of a cleared family is superseded: the 解除 went to whoever was reached.
+        # A 解除 owed to a push back in the queue (its family cleared, so it never goes
+        # out again): its attempt may have gone out (``states.may_have_reached``)
+        if notice.kind == "clear":
+            owed = may_have_reached(row.state, row.channel, row.attempts)
+        else:
+            owed = row.state in reached
+        if live and owed:
             by_notice.setdefault(notice.id, (notice, []))[1].append(_planned(wait, row))
     added = 0
     for notice, planned in by_notice.values():
+        # an update goes to every address that reached the person; a correction or a
+        # 解除 to the person once (``dispatch.reach``)
+        once = notice.kind in ONCE_PER_PERSON
         have = {
-            (r.recipient, r.resident_id, r.supporter_id, r.channel, r.address)
+            person_key(r) if once else _ident(r)
             for r in session.execute(
                 select(
                     Delivery.recipient,
@@ -187,7 +209,7 @@ def notify_awaited(session: Session, now: dt.datetime) -> int:
         }
         fresh: list[PlannedDelivery] = []
         for p in planned:
-            ident = (p.recipient, p.resident_id, p.supporter_id or 0, str(p.channel), p.address)
+            ident = person_key(p) if once else _ident(p)
             if ident not in have:
                 have.add(ident)
                 fresh.append(p)

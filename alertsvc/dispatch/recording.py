@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from alertsvc.db.tables import Alert
 from alertsvc.dispatch._sql import deliveries_table
 from alertsvc.dispatch.claims import ClaimedRow
+from alertsvc.dispatch.maintenance import STOPPED_ALERT_STATES
 from alertsvc.dispatch.moves import move_each
 from alertsvc.dispatch.retry import Decision, RetryPolicy
 from alertsvc.dispatch.states import DeliveryState, Event
@@ -80,14 +81,15 @@ def record_results(
             event = Event.ACCEPTED
             p.update(sent_at=now)
         elif decision.decision is Decision.RETRY:
-            if alert_state.get(row.alert_id) == "cancelled":
+            stopped = alert_state.get(row.alert_id)
+            if stopped in STOPPED_ALERT_STATES:  # cancelled or cleared (解除) meanwhile
                 if res.outcome is Outcome.UNKNOWN:
-                    # a push that may have gone out: it gets a cancellation notice
+                    # a push that may have gone out: it gets the cancellation / all-clear
                     event = Event.OUTCOME_UNKNOWN
-                    p.update(detail="may have gone out; alert cancelled, not resent")
+                    p.update(detail=f"may have gone out; alert {stopped}, not resent")
                 else:
                     event = Event.WITHDRAW
-                    p.update(detail="alert cancelled before retry")
+                    p.update(detail=f"alert {stopped} before retry")
             else:
                 event = Event.RETRY
                 p.update(

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 
 from alertsvc.config import DispatchSettings
+from alertsvc.dispatch.states import RESENT_AFTER_UNKNOWN
 from alertsvc.models import ChannelName, Outcome
 
 __all__ = ["Decision", "RetryDecision", "RetryPolicy", "policy_for"]
@@ -118,5 +119,5 @@ def policy_for(channel: ChannelName | str, settings: DispatchSettings) -> RetryP
         backoff_max=settings.backoff_max_seconds,
         jitter=settings.jitter_seconds,
         max_age=settings.max_age_seconds,
-        retry_unknown=ChannelName(channel) is ChannelName.PUSH,
+        retry_unknown=str(ChannelName(channel)) in RESENT_AFTER_UNKNOWN,
     )

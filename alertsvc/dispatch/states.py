@@ -17,12 +17,15 @@ import enum
 __all__ = [
     "ACTIVE_STATES",
     "REACHED_STATES",
+    "RESENT_AFTER_UNKNOWN",
+    "RESENT_WAITING_STATES",
     "SETTLED_STATES",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "DeliveryState",
     "Event",
     "InvalidTransition",
+    "may_have_reached",
     "transition",
 ]
 
@@ -135,6 +138,29 @@ TERMINAL_STATES: frozenset[DeliveryState] = frozenset(
 REACHED_STATES: frozenset[DeliveryState] = frozenset(
     {S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.UNKNOWN}
 )
+# channels whose retry policy sends again after an UNKNOWN outcome (``retry.policy_for``):
+# a push, because the device collapses a duplicate. Such a row back in the queue after an
+# attempt may already have reached its person — the row keeps no outcome, so a deferral
+# (surely not sent) and an unknown outcome (maybe sent) look the same.
+RESENT_AFTER_UNKNOWN: frozenset[str] = frozenset({"push"})
+# where such a row waits for its next attempt
+RESENT_WAITING_STATES: frozenset[DeliveryState] = frozenset({S.QUEUED, S.CLAIMED})
+
+
+def may_have_reached(state: DeliveryState | str, channel: str, attempts: int) -> bool:
+    """The one rule of who is owed a closing notice (取消し, 解除): the row reached its
+    address, or may have.
+
+    True for ``REACHED_STATES`` (unknown included), and for a row of a
+    ``RESENT_AFTER_UNKNOWN`` channel waiting for another attempt after at least one
+    (``RESENT_WAITING_STATES``, ``attempts > 0``): its earlier attempt may have gone out.
+    Evaluate it before the stop of unsent rows turns such a row 'cancelled'. An update or
+    a correction does not need the second half: they send such a person the alert again.
+    """
+    current = DeliveryState(state)
+    if current in REACHED_STATES:
+        return True
+    return channel in RESENT_AFTER_UNKNOWN and attempts > 0 and current in RESENT_WAITING_STATES
 
 
 def transition(state: DeliveryState | str, event: Event) -> DeliveryState:

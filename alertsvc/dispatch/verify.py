@@ -10,8 +10,9 @@ what is wrong (addresses masked). The rules:
 * ``row_stuck`` — no row is queued or claimed past ``max_age_seconds`` plus the lease,
   and no row is held past the point its escalation was due (the earlier step settled,
   plus the acknowledgement wait, plus the lease), nor held in a cancelled alert;
-* ``cancellation_address`` — every cancellation went to an address the provider accepted
-  or may have accepted; ``cancellation_missing`` — every such address got one;
+* ``cancellation_address`` — every cancellation went to an address the alert's family
+  reached or may have reached; ``cancellation_missing`` — every person reached got one
+  (one per person, on the row that reached them most recently);
 * ``acknowledgement_owner`` — every acknowledgement belongs to the person of the message
   that was answered, and a person counts as having answered only through a message to
   their own address (a supporter's answer is recorded on the supporter's message).
@@ -37,7 +38,13 @@ from alertsvc.db.tables import (
     utcnow,
 )
 from alertsvc.dispatch.alerts import load_alert
-from alertsvc.dispatch.states import REACHED_STATES, SETTLED_STATES, DeliveryState
+from alertsvc.dispatch.reach import person_key
+from alertsvc.dispatch.states import (
+    REACHED_STATES,
+    SETTLED_STATES,
+    DeliveryState,
+    may_have_reached,
+)
 from alertsvc.dispatch.status import alert_status, confirms
 from alertsvc.redact import mask_address
 
@@ -96,6 +103,24 @@ Ident = tuple[str, str, int, str, str]
 
 def _ident(d: Delivery) -> Ident:
     return (d.recipient, d.resident_id, d.supporter_id, d.channel, d.address)
+
+
+def _family_ids(session: Session, root_id: str) -> list[str]:
+    """``root_id`` and the alerts under it that a cancel stops (lifecycle children hang
+    under the original; duty-desk notices and cancellations are not among them)."""
+    under = session.scalars(
+        select(Alert.id).where(
+            Alert.parent_id == root_id, Alert.kind.not_in(("cancellation", "duty"))
+        )
+    )
+    return [root_id, *under]
+
+
+def _may_have_reached_then(row: Delivery) -> bool:
+    """``states.may_have_reached`` as it was before the cancel stopped the row."""
+    if row.state == S.CANCELLED.value and row.attempts > 0:
+        return may_have_reached(S.QUEUED, row.channel, row.attempts)
+    return may_have_reached(row.state, row.channel, row.attempts)
 
 
 def verify_alert(
@@ -206,16 +231,22 @@ def verify_alert(
                     )
                 )
 
-    # cancellations
+    # cancellations: one per person the family reached (``dispatch.reach``), on an address
+    # the family reached or may have (a push stopped while waiting to retry an attempt
+    # that may have gone out: ``states.may_have_reached``, read before the stop)
     reached = {s.value for s in REACHED_STATES}
     if alert.kind == "cancellation" and alert.parent_id:
-        parent = {
-            _ident(r): r
-            for r in session.scalars(select(Delivery).where(Delivery.alert_id == alert.parent_id))
-        }
+        family = _family_ids(session, alert.parent_id)
+        parent: dict[Ident, Delivery] = {}
+        for r in session.scalars(
+            select(Delivery).where(Delivery.alert_id.in_(family)).order_by(Delivery.id)
+        ):
+            # an address several members used: the one that reached it counts
+            if _ident(r) not in parent or _may_have_reached_then(r):
+                parent[_ident(r)] = r
         for r in rows:
             p = parent.get(_ident(r))
-            if p is None or p.state not in reached:
+            if p is None or not _may_have_reached_then(p):
                 add(
                     Violation(
                         "cancellation_address",
@@ -224,24 +255,33 @@ def verify_alert(
                         f"alert {'never addressed' if p is None else 'left ' + p.state}",
                     )
                 )
-    notice_ids = list(
-        session.scalars(
-            select(Alert.id).where(Alert.parent_id == alert_id, Alert.kind == "cancellation")
-        )
-    )
     if alert.state == "cancelled":
-        sent_notices = {
-            _ident(r)
+        # the 取消し of this alert, or of the original it belongs to
+        chain = [alert.id]
+        up = alert
+        while up.parent_id is not None:
+            parent_alert = session.get(Alert, up.parent_id)
+            if parent_alert is None:
+                break
+            up = parent_alert
+            chain.append(up.id)
+        notice_ids = list(
+            session.scalars(
+                select(Alert.id).where(Alert.parent_id.in_(chain), Alert.kind == "cancellation")
+            )
+        )
+        notified = {
+            person_key(r)
             for r in session.scalars(select(Delivery).where(Delivery.alert_id.in_(notice_ids)))
         }
         for r in rows:
-            if r.state in reached and _ident(r) not in sent_notices:
+            if r.state in reached and person_key(r) not in notified:
                 add(
                     Violation(
                         "cancellation_missing",
                         r.resident_id,
                         f"{r.key}: {r.state} to {mask_address(r.address)} but no "
-                        "cancellation queued for it",
+                        "cancellation queued for its person",
                     )
                 )
 

@@ -9,14 +9,35 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from alertsvc.config import Settings
 from alertsvc.db.tables import Alert
 from alertsvc.interop.cap_export import cap_identifier
 from alertsvc.interop.levels import terms_for
 
-__all__ = ["ATOM_NS", "atom_feed"]
+__all__ = ["ATOM_NS", "FEED_KINDS", "atom_feed", "current_alerts"]
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# the public alerts; a registry check run (``check``) and a duty-desk notice (``duty``)
+# are alerts in the outbox's sense only, and never appear in a public feed
+FEED_KINDS = frozenset({"alert"})
+
+
+def current_alerts(session: Session) -> list[Alert]:
+    """The alerts the feed lists: active originals of a public kind, newest first."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.state == "active",
+                Alert.parent_id.is_(None),
+                Alert.kind.in_(sorted(FEED_KINDS)),
+            )
+            .order_by(Alert.created_at.desc())
+        )
+    )
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:

@@ -14,7 +14,7 @@ from typing import Any
 
 from alertsvc.config import Settings
 from alertsvc.db.tables import Alert
-from alertsvc.models import ChannelName
+from alertsvc.models import ChannelName, RiverForecast
 from alertsvc.planning.render import EXERCISE_PREFIX, render_cancellation, render_text
 
 __all__ = ["CAP_LANGUAGES", "resident_texts"]
@@ -54,6 +54,7 @@ def resident_texts(language: str, alert: Alert, settings: Settings) -> tuple[str
             text=str(scope.get("text") or ""),
         )  # fmt: skip
         return body, body
+    river = RiverForecast.from_dict(scope.get("river"))
     context: dict[str, Any] = {
         "exercise": alert.exercise,
         "level": alert.level,
@@ -62,6 +63,7 @@ def resident_texts(language: str, alert: Alert, settings: Settings) -> tuple[str
         "shelter": None,
         "depth": None,
         "floor": None,
+        "river": river.as_dict() if river is not None else None,
     }
     title = _prefixed(render_text(language, "push_title", context), alert.exercise)
     body = _prefixed(render_text(language, "push_body", context), alert.exercise)

@@ -13,7 +13,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from alertsvc.models import DEPTH_RANK_METRES, ChannelName, Level, ShelterInfo, Target, ZoneInfo
+from alertsvc.models import (
+    DEPTH_RANK_METRES,
+    ChannelName,
+    Level,
+    RiverForecast,
+    ShelterInfo,
+    Target,
+    ZoneInfo,
+)
 from alertsvc.planning.actions import Action, ActionFacts, decide_action
 from alertsvc.planning.channel_order import channel_order
 from alertsvc.planning.language import normalise_language, pick_language
@@ -49,6 +57,8 @@ class PlanOptions:
     metric_crs: str = "EPSG:6670"  # kept for callers; distances are great-circle metres
     walking_speed_m_per_min: float = 40.0  # elderly pace
     metres_per_storey: float = 3.0
+    # the river flood forecast the alert was raised on (the watcher's), named in the texts
+    river: RiverForecast | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlanOptions:
@@ -164,6 +174,7 @@ def message_context(
     shelter: ShelterChoice | None,
     municipality: str,
     exercise: bool,
+    river: RiverForecast | None = None,
 ) -> dict[str, Any]:
     """The variables every resident and supporter template receives."""
     return {
@@ -174,6 +185,7 @@ def message_context(
         "floor": target.resident.floor or 0,
         "shelter": _shelter_context(shelter),
         "depth": _depth(target.depth_rank),
+        "river": river.as_dict() if river is not None else None,
     }
 
 
@@ -226,6 +238,7 @@ def _plan(
         shelter=shelter,
         municipality=options.municipality,
         exercise=exercise,
+        river=options.river,
     )
     data = (
         ("alert_id", alert_ref),

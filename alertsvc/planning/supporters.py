@@ -22,7 +22,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from alertsvc.models import ChannelName, ContactKind, Level, ResidentInfo, SupporterInfo
+from alertsvc.models import (
+    DIGEST_RESIDENT,
+    ChannelName,
+    ContactKind,
+    Level,
+    ResidentInfo,
+    SupporterInfo,
+)
 from alertsvc.planning.language import SUPPORTER_LANGUAGE
 from alertsvc.planning.render import EXERCISE_PREFIX, RenderedMessage, render_message
 from alertsvc.planning.sms import MAX_SEGMENTS, sms_segments
@@ -120,7 +127,6 @@ def supporter_notices(
 
 # --- digests: one message per supporter per alert event ---
 
-DIGEST_RESIDENT = ""  # resident_id of a digest row: it is about several people
 DIGEST_KIND = "supporter_digest"  # the ("kind", ...) data item of a digest message
 # the digest row's own legal_basis column: the basis is recorded per person disclosed
 DIGEST_LEGAL_BASIS = "per_person"

@@ -231,10 +231,14 @@ def update_scope(session: Session, notice: CapNotice) -> Scope:
 def cancel_with_notice(
     session: Session, settings: Settings, alert_id: str, *, reason: str, actor: str
 ) -> Any:
-    """``alert cancel``: stop unsent messages, 取消し to everyone reached (CancelResult)."""
+    """``alert cancel``: stop the unsent messages of the alert's whole family (``alert_id``
+    may name any alert of it: the original is cancelled with everything under it), one
+    取消し to each person reached (CancelResult, ``alert_id`` the original's)."""
     from alertsvc.dispatch.alerts import cancel_alert
     from alertsvc.planning.render import render_cancellation
+    from alertsvc.services.lifecycle._family import cancel_family
 
+    alert_id, members = cancel_family(session, alert_id)
     alert = session.get(Alert, alert_id)
     exercise = bool(alert.exercise) if alert is not None else False
 
@@ -247,7 +251,9 @@ def cancel_with_notice(
             reason=reason,
         )
 
-    return cancel_alert(session, alert_id, reason=reason, actor=actor, render=render)
+    return cancel_alert(
+        session, alert_id, reason=reason, actor=actor, render=render, members=members
+    )
 
 
 def apply_cap_notice(

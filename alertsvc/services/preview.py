@@ -277,7 +277,7 @@ def build_preview(
         level=level,
         shelters=shelters,
         active_zones=list(scope.zones),
-        options=PlanOptions.from_settings(settings),
+        options=replace(PlanOptions.from_settings(settings), river=scope.river),
         alert_ref=alert_ref,
         exercise=exercise,
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from alertsvc.errors import RowError, ScopeError
 from alertsvc.geo.extent import JAPAN
-from alertsvc.models import ZoneInfo
+from alertsvc.models import RiverForecast, ZoneInfo
 
 __all__ = ["Scope", "load_area", "resolve_scope", "scope_from_dict"]
 
@@ -24,15 +24,21 @@ class Scope:
     area_file: str | None = None
     zones: tuple[ZoneInfo, ...] = field(default=(), repr=False)
     area: BaseGeometry | None = field(default=None, repr=False)
+    # the river flood forecast the alert is raised on (the watcher sets it): the texts
+    # name it (レベル4氾濫危険警報 …), and so do the correction and the all-clear
+    river: RiverForecast | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """What is stored with the alert and in the audit log."""
-        return {
+        """What is stored with the alert and in the audit log (``river`` only when set)."""
+        out: dict[str, Any] = {
             "zone_sets": list(self.zone_sets),
             "zone_ids": list(self.zone_ids),
             "area_file": self.area_file,
             "area_wkt": self.area.wkt if self.area is not None else None,
         }
+        if self.river is not None:
+            out["river"] = self.river.as_dict()
+        return out
 
 
 def load_area(path: Path) -> BaseGeometry:
@@ -129,4 +135,5 @@ def scope_from_dict(session: Session, doc: dict[str, Any]) -> Scope:
         area_file=doc.get("area_file"),
         zones=tuple(zones),
         area=area,
+        river=RiverForecast.from_dict(doc.get("river")),
     )

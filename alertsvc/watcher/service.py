@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -23,7 +23,7 @@ from alertsvc.db import session_scope
 from alertsvc.db.tables import Alert, AlertDraft, WatchEvent, WatchStation
 from alertsvc.errors import AlertsvcError
 from alertsvc.interop.cap_export import alert_family
-from alertsvc.models import Level
+from alertsvc.models import Level, RiverForecast
 from alertsvc.watcher.decide import Decision, Rules, StationState, observe, predict_crossing
 from alertsvc.watcher.gather import StationInput, gather, thresholds_for
 from alertsvc.watcher.http import Fetcher
@@ -208,7 +208,9 @@ def _act(
         elif parent:
             ref = parent.get("alert") or parent.get("draft")
             note += f" · 先行 / follows {ref}"
-        scope = resolve_scope(session, zone_sets)
+        # the messages name the river flood forecast this level stands for (レベル4氾濫危険警報 …)
+        river = RiverForecast(station.name or station.id, level)
+        scope = replace(resolve_scope(session, zone_sets), river=river)
         preview = build_preview(session, settings, level=Level(level), scope=scope)
         outcome: dict[str, Any] = {"note": note, "zone_sets": zone_sets, "parent": parent}
         if live is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 from defusedxml import ElementTree as SafeET
+from sqlalchemy import Engine
 
 from tests.acceptance.demo_data import import_demo
 from tests.clirun import run_cli
@@ -93,3 +94,25 @@ def test_cap_with_test_status_never_sends_live(demo_env, tmp_path: Path) -> None
 def test_cap_refusals_are_exit_3(demo_env, name: str, reason: str) -> None:
     res = run_cli(["alert", "preview", "--cap", str(CAP_DIR / name), "--json"], env=demo_env)
     assert res.exit_code == 3 and reason in res.json()["error"]
+
+
+def test_feed_lists_real_alerts_only(cli_env: dict[str, str], engine: Engine) -> None:
+    """A registry check run and a duty-desk notice are outbox alerts, not public ones."""
+    from alertsvc.db import session_scope
+    from alertsvc.dispatch import create_alert
+    from alertsvc.testing import simple_plan
+
+    ids: dict[str, str] = {}
+    with session_scope(engine) as s:
+        for kind in ("alert", "check", "duty"):
+            targets, deliveries = simple_plan(1, exercise=kind == "check")
+            ids[kind] = create_alert(
+                s, level=3, scope={}, exercise=kind == "check", targets=targets,
+                deliveries=deliveries, actor="t", kind=kind,
+                allow_list={d.address for d in deliveries},
+            )  # fmt: skip
+    feed = run_cli(["alert", "feed"], env=cli_env)
+    assert feed.exit_code == 0, feed.stderr
+    assert ids["alert"] in feed.stdout
+    assert ids["check"] not in feed.stdout and ids["duty"] not in feed.stdout
+    assert feed.stdout.count("<entry>") == 1

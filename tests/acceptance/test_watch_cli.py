@@ -498,3 +498,55 @@ def test_watch_escalation_to_a_level_an_officer_already_sent_sends_nothing(
         outcome = conn.execute(select(WatchEvent.outcome).where(WatchEvent.level == 4)).scalar_one()
     engine.dispose()
     assert outcome["covered_by"] == level3 and "already at level 4" in outcome["note"]
+
+
+def _bodies(db_url: str, alert_id: str, channel: str) -> list[str]:
+    from alertsvc.db.tables import Delivery
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Delivery.body).where(
+                Delivery.alert_id == alert_id,
+                Delivery.channel == channel,
+                Delivery.language == "ja",
+                Delivery.recipient == "resident",
+            )
+        ).all()
+    engine.dispose()
+    return [r.body for r in rows]
+
+
+def test_watcher_messages_name_the_river_flood_forecast(
+    cli_env: dict[str, str], db_url: str, tmp_path: Path, sim: ProviderSimulator
+) -> None:
+    """The watcher's alert names its river and the 2026 flood forecast of its level, from
+    the draft through the update to the all-clear."""
+    import_demo(cli_env)
+    feed = tmp_path / "feed.json"
+    extra = 'policy_level4 = "auto"'
+    env = {**cli_env, "ALERTSVC_CONFIG": str(_config(tmp_path, feed, sim.url, extra))}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rise = [round(3.0 + 0.1 * i, 2) for i in range(25)]
+    feed.write_text(river_station_doc(now - dt.timedelta(minutes=200), rise[:5]), encoding="utf-8")
+    (draft3,) = run_cli(["watch", "--once", "--json"], env=env).json()["drafts"]
+    drafts = run_cli(["alert", "drafts", "--json"], env=env).json()
+    scope = next(d["scope"] for d in drafts if d["draft_id"] == draft3)
+    assert scope["river"] == {"name": "遠賀川 合成", "level": 3}
+    sent = run_cli(["alert", "send", "--draft", draft3, "--yes", "--json"], env=env)
+    assert sent.exit_code == 0, sent.stderr
+    level3 = sent.json()["alert_id"]
+    pushes = _bodies(db_url, level3, "push")
+    assert pushes and all("遠賀川 合成：レベル3氾濫警報" in b for b in pushes), pushes[:2]
+    assert any("レベル3氾濫警報" in b for b in _bodies(db_url, level3, "sms"))
+    _reach_half(db_url, level3)
+    feed.write_text(river_station_doc(now, rise), encoding="utf-8")
+    second = run_cli(["watch", "--once", "--json"], env=env)
+    assert second.exit_code == 0, second.stderr
+    children = [a for a in _alerts(db_url) if a[2] == level3]
+    texts = [b for aid, _k, _p, _l in children for b in _bodies(db_url, aid, "push")]
+    assert texts and all("レベル4氾濫危険警報" in b for b in texts), texts[:2]
+    done = run_cli(["alert", "clear", level3, "--json"], env=env)
+    assert done.exit_code == 0, done.stderr
+    cleared = _bodies(db_url, done.json()["notice_alert_id"], "push")
+    assert cleared and all("レベル4氾濫危険警報" in b for b in cleared)

@@ -10,13 +10,20 @@ Who gets what (the rule of each, in one place):
   the full level-N alert with escalation (kind ``expansion``, replies match it); their
   unsent rows of the earlier alerts are stopped, so nobody gets two messages for one
   level. N must be higher than the family's level; an exercise stays an exercise.
-- **correction** (``notices``): unsent rows of the original are stopped at once; the
-  correction goes to exactly the addresses the original reached (kind ``correction``, a
+- **the family**: correction, all-clear and cancel (``services.cap_notices``) act on the
+  original alert and everything under it (update notices, expansions, earlier notices;
+  never a duty-desk notice), whichever member's id they are given. Each person the family
+  reached gets the notice once, on the row that reached them most recently, in its
+  language (``dispatch.reach``).
+- **correction** (``notices``): unsent rows of the family are stopped at once; the
+  correction goes once to each person the family reached (kind ``correction``, a
   notice); the people whose rows were stopped get their original messages again with the
   correction appended (kind ``reissue``), so nobody is dropped.
-- **all-clear** (``notices``): unsent rows are stopped (no escalation), 解除 goes to
-  exactly the addresses reached, in each person's language; the alert is closed (state
-  ``cleared``) and its follow-up list is frozen into the audit entry as the final report.
+- **all-clear** (``notices``): unsent rows are stopped (no escalation), 解除 goes once to
+  each person reached or maybe reached (``states.may_have_reached``: a push waiting to
+  retry an attempt that may have gone out counts), in each person's language; the alert
+  is closed (state ``cleared``) and its follow-up list is frozen into the audit entry as
+  the final report.
 - **rows in flight** (state 'sending' at the moment of an update, correction or clear)
   are owed their notice: it is written as a ``NoticeWait`` and sent once the row settles
   as reached (sent, delivered, acknowledged, unknown), never if it fails or is withdrawn

@@ -15,18 +15,23 @@ from alertsvc.audit import record
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, NoticeWait, utcnow
 from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert, load_alert
 from alertsvc.dispatch.moves import move
+from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, person_key
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
+from alertsvc.duty import DUTY_KIND
 from alertsvc.errors import InputError
 from alertsvc.interop.cap_export import alert_family
 from alertsvc.models import ChannelName
 
 __all__ = [
+    "NOT_FAMILY_KINDS",
     "LifecycleResult",
     "as_planned",
+    "cancel_family",
     "child",
     "family_of",
     "in_flight",
     "reached",
+    "reached_people",
     "root_alert",
     "stop",
     "stop_unsent",
@@ -58,23 +63,54 @@ class LifecycleResult:
         }
 
 
+# alerts hung under an alert that are not part of its life: a duty-desk notice must still
+# reach the desk after the alert is cancelled or cleared (``alertsvc.duty``)
+NOT_FAMILY_KINDS = frozenset({DUTY_KIND})
+
+
 def root_alert(session: Session, alert_id: str) -> Alert:
-    """The active original alert ``alert_id``, locked; ``InputError`` otherwise."""
-    alert = load_alert(session, alert_id, lock=True)
-    if alert.kind != "alert":
+    """The active original alert of ``alert_id``'s family, locked; ``InputError`` otherwise.
+
+    ``alert_id`` may be the original or any alert under it (an update notice, an
+    expansion, a correction): the step acts on the whole family, through its root.
+    """
+    alert = load_alert(session, alert_id)
+    if alert.kind in NOT_FAMILY_KINDS:
         raise InputError(
-            f"{alert_id} は通知です / {alert_id} is a {alert.kind} notice; "
-            "use the original alert id"
+            f"{alert_id} は当番への通知です / {alert_id} is a {alert.kind} notice, not part "
+            "of an alert's life; use the alert id"
         )
-    if alert.state != "active":
-        raise InputError(f"{alert_id} は {alert.state} です / {alert_id} is {alert.state}")
-    return alert
+    while alert.parent_id is not None:
+        alert = load_alert(session, alert.parent_id)
+    root = load_alert(session, alert.id, lock=True)
+    if root.kind != "alert":
+        raise InputError(
+            f"{root.id} は通知です / {root.id} is a {root.kind} notice; use the original alert id"
+        )
+    if root.state != "active":
+        raise InputError(f"{root.id} は {root.state} です / {root.id} is {root.state}")
+    return root
 
 
 def family_of(session: Session, alert_id: str) -> tuple[list[str], int]:
-    """The ids of the alert's family (original, updates, notices) and its highest level."""
-    members = alert_family(session, alert_id)
+    """The ids of the alert's family (original, updates, expansions, notices; never a
+    duty-desk notice) and its highest level."""
+    members = [a for a in alert_family(session, alert_id) if a.kind not in NOT_FAMILY_KINDS]
     return [a.id for a in members], max(a.level for a in members)
+
+
+def cancel_family(session: Session, alert_id: str) -> tuple[str, list[str]]:
+    """What ``alert cancel ID`` acts on: the family's original alert and the alerts under
+    it (updates, expansions, corrections, …; never a duty-desk notice or an earlier
+    cancellation). A duty-desk notice or a cancellation is taken on its own (the
+    cancel refuses the latter). ``NotFound`` for an unknown id."""
+    alert = load_alert(session, alert_id)
+    if alert.kind in NOT_FAMILY_KINDS or alert.kind == "cancellation":
+        return alert.id, []
+    members = [a for a in alert_family(session, alert_id)
+               if a.kind not in NOT_FAMILY_KINDS and a.kind != "cancellation"]  # fmt: skip
+    root = next(a for a in members if a.parent_id is None)
+    return root.id, [a.id for a in members if a.id != root.id]
 
 
 def _ident(row: Any) -> Ident:
@@ -100,17 +136,38 @@ def reached(session: Session, alert_ids: Sequence[str]) -> list[Any]:
     return out
 
 
-def in_flight(session: Session, alert_ids: Sequence[str], known: Sequence[Any]) -> list[Any]:
+def reached_people(session: Session, alert_ids: Sequence[str], *, closing: bool) -> list[Any]:
+    """One row per person the family reached: the one that reached them most recently
+    (``dispatch.reach``). ``closing`` (a 解除): also a push waiting for its retry after an
+    attempt that may have gone out (``states.may_have_reached``) — call it before the stop.
+    """
+    reach = (
+        may_have_reached_sql() if closing else Delivery.state.in_([s.value for s in REACHED_STATES])
+    )
+    rows = session.execute(
+        select(Delivery.__table__)
+        .where(Delivery.alert_id.in_(alert_ids), reach)
+        .order_by(Delivery.id)
+    ).all()
+    return latest_per_person(rows)
+
+
+def in_flight(
+    session: Session, alert_ids: Sequence[str], known: Sequence[Any], *, per_person: bool = False
+) -> list[Any]:
     """Rows in a provider call right now ('sending'), one per (person, channel, address)
-    that ``known`` (the reached rows) does not already cover."""
+    that ``known`` (the reached rows) does not already cover; ``per_person``: only rows
+    of people ``known`` does not cover at all (each may still be the one that reaches
+    them; the first to settle as reached carries the notice, ``dispatch.owed``)."""
     seen = {_ident(r) for r in known}
+    people = {person_key(r) for r in known} if per_person else set()
     out: list[Any] = []
     for row in session.execute(
         select(Delivery.__table__)
         .where(Delivery.alert_id.in_(alert_ids), Delivery.state == DeliveryState.SENDING.value)
         .order_by(Delivery.id)
     ):
-        if _ident(row) not in seen:
+        if _ident(row) not in seen and person_key(row) not in people:
             seen.add(_ident(row))
             out.append(row)
     return out
@@ -137,10 +194,10 @@ def stop_unsent(
     fail, the stopped people are on the alert's follow-up list (never silently gone).
     """
     now = now or utcnow()
-    root_alert(session, alert_id)
-    family, _level = family_of(session, alert_id)
+    root = root_alert(session, alert_id)
+    family, _level = family_of(session, root.id)
     rows = stop(session, family, actor, now)
-    record(session, "alert.stop", {"alert_id": alert_id, "for": "correction"},
+    record(session, "alert.stop", {"alert_id": root.id, "for": "correction"},
            {"stopped": len(rows)}, actor=actor)  # fmt: skip
     return rows
 

@@ -21,7 +21,7 @@ from alertsvc.db.tables import Alert, utcnow
 from alertsvc.dispatch.alerts import PlannedDelivery
 from alertsvc.dispatch.status import AlertStatus, alert_status
 from alertsvc.errors import InputError
-from alertsvc.models import ChannelName
+from alertsvc.models import ChannelName, RiverForecast
 from alertsvc.planning.render import render_notice
 from alertsvc.services.lifecycle._family import (
     LifecycleResult,
@@ -29,7 +29,7 @@ from alertsvc.services.lifecycle._family import (
     child,
     family_of,
     in_flight,
-    reached,
+    reached_people,
     root_alert,
     stop,
 )
@@ -78,9 +78,13 @@ def plan_notices(
     text: str = "",
     river: Mapping[str, Any] | None = None,
 ) -> NoticePlan:
-    """One ``kind`` notice (clear, correction) per address the family reached or is
-    reaching right now, in the language of the row, on the same channel, without
-    escalation. Texts are rendered once per (channel, language)."""
+    """One ``kind`` notice (clear, correction) per person the family reached, on the row
+    that reached them most recently (its channel, address and language), without
+    escalation; a person only in a provider call right now is owed it on each such row
+    (the first to settle as reached carries it). For a clear, a push waiting for its
+    retry after an attempt that may have gone out counts as reached
+    (``states.may_have_reached``): call this before the stop. Texts are rendered once
+    per (channel, language)."""
     texts: dict[tuple[str, str], tuple[str, str]] = {}
 
     def planned(row: Any) -> PlannedDelivery:
@@ -95,17 +99,24 @@ def plan_notices(
         return as_planned(row, title=title, body=body, step=0,
                           data=(("kind", kind), (verb, alert_id)))  # fmt: skip
 
-    done = reached(session, family)
+    done = reached_people(session, family, closing=kind == "clear")
     return NoticePlan(
         now=[planned(r) for r in done],
-        awaiting={r.id: planned(r) for r in in_flight(session, family, done)},
+        awaiting={r.id: planned(r) for r in in_flight(session, family, done, per_person=True)},
     )
 
 
-def _river(root: Alert) -> Mapping[str, Any] | None:
-    """The river flood forecast the alert was issued on, when its scope names one."""
-    river = (root.scope or {}).get("river")
-    return river if isinstance(river, Mapping) and river.get("name") else None
+def _river(session: Session, family: Sequence[str]) -> Mapping[str, Any] | None:
+    """The river flood forecast the family was last raised on (the newest member whose
+    scope names one: an update to level 4 names the 氾濫危険警報), or None."""
+    members = session.scalars(
+        select(Alert).where(Alert.id.in_(family)).order_by(Alert.created_at.desc(), Alert.id)
+    )
+    for member in members:
+        river = RiverForecast.from_dict((member.scope or {}).get("river"))
+        if river is not None:
+            return river.as_dict()
+    return None
 
 
 def _followup(status: AlertStatus) -> dict[str, Any]:
@@ -125,19 +136,23 @@ def clear_alert(
     actor: str,
     now: dt.datetime | None = None,
 ) -> LifecycleResult:
-    """解除: stop unsent rows, tell everyone reached, close the alert, freeze the report.
+    """解除: stop the family's unsent rows, tell everyone reached (once each), close the
+    alert and every alert under it, freeze the report.
 
-    A row in a provider call at this moment gets its 解除 once it settles as reached.
-    ``InputError`` (exit 3) when the alert is not an active original alert.
+    ``alert_id`` may name any member of the family; the family's root is cleared. A row
+    in a provider call at this moment gets its 解除 once it settles as reached.
+    ``InputError`` (exit 3) when the family's original alert is not active.
     """
     now = now or utcnow()
     root = root_alert(session, alert_id)
+    alert_id = root.id
     family, level = family_of(session, alert_id)
-    stopped = stop(session, family, actor, now)
+    # planned before the stop, which would hide a push waiting for its retry
     plan = plan_notices(
         session, settings, family, kind="clear", verb="clears", alert_id=alert_id,
-        level=level, exercise=root.exercise, river=_river(root),
+        level=level, exercise=root.exercise, river=_river(session, family),
     )  # fmt: skip
+    stopped = stop(session, family, actor, now)
     notice = child(session, root, "clear", level, {"clears": alert_id}, family, plan.now,
                    actor, now, awaiting=plan.awaiting)  # fmt: skip
     report = [{"alert_id": aid, **_followup(alert_status(session, aid))} for aid in family]
@@ -177,12 +192,13 @@ def correct_alert(
         raise InputError("訂正の内容が必要です / --text or --shelter is required")
     now = now or utcnow()
     root = root_alert(session, alert_id)
+    alert_id = root.id
     family, level = family_of(session, alert_id)
     if stopped is None:
         stopped = stop(session, family, actor, now)
     plan = plan_notices(
         session, settings, family, kind="correction", verb="corrects", alert_id=alert_id,
-        level=level, exercise=root.exercise, text=text, river=_river(root),
+        level=level, exercise=root.exercise, text=text, river=_river(session, family),
     )  # fmt: skip
     notice = child(session, root, "correction", level, {"corrects": alert_id, "text": text},
                    family, plan.now, actor, now, awaiting=plan.awaiting)  # fmt: skip
