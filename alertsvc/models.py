@@ -47,6 +47,8 @@ __all__ = [
 # resident_id of a supporter digest row: one message about several people (#10); the
 # people it names are its supporter_disclosures rows
 DIGEST_RESIDENT = ""
+# legal_basis of a digest row: each person it names has their own, in supporter_disclosures
+DIGEST_LEGAL_BASIS = "per_person"
 
 
 class Level(enum.IntEnum):

@@ -27,7 +27,7 @@ from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, person_key
 from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import InputError, NotFound, RowError
-from alertsvc.models import DIGEST_RESIDENT, ChannelName
+from alertsvc.models import DIGEST_LEGAL_BASIS, DIGEST_RESIDENT, ChannelName
 
 # one definition: the renderer adds it, create_alert checks it
 from alertsvc.planning.render import EXERCISE_PREFIX
@@ -50,7 +50,6 @@ __all__ = [
 # reply target (an answer belongs to the alert the notice is about)
 NOTICE_KINDS = frozenset({"cancellation", "update", "correction", "clear"})
 SUPPORTER_LEGAL_BASES = frozenset({"consent", "disaster_exception_49_11"})
-DIGEST_LEGAL_BASIS = "per_person"  # = planning.supporters.DIGEST_LEGAL_BASIS
 
 Recipient = Literal["resident", "supporter"]
 

@@ -27,9 +27,9 @@ from alertsvc.db.tables import (
     Resident,
     SupporterDisclosure,
 )
-from alertsvc.dispatch.alerts import DIGEST_LEGAL_BASIS, PlannedDelivery, create_alert
+from alertsvc.dispatch.alerts import PlannedDelivery, create_alert
 from alertsvc.dispatch.maintenance import _ack_wait
-from alertsvc.models import DIGEST_RESIDENT, ChannelName
+from alertsvc.models import DIGEST_LEGAL_BASIS, DIGEST_RESIDENT, ChannelName
 from alertsvc.planning.supporters import DIGEST_KIND, DigestPerson, reminder_texts
 
 __all__ = ["REMINDER_KIND", "REMIND_EVERY", "remind_supporters"]

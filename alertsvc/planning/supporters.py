@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alertsvc.models import (
+    DIGEST_LEGAL_BASIS,
     DIGEST_RESIDENT,
     ChannelName,
     ContactKind,
@@ -128,8 +129,6 @@ def supporter_notices(
 # --- digests: one message per supporter per alert event ---
 
 DIGEST_KIND = "supporter_digest"  # the ("kind", ...) data item of a digest message
-# the digest row's own legal_basis column: the basis is recorded per person disclosed
-DIGEST_LEGAL_BASIS = "per_person"
 DIGEST_SMS_NAMES = 3  # "the first few": the link carries the rest
 
 _ACTION_SHORT: dict[str, str] = {

@@ -60,3 +60,30 @@ def test_extent_box() -> None:
     assert not JAPAN.contains(33.74, 130.73) and JAPAN.looks_swapped(33.74, 130.73)
     assert JAPAN.covers((130.0, 33.0, 131.0, 34.0))
     assert not JAPAN.covers((130.0, 33.0, 160.0, 34.0))
+
+
+# facts several rooms read: each is assigned in exactly one module (the others import it)
+ONE_HOME = {
+    "DIGEST_RESIDENT": "models.py",
+    "DIGEST_LEGAL_BASIS": "models.py",
+    "REACHED_STATES": "dispatch/states.py",
+    "STOPPED_ALERT_STATES": "dispatch/maintenance.py",
+    "REASON_LABELS": "dispatch/status.py",
+}
+
+
+def test_shared_constants_are_assigned_once() -> None:
+    homes: dict[str, list[str]] = {name: [] for name in ONE_HOME}
+    for path, tree in _modules():
+        for node in tree.body:
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
+            for t in targets:
+                if isinstance(t, ast.Name) and t.id in homes:
+                    homes[t.id].append(path.relative_to(PACKAGE).as_posix())
+    assert homes == {name: [home] for name, home in ONE_HOME.items()}
