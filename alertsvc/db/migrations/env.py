@@ -15,6 +15,9 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # autogenerate names our types by their public path (alertsvc.db.tables.UTCDateTime),
+        # not by the module inside the package that defines them
+        user_module_prefix="alertsvc.db.tables.",
     )
     with context.begin_transaction():
         context.run_migrations()
