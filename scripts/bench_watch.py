@@ -42,7 +42,7 @@ from sqlalchemy import delete, select  # noqa: E402
 from alertsvc.config import DatabaseSettings, Settings, StationSettings  # noqa: E402
 from alertsvc.db import ensure_schema, make_engine, session_scope  # noqa: E402
 from alertsvc.db.tables import Alert, WatchStation  # noqa: E402
-from alertsvc.dispatch.alerts import cancel_alert  # noqa: E402
+from alertsvc.dispatch.cancel import cancel_alert  # noqa: E402
 from alertsvc.dispatch.maintenance import has_pending_work  # noqa: E402
 from alertsvc.testing.gauges import river_station_doc  # noqa: E402
 

@@ -10,13 +10,8 @@ value objects. See the README, "Delivery".
 
 from __future__ import annotations
 
-from alertsvc.dispatch.alerts import (
-    CancelResult,
-    PlannedDelivery,
-    PlannedTarget,
-    cancel_alert,
-    create_alert,
-)
+from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert
+from alertsvc.dispatch.cancel import CancelResult, cancel_alert
 from alertsvc.dispatch.inbound import record_acknowledgement, record_provider_status
 from alertsvc.dispatch.ratelimit import TokenBucket
 from alertsvc.dispatch.retry import RetryPolicy, policy_for

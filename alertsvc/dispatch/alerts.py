@@ -1,9 +1,9 @@
-"""Creating and cancelling alerts: the write side of the durable outbox.
+"""Creating alerts: the write side of the durable outbox.
 
 Every message is a ``Delivery`` row before anything is sent. ``create_alert`` writes the
 alert, every person it concerns and every planned delivery in the caller's transaction
 (use ``alertsvc.db.session_scope``): either all of it is written or none of it.
-``cancel_alert`` stops unsent rows and queues a 取消し to exactly the addresses reached.
+Cancelling (``cancel_alert``, the 取消し) lives in ``dispatch.cancel``.
 The functions here never commit; the caller's transaction does, together with the audit
 entry each of them adds.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -23,9 +23,7 @@ from sqlalchemy.orm import Session
 from alertsvc.audit import record as audit_record
 from alertsvc.db.bulk import insert_rows
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, SupporterDisclosure, utcnow
-from alertsvc.dispatch.moves import move
-from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, person_key
-from alertsvc.dispatch.states import DeliveryState, Event
+from alertsvc.dispatch.states import DeliveryState
 from alertsvc.errors import InputError, NotFound, RowError
 from alertsvc.models import DIGEST_LEGAL_BASIS, DIGEST_RESIDENT, ChannelName
 
@@ -37,10 +35,8 @@ __all__ = [
     "EXERCISE_PREFIX",
     "NOTICE_KINDS",
     "SUPPORTER_LEGAL_BASES",
-    "CancelResult",
     "PlannedDelivery",
     "PlannedTarget",
-    "cancel_alert",
     "create_alert",
     "load_alert",
     "new_alert_id",
@@ -83,25 +79,6 @@ class PlannedTarget:
     priority: float
     located: bool
     reachable: bool  # False: no working channel -> goes straight to the follow-up list
-
-
-@dataclass(frozen=True, slots=True)
-class CancelResult:
-    alert_id: str
-    cancelled: int  # unsent rows stopped
-    cancellation_alert_id: str | None  # None when the alert had reached nobody yet
-    notified: int  # cancellation messages queued
-    # rows in a provider call at cancel time: notified once accepted (or maybe accepted)
-    awaiting_outcome: int = 0
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "alert_id": self.alert_id,
-            "cancelled": self.cancelled,
-            "cancellation_alert_id": self.cancellation_alert_id,
-            "notified": self.notified,
-            "awaiting_outcome": self.awaiting_outcome,
-        }
 
 
 def _table(model: type[AlertTarget] | type[Delivery] | type[SupporterDisclosure]) -> Table:
@@ -391,45 +368,6 @@ def create_alert(
     return alert_id
 
 
-def _text_key(channel: str, language: str) -> str:
-    return f"{channel}|{language}"
-
-
-def cancellation_notices(
-    rows: Sequence[Delivery], texts: Mapping[str, Sequence[str]], cancels: str
-) -> list[PlannedDelivery]:
-    """One 取消し per (recipient, person, supporter, channel, address) among ``rows``.
-
-    ``texts`` maps "channel|language" to the rendered (title, body); a row whose text is
-    missing is skipped (it cannot be rendered without the officer's reason).
-    """
-    planned: list[PlannedDelivery] = []
-    seen: set[tuple[str, str, int, str, str]] = set()
-    for row in rows:
-        ident = (row.recipient, row.resident_id, row.supporter_id, row.channel, row.address)
-        text = texts.get(_text_key(row.channel, row.language))
-        if ident in seen or text is None:
-            continue
-        seen.add(ident)
-        planned.append(
-            PlannedDelivery(
-                resident_id=row.resident_id,
-                recipient="supporter" if row.recipient == "supporter" else "resident",
-                supporter_id=row.supporter_id or None,
-                step=0,
-                channel=ChannelName(row.channel),
-                address=row.address,
-                language=row.language,
-                title=str(text[0]),
-                body=str(text[1]),
-                data=(("kind", "cancellation"), ("cancels", cancels)),
-                priority=row.priority,
-                legal_basis=row.legal_basis,
-            )
-        )
-    return planned
-
-
 def load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
     stmt = select(Alert).where(Alert.id == alert_id)
     if lock:
@@ -438,116 +376,3 @@ def load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
     if alert is None:
         raise NotFound(f"アラートがありません / no such alert: {alert_id}")
     return alert
-
-
-def cancel_alert(
-    session: Session,
-    alert_id: str,
-    *,
-    reason: str,
-    actor: str,
-    render: Callable[[ChannelName, str], tuple[str, str]],
-    now: dt.datetime | None = None,
-    members: Sequence[str] = (),
-) -> CancelResult:
-    """Stop every unsent message of ``alert_id`` and its ``members`` (the alerts under it:
-    update notices, expansions; see ``services.cap_notices``) and queue one 取消し per
-    person reached.
-
-    Held, queued and claimed rows become 'cancelled' at once (a worker's guarded
-    'claimed -> sending' update then finds nothing to send), and every alert of the family
-    is cancelled. The cancellation goes once to each person the family reached or may
-    have reached (``states.may_have_reached``: sent, delivered, acknowledged, unknown, a
-    push waiting to retry an attempt that may have gone out), on the row that reached
-    them most recently (``dispatch.reach``); a person only in a provider call right now
-    gets it once such a row settles as reached. Workers claim cancellation rows before
-    any other queued work. ``render(channel, language)`` returns the (title, body).
-
-    Raises ``NotFound`` for an unknown id and ``InputError`` when the alert is itself a
-    cancellation or was already cancelled (a second cancel would message people twice).
-    """
-    now = now or utcnow()
-    if not reason.strip():
-        raise InputError("取消しの理由が必要です / a reason is required", [])
-    alert = load_alert(session, alert_id, lock=True)
-    if alert.kind == "cancellation":
-        raise InputError(f"{alert_id} は取消し通知です / {alert_id} is itself a cancellation")
-    if alert.state == "cancelled":
-        raise InputError(f"{alert_id} は取消し済みです / {alert_id} was already cancelled")
-    family = list(dict.fromkeys([alert_id, *members]))
-    # read before the stop, which would hide a push waiting for its retry
-    candidates = session.scalars(
-        select(Delivery)
-        .where(
-            Delivery.alert_id.in_(family),
-            may_have_reached_sql() | (Delivery.state == DeliveryState.SENDING.value),
-        )
-        .order_by(Delivery.id)
-    ).all()
-    # rendered now for the rows in flight too: their notice is added by maintenance once
-    # a provider turns out to have accepted them (or may have)
-    texts = {
-        _text_key(r.channel, r.language): list(render(ChannelName(r.channel), r.language))
-        for r in candidates
-    }
-    reached = latest_per_person(r for r in candidates if r.state != DeliveryState.SENDING.value)
-    people = {person_key(r) for r in reached}
-    # rows in a provider call of people reached by nothing else: the first of them to
-    # settle as reached gets the notice (``maintenance.notify_settled_in_flight``)
-    in_flight = sum(
-        1
-        for r in candidates
-        if r.state == DeliveryState.SENDING.value and person_key(r) not in people
-    )
-    stopped = move(
-        session,
-        Event.CANCEL,
-        Delivery.alert_id.in_(family),
-        values={"finished_at": now, "updated_at": now, "detail": f"cancelled by {actor}"},
-    )
-    for member_alert in session.scalars(select(Alert).where(Alert.id.in_(family))):
-        member_alert.state = "cancelled"
-        member_alert.cancelled_at = now
-        member_alert.cancelled_by = actor
-        member_alert.cancel_reason = reason
-    targets = {
-        t.resident_id: t
-        for t in session.scalars(select(AlertTarget).where(AlertTarget.alert_id.in_(family)))
-    }
-    planned = cancellation_notices(reached, texts, alert_id)
-    notice_targets = [
-        PlannedTarget(
-            resident_id=rid,
-            priority=targets[rid].priority if rid in targets else 0.0,
-            located=targets[rid].located if rid in targets else True,
-            reachable=True,
-        )
-        for rid in dict.fromkeys(p.resident_id for p in planned)
-    ]
-    notice_id: str | None = None
-    if planned or in_flight:
-        # addresses were vetted against the allow-list when the alert was created
-        notice_id = create_alert(
-            session,
-            level=max([alert.level, *(r.level for r in candidates)]),
-            scope={"cancels": alert_id, "reason": reason, "texts": texts},
-            exercise=alert.exercise,
-            targets=notice_targets,
-            deliveries=planned,
-            actor=actor,
-            kind="cancellation",
-            parent_id=alert_id,
-            allow_list={p.address for p in planned},
-            now=now,
-        )
-    result = CancelResult(
-        alert_id=alert_id,
-        cancelled=stopped,
-        cancellation_alert_id=notice_id,
-        notified=len(planned),
-        awaiting_outcome=in_flight,
-    )
-    audit_record(session, "alert.cancel",
-                 {"alert_id": alert_id, "reason": reason, "family": family},
-                 result.as_dict(), actor=actor)  # fmt: skip
-    return result

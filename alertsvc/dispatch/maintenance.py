@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from alertsvc.config import DispatchSettings
 from alertsvc.db.tables import Alert, Delivery, NoticeWait
 from alertsvc.dispatch._sql import deliveries_table
-from alertsvc.dispatch.alerts import cancellation_notices
+from alertsvc.dispatch.cancel import cancellation_notices
 from alertsvc.dispatch.moves import move, move_each
 from alertsvc.dispatch.owed import add_notices, notify_awaited
 from alertsvc.dispatch.reach import latest_per_person

@@ -22,7 +22,7 @@ What each does (the same code path as the officer's commands):
   alert's own scope. A level that is not higher is refused as ``alert update`` does.
 - ``Update`` whose every ``info`` says ``responseType AllClear`` (or urgency ``Past``
   without a level), as our own all-clear export does -> ``clear_alert`` (``alert clear``).
-- ``Cancel`` -> ``dispatch.alerts.cancel_alert`` (``alert cancel ID``), the CAP note or
+- ``Cancel`` -> ``dispatch.cancel.cancel_alert`` (``alert cancel ID``), the CAP note or
   description as the reason.
 
 Status: ``Draft`` is refused (CAP: not actionable); any other status but ``Actual``
@@ -234,7 +234,7 @@ def cancel_with_notice(
     """``alert cancel``: stop the unsent messages of the alert's whole family (``alert_id``
     may name any alert of it: the original is cancelled with everything under it), one
     取消し to each person reached (CancelResult, ``alert_id`` the original's)."""
-    from alertsvc.dispatch.alerts import cancel_alert
+    from alertsvc.dispatch.cancel import cancel_alert
     from alertsvc.planning.render import render_cancellation
     from alertsvc.services.lifecycle._family import cancel_family
 

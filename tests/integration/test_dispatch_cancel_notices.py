@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Alert, Delivery
-from alertsvc.dispatch.alerts import cancel_alert, create_alert
+from alertsvc.dispatch.alerts import create_alert
+from alertsvc.dispatch.cancel import cancel_alert
 from alertsvc.dispatch.runner import run_worker
 from alertsvc.dispatch.sender import Dispatcher
 from alertsvc.models import ChannelName, DeliveryResult, Outcome, OutgoingMessage

@@ -10,7 +10,7 @@ from alertsvc.config import DispatchSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
 from alertsvc.dispatch import create_alert, record_acknowledgement, run_worker
-from alertsvc.dispatch.alerts import cancel_alert
+from alertsvc.dispatch.cancel import cancel_alert
 from alertsvc.dispatch.verify import RULES, verify_alert
 from alertsvc.models import ChannelName, Outcome
 from alertsvc.testing import FakeChannel, simple_plan

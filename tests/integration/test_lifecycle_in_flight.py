@@ -158,7 +158,7 @@ def test_all_clear_during_a_deferred_send_withdraws_it(engine: Engine) -> None:
 def test_a_correction_owed_when_the_alert_is_cancelled_gives_way_to_the_cancellation(
     engine: Engine,
 ) -> None:
-    from alertsvc.dispatch.alerts import cancel_alert
+    from alertsvc.dispatch.cancel import cancel_alert
 
     settings = fast_settings(engine)
     aid, addresses = _alert(engine, 2)

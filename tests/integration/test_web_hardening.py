@@ -29,7 +29,8 @@ from alertsvc.channels.twilio_common import SIGNATURE_HEADER, twilio_signature
 from alertsvc.config import Settings, WebhookSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery
-from alertsvc.dispatch.alerts import PlannedTarget, cancel_alert, create_alert
+from alertsvc.dispatch.alerts import PlannedTarget, create_alert
+from alertsvc.dispatch.cancel import cancel_alert
 from alertsvc.models import ChannelName
 from alertsvc.testing.fakes import resident_delivery
 

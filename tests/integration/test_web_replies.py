@@ -21,7 +21,8 @@ from alertsvc.channels.twilio_common import SIGNATURE_HEADER, twilio_signature
 from alertsvc.config import Settings, WebhookSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery
-from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, cancel_alert, create_alert
+from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert
+from alertsvc.dispatch.cancel import cancel_alert
 from alertsvc.dispatch.status import alert_status
 from alertsvc.models import ChannelName
 from alertsvc.planning.language import reply_text
