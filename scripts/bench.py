@@ -104,25 +104,42 @@ def machine() -> dict[str, Any]:
 # --- child processes ----------------------------------------------------------------------
 
 
+# Runs the measured command as ITS child and reports that child's time and peak RSS.
+# Linux counts a forked child's pre-exec pages (shared with this big benchmark process)
+# in its ru_maxrss; a child of this small launcher starts clean.
+_LAUNCH = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read()
+_pid, status, usage = os.wait4(p.pid, 0)
+seconds = time.perf_counter() - t
+sys.stderr.buffer.write(err)
+with open(sys.argv[1], "w") as fh:
+    json.dump([seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)], fh)
+"""
+
+
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(seconds, peak RSS MiB, exit code) of one child process, stdout discarded."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        print(f"  child failed ({proc.returncode}): {' '.join(args[:6])}", file=sys.stderr)
-        print(err.decode(errors="replace")[-2000:], file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, proc.returncode
+    with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as out:
+        result = Path(out.name)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LAUNCH, str(result), *args],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        seconds, rss, code = json.loads(result.read_text(encoding="utf-8"))
+    finally:
+        result.unlink(missing_ok=True)
+    if code != 0:
+        print(f"  child failed ({code}): {' '.join(args[:6])}", file=sys.stderr)
+        print(proc.stderr.decode(errors="replace")[-2000:], file=sys.stderr)
+    return float(seconds), float(rss), int(code)
 
 
 def alertsvc(db: str, *args: str) -> tuple[float, float, int]:
