@@ -67,6 +67,20 @@ _FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 
 # rows whose message went out: a reply to that number answers the latest of them
 _REPLYABLE_STATES = ("sent", "delivered", "acknowledged", "unknown")
+# alerts whose messages ask for an answer: the original, the full alert to people newly
+# in scope (an update's expansion) and messages re-issued after a correction
+_ASKING_KINDS = ("alert", "expansion", "reissue")
+# notices that carry the new level's message and ask for an answer like the alert does
+# (an update); the other notices (取消し, 訂正, 解除) ask nothing
+_ANSWERABLE_NOTICES = frozenset({"update"})
+
+
+def _answerable(session: Session, row: Delivery) -> bool:
+    """Whether ``row``'s message asks for an answer: not a notice, or an update notice."""
+    if not row.is_cancellation:
+        return True
+    kind = session.scalars(select(Alert.kind).where(Alert.id == row.alert_id)).first()
+    return kind in _ANSWERABLE_NOTICES
 
 
 def parse_reply(body: str) -> Answer | None:
@@ -118,7 +132,9 @@ def reply_targets(session: Session, from_number: str) -> ReplyTargets:
     same phone can be a resident's own mobile and another resident's supporter phone:
     a resident's own reply answers for that resident, a supporter's is a supporter's
     answer about each person named in the notices (see ``record_acknowledgement``).
-    Cancellation notices never count.
+    Cancellation notices never count. An update's expansion (people newly in scope) and
+    a correction's re-issued messages are live alerts too; an update notice's reply
+    answers the alert it is about (the rows of the original to that number).
     """
     if not from_number:
         return ReplyTargets()
@@ -131,7 +147,7 @@ def reply_targets(session: Session, from_number: str) -> ReplyTargets:
     alert_id = session.scalars(
         select(Delivery.alert_id)
         .join(Alert, Alert.id == Delivery.alert_id)
-        .where(*sent_to_number, Alert.state == "active", Alert.kind == "alert")
+        .where(*sent_to_number, Alert.state == "active", Alert.kind.in_(_ASKING_KINDS))
         .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
         .limit(1)
     ).first()
@@ -277,14 +293,15 @@ def record_acknowledgement(
 
     'need_help' is sticky: a later 'safe' does not hide it from the officer. The same
     answer to the same row twice adds no second log row (a replayed request changes
-    nothing). Returns False when no delivery has that key or it is a cancellation
-    notice (there is nothing to answer); True otherwise.
+    nothing). Returns False when no delivery has that key or it is a notice that asks
+    nothing (取消し, 訂正, 解除; an update notice, the new level's message, may be
+    answered: the family's follow-up list counts it); True otherwise.
     """
     if answer not in ("safe", "need_help"):
         raise InputError(f"unknown answer {answer!r} (expected safe or need_help)")
     now = now or utcnow()
     row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
-    if row is None or row.is_cancellation:
+    if row is None or not _answerable(session, row):
         return False
     subject = answer_subject(session, row)
     if subject is None:
@@ -353,20 +370,21 @@ def ack_refusal(
     """Why an app acknowledgement for ``key`` must be refused, or None when it may be
     recorded.
 
-    "unknown": no delivery has that key. "cancellation": a cancellation notice (取消し)
-    asks nothing, so it cannot be answered. "expired": the alert was cancelled, or was
+    "unknown": no delivery has that key. "cancellation": a notice (取消し, 訂正, 解除)
+    asks nothing, so it cannot be answered (an update notice, the new level's message,
+    can). "expired": the alert was cancelled, or was
     created more than ``valid_for`` ago (an app token lives only as long as its alert).
     """
     now = now or utcnow()
     found = session.execute(
-        select(Delivery.is_cancellation, Alert.state, Alert.created_at)
+        select(Delivery.is_cancellation, Alert.state, Alert.created_at, Alert.kind)
         .join(Alert, Alert.id == Delivery.alert_id)
         .where(Delivery.key == key)
     ).first()
     if found is None:
         return "unknown"
-    is_cancellation, alert_state, created_at = found
-    if is_cancellation:
+    is_cancellation, alert_state, created_at, kind = found
+    if is_cancellation and kind not in _ANSWERABLE_NOTICES:
         return "cancellation"
     if alert_state != "active" or created_at + valid_for < now:
         return "expired"

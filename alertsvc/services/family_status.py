@@ -44,7 +44,7 @@ def family_of(session: Session, alert_id: str) -> tuple[str, list[dict[str, Any]
     root = family[0]
     notices: list[dict[str, Any]] = []
     for member in family[1:]:
-        st = alert_status(session, member.id)
+        st = alert_status(session, member.id, family=False)
         notices.append(
             {
                 "alert_id": member.id,
