@@ -214,7 +214,9 @@ def _status_renderable(
     table.add_row(f"[bold]{mark}計 / total[/]", *(f"[bold]{st.counts.get(k, 0)}[/]" for k in keys))
     parts: list[Any] = [table]
     if st.unreached:
-        un = Table(title=f"{mark}未到達 / not yet reached: {len(st.unreached)} / {st.targets}")
+        # the follow-up part covers the family: people any member targeted
+        total = st.family_targets if st.family is not None else st.targets
+        un = Table(title=f"{mark}未到達 / not yet reached: {len(st.unreached)} / {total}")
         un.add_column("名簿番号 / id", no_wrap=True)
         un.add_column("氏名 / name")
         un.add_column("優先度 / priority", justify="right")

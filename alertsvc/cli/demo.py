@@ -32,8 +32,10 @@ STATE_LABELS = {
 
 
 def status_table(status: AlertStatus) -> Table:
-    """Per-channel counts of one alert."""
-    table = Table(title=f"アラート / alert {status.alert_id} — {status.state}")
+    """Per-channel counts (of the alert family, as the demo passes them in)."""
+    members = len(status.family.members) if status.family is not None else 1
+    whole = f" (+{members - 1} 更新・追加対象など / alerts under it)" if members > 1 else ""
+    table = Table(title=f"アラート / alert {status.alert_id}{whole} — {status.state}")
     table.add_column("手段 / channel")
     for key in STATE_LABELS:
         table.add_column(STATE_LABELS[key], justify="right")
@@ -128,11 +130,11 @@ def register(app: typer.Typer) -> None:
             human.rule("[bold]alertsvc デモ / demo — 直方市・遠賀川 (synthetic zones)[/]")
             human.print(
                 "河川監視が遠賀川の合成水位データを読み、避難判断水位の前に警戒レベル3を推奨し、"
-                "担当者の承認 (模擬) で送信、氾濫危険水位で警戒レベル4、"
+                "担当者の承認 (模擬) で送信、氾濫危険水位で警戒レベル4への更新、"
                 "水位低下で解除を提案します / "
                 "the river watcher reads a synthetic 遠賀川 series: level 3 recommended ahead "
-                "of 避難判断水位, the officer's approval simulated, level 4 at 氾濫危険水位, "
-                "the river falls, an all-clear is proposed."
+                "of 避難判断水位, the officer's approval simulated, the alert updated to level 4 "
+                "at 氾濫危険水位, the river falls, an all-clear is proposed."
             )
             options = DemoOptions(
                 ack_wait_seconds=ack_wait,

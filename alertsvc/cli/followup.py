@@ -95,8 +95,7 @@ def followup(
 def _render(sheet: FollowupSheet) -> None:
     head = "【訓練】" if sheet.exercise else ""
     human.print(
-        f"{head}戸別訪問リスト / door-knock sheet {sheet.alert_id} 警戒レベル{sheet.level}: "
-        f"{len(sheet.people)} 人 / people",
+        f"{head}戸別訪問リスト / door-knock sheet {sheet.heading}: {len(sheet.people)} 人 / people",
         markup=False,
     )
     for g in sheet.groups:

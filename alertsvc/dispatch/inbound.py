@@ -2,7 +2,8 @@
 
 ``record_provider_status`` and ``record_acknowledgement`` are guarded updates: they apply a
 transition of ``alertsvc.dispatch.states`` only when the row is in a state where it
-applies. ``reply_targets`` decides which rows an SMS reply from a number answers.
+applies. ``reply_targets`` (``alertsvc.dispatch.replies``, re-exported here) decides
+which rows an SMS reply from a number answers.
 Nothing here commits; the webhook's transaction does.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -26,6 +26,13 @@ from alertsvc.db.tables import (
     utcnow,
 )
 from alertsvc.dispatch.moves import move
+from alertsvc.dispatch.replies import (
+    Answer,
+    ReplyTargets,
+    latest_reply_target,
+    parse_reply,
+    reply_targets,
+)
 from alertsvc.dispatch.states import DeliveryState, Event
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName
@@ -51,110 +58,21 @@ __all__ = [
 ]
 
 S = DeliveryState
-Answer = Literal["safe", "need_help"]
 # a supporter's answer about one person of their digest (the supporter page, their call)
 SupporterAnswer = Literal["safe", "cannot_reach", "helping"]
 SUPPORTER_ANSWERS: tuple[SupporterAnswer, ...] = ("safe", "cannot_reach", "helping")
 
-# SMS reply words, compared after folding full-width ASCII (１ -> 1, ＯＫ -> OK) and case.
-# Not NFKC: it turns look-alikes such as ① ¹ ⑴ into "1", and a reply must mean what it says.
-_SAFE_WORDS = frozenset({"1", "無事", "ぶじ", "safe", "ok"})
-_HELP_WORDS = frozenset({"2", "助けて", "たすけて", "help"})
-# trailing punctuation people add to a one-word reply ("無事です。" is not matched on purpose)
-_STRIP = " \t\r\n.。!！、,\u3000"
-# full-width forms U+FF01..U+FF5E are ASCII U+0021..U+007E shifted by 0xFEE0
-_FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-
-# rows whose message went out: a reply to that number answers the latest of them
-_REPLYABLE_STATES = ("sent", "delivered", "acknowledged", "unknown")
+# notices that carry the new level's message and ask for an answer like the alert does
+# (an update); the other notices (取消し, 訂正, 解除) ask nothing
+_ANSWERABLE_NOTICES = frozenset({"update"})
 
 
-def parse_reply(body: str) -> Answer | None:
-    """The answer in an SMS reply body, or None when it is not one of the known words.
-
-    ``1``/``１``/``無事``/``ぶじ``/``safe``/``OK`` -> safe; ``2``/``２``/``助けて``/``たすけて``/
-    ``help`` -> need_help (case- and width-insensitive, surrounding blanks and a final
-    punctuation mark ignored). Only ASCII and full-width digits count: ① or ¹ is not 1.
-    Never raises.
-    """
-    text = body.translate(_FULL_WIDTH).strip(_STRIP)
-    # lower-case ASCII only: casefold() would also turn the Kelvin sign into "k"
-    text = text.lower() if text.isascii() else text
-    if text in _SAFE_WORDS:
-        return "safe"
-    if text in _HELP_WORDS:
-        return "need_help"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyTargets:
-    """The rows an SMS reply from one number answers, split by who that number is.
-
-    ``own``: one key per resident whose own message went to the number; ``supporter``:
-    one key per person named in a supporter notice to the number. Both belong to the
-    same alert (``alert_id``), the most recent live alert the number received.
-    """
-
-    alert_id: str | None = None
-    own: tuple[str, ...] = ()
-    supporter: tuple[str, ...] = ()
-
-    @property
-    def shared(self) -> bool:
-        """Several residents' own messages went to this number: the reply cannot say who."""
-        return len(self.own) > 1
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return self.own + self.supporter
-
-
-def reply_targets(session: Session, from_number: str) -> ReplyTargets:
-    """Which rows an SMS reply from ``from_number`` answers (never raises; empty when none).
-
-    The reply binds to the rows sent to that number for the most recent live (not
-    cancelled) alert the number received. Rows are split by recipient kind, because the
-    same phone can be a resident's own mobile and another resident's supporter phone:
-    a resident's own reply answers for that resident, a supporter's is a supporter's
-    answer about each person named in the notices (see ``record_acknowledgement``).
-    Cancellation notices never count.
-    """
-    if not from_number:
-        return ReplyTargets()
-    sent_to_number = (
-        Delivery.address == from_number,
-        Delivery.channel.in_(("sms", "voice")),
-        Delivery.state.in_(_REPLYABLE_STATES),
-        Delivery.is_cancellation.is_(False),
-    )
-    alert_id = session.scalars(
-        select(Delivery.alert_id)
-        .join(Alert, Alert.id == Delivery.alert_id)
-        .where(*sent_to_number, Alert.state == "active", Alert.kind == "alert")
-        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
-        .limit(1)
-    ).first()
-    if alert_id is None:
-        return ReplyTargets()
-    rows = session.execute(
-        select(Delivery.key, Delivery.recipient, Delivery.resident_id)
-        .where(Delivery.alert_id == alert_id, *sent_to_number)
-        .order_by(Delivery.sent_at.desc().nulls_last(), Delivery.id.desc())
-    ).all()
-    own: dict[str, str] = {}
-    supporter: dict[str, str] = {}
-    for key, recipient, resident_id in rows:
-        # the latest row per person, so one reply is one answer per person
-        (own if recipient == "resident" else supporter).setdefault(resident_id, key)
-    return ReplyTargets(alert_id, tuple(own.values()), tuple(supporter.values()))
-
-
-def latest_reply_target(session: Session, from_number: str) -> str | None:
-    """The key of the latest non-cancellation SMS or voice row that went to
-    ``from_number`` for its most recent live alert (own messages first), or None."""
-    targets = reply_targets(session, from_number)
-    return targets.keys[0] if targets.keys else None
+def _answerable(session: Session, row: Delivery) -> bool:
+    """Whether ``row``'s message asks for an answer: not a notice, or an update notice."""
+    if not row.is_cancellation:
+        return True
+    kind = session.scalars(select(Alert.kind).where(Alert.id == row.alert_id)).first()
+    return kind in _ANSWERABLE_NOTICES
 
 
 # Twilio message and call statuses -> our events; anything else (queued, ringing, …) is progress
@@ -277,14 +195,15 @@ def record_acknowledgement(
 
     'need_help' is sticky: a later 'safe' does not hide it from the officer. The same
     answer to the same row twice adds no second log row (a replayed request changes
-    nothing). Returns False when no delivery has that key or it is a cancellation
-    notice (there is nothing to answer); True otherwise.
+    nothing). Returns False when no delivery has that key or it is a notice that asks
+    nothing (取消し, 訂正, 解除; an update notice, the new level's message, may be
+    answered: the family's follow-up list counts it); True otherwise.
     """
     if answer not in ("safe", "need_help"):
         raise InputError(f"unknown answer {answer!r} (expected safe or need_help)")
     now = now or utcnow()
     row = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
-    if row is None or row.is_cancellation:
+    if row is None or not _answerable(session, row):
         return False
     subject = answer_subject(session, row)
     if subject is None:
@@ -353,20 +272,21 @@ def ack_refusal(
     """Why an app acknowledgement for ``key`` must be refused, or None when it may be
     recorded.
 
-    "unknown": no delivery has that key. "cancellation": a cancellation notice (取消し)
-    asks nothing, so it cannot be answered. "expired": the alert was cancelled, or was
+    "unknown": no delivery has that key. "cancellation": a notice (取消し, 訂正, 解除)
+    asks nothing, so it cannot be answered (an update notice, the new level's message,
+    can). "expired": the alert was cancelled, or was
     created more than ``valid_for`` ago (an app token lives only as long as its alert).
     """
     now = now or utcnow()
     found = session.execute(
-        select(Delivery.is_cancellation, Alert.state, Alert.created_at)
+        select(Delivery.is_cancellation, Alert.state, Alert.created_at, Alert.kind)
         .join(Alert, Alert.id == Delivery.alert_id)
         .where(Delivery.key == key)
     ).first()
     if found is None:
         return "unknown"
-    is_cancellation, alert_state, created_at = found
-    if is_cancellation:
+    is_cancellation, alert_state, created_at, kind = found
+    if is_cancellation and kind not in _ANSWERABLE_NOTICES:
         return "cancellation"
     if alert_state != "active" or created_at + valid_for < now:
         return "expired"

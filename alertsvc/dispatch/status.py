@@ -1,5 +1,10 @@
 """What an officer sees about one alert: counts, who is not yet reached, and why.
 
+The counts, channel problems and unknown rows are the alert's own; the follow-up part
+(``unreached``, ``needs_help``, ``cannot_reach``) is its family's — the original alert
+with its updates, expansions, re-issues and reminders — whichever member is asked about
+(``alertsvc.dispatch.follow_up``, the one rule of the list).
+
 Read-only: nothing here writes. ``alert_status`` aggregates in SQL, because an alert can
 have 100,000 rows and ``alert status --watch`` polls it every second.
 """
@@ -7,28 +12,32 @@ have 100,000 rows and ``alert status --watch`` polls it every second.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import (
-    Acknowledgement,
-    Alert,
-    AlertTarget,
-    AuditEntry,
-    Delivery,
-    SupporterDisclosure,
-    utcnow,
-)
+from alertsvc.db.tables import Alert, AlertTarget, AuditEntry, Delivery, utcnow
 from alertsvc.dispatch.alerts import load_alert
+from alertsvc.dispatch.follow_up import (
+    DELIVERY_CONFIRMS,
+    REASON_LABELS,
+    FollowUpFamily,
+    SupporterNotice,
+    UnreachedPerson,
+    confirms,
+    follow_up,
+    follow_up_order,
+    unreached_reason,
+)
 from alertsvc.dispatch.maintenance import EXPIRED_PREFIX
 from alertsvc.dispatch.states import ACTIVE_STATES, DeliveryState
 from alertsvc.redact import mask_address
 
 __all__ = [
+    "DELIVERY_CONFIRMS",
+    "REASON_LABELS",
     "STALL_SECONDS",
     "STATUS_KEYS",
     "AlertStatus",
@@ -38,6 +47,7 @@ __all__ = [
     "UnreachedPerson",
     "alert_status",
     "confirms",
+    "follow_up_order",
     "unreached_reason",
 ]
 
@@ -57,25 +67,6 @@ _COUNT_KEY: dict[str, str] = {
     "cancelled": "cancelled",
     "skipped": "skipped",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SupporterNotice:
-    """A message to one of the person's supporters that nobody confirmed."""
-
-    supporter_id: int
-    channel: str
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnreachedPerson:
-    resident_id: str
-    priority: float
-    # unlocated | no_channel | in_progress | failed | unknown | not_confirmed | cancelled
-    reason: str
-    # the person's supporter notices that were not confirmed (listed under the person)
-    supporters: tuple[SupporterNotice, ...] = ()
 
 
 # a channel whose due rows have waited this long without being handed over makes no progress
@@ -98,28 +89,6 @@ class ChannelProblem:
     since: str  # ISO 8601, UTC
 
 
-# why a person is on the follow-up list (sheets, CSV, status); need_help outranks every other reason
-REASON_LABELS: dict[str, str] = {
-    "need_help": "助けが必要 / need help",
-    "cannot_reach": "支援者が連絡できず / supporter cannot reach",
-    "unlocated": "位置不明 / unlocated",
-    "no_channel": "連絡手段なし / no working channel",
-    "in_progress": "送信中 / in progress",
-    "failed": "不達 / failed",
-    "unknown": "不明 / unknown",
-    "not_confirmed": "未確認 / not confirmed",
-    "cancelled": "取消し / cancelled",
-}
-
-# at the top of the follow-up list: asked for help, then their supporter could not reach them
-_URGENCY = {"need_help": 0, "cannot_reach": 1}
-
-
-def follow_up_order(reason: str, priority: float, resident_id: str) -> tuple[int, float, str]:
-    """Sort key of the follow-up list: urgency, then priority (highest first), then id."""
-    return (_URGENCY.get(reason, 2), -priority, resident_id)
-
-
 @dataclass(frozen=True, slots=True)
 class UnknownDelivery:
     key: str
@@ -132,7 +101,12 @@ class UnknownDelivery:
 
 @dataclass(frozen=True, slots=True)
 class AlertStatus:
-    """What an officer needs to see about one alert. ``as_dict`` is the CLI JSON contract."""
+    """What an officer needs to see about one alert. ``as_dict`` is the CLI JSON contract.
+
+    ``counts``, ``by_channel``, ``state``, ``targets``, ``unknown`` and
+    ``channel_problems`` are the alert's own; ``unreached``, ``needs_help``,
+    ``cannot_reach`` (the follow-up list) cover the family named in ``family``.
+    """
 
     alert_id: str
     kind: str
@@ -152,6 +126,10 @@ class AlertStatus:
     cannot_reach: list[str] = field(default_factory=list)
     # the target priority of everyone in needs_help and cannot_reach
     urgent_priority: dict[str, float] = field(default_factory=dict)
+    # the family the follow-up part covers: its original alert, every member's id, and
+    # the number of people any member targeted (``dispatch.follow_up``)
+    family: FollowUpFamily | None = None
+    family_targets: int = 0
 
     @property
     def in_flight(self) -> bool:
@@ -164,7 +142,9 @@ class AlertStatus:
         their own answer or a supporter's, even after a cancellation); everyone a
         supporter could not reach ("cannot_reach"), even when a message reached them —
         somebody who knows them could not find them. The one definition of the list:
-        the sheets, the CSV and the demo's check all read it.
+        the sheets, the CSV and the demo's check all read it. It covers the alert's
+        family (``family``): people targeted by the original or an expansion, confirmed
+        by an answer or a confirming delivery on any member's message.
         """
         out = {u.resident_id: (u.reason, u.priority) for u in self.unreached}
         for rid in self.cannot_reach:
@@ -215,15 +195,29 @@ class AlertStatus:
                 {"channel": p.channel, "problem": p.problem, "detail": p.detail, "since": p.since}
                 for p in self.channel_problems
             ],
+            # additive: what the follow-up part (unreached, needs_help, cannot_reach) covers
+            "family": None
+            if self.family is None
+            else {
+                "root_id": self.family.root_id,
+                "members": list(self.family.members),
+                "targets": self.family_targets,
+                "follow_up": len(self.follow_up()),
+            },
         }
 
 
-def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = None) -> AlertStatus:
+def alert_status(
+    session: Session, alert_id: str, *, now: dt.datetime | None = None, family: bool = True
+) -> AlertStatus:
     """Counts per channel and overall, who is not yet reached, unknown rows, help requests.
 
     "Reached" means the person answered or a provider confirmed delivery of one of their
     own messages; everyone else is listed in ``unreached``, highest priority first,
     with the reason (unlocated, no_channel, in_progress, failed, unknown, not_confirmed).
+    The follow-up part covers the alert's family (``dispatch.follow_up``); ``family=False``
+    limits it to the alert's own targets, rows and answers (``alert verify``, the
+    per-member summaries).
     ``channel_problems`` names every channel that is broken, making no progress, or whose
     rows had to fail over (``now`` defaults to the current time). Raises ``NotFound`` for
     an unknown id.
@@ -246,27 +240,6 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
         counts[bucket] = counts.get(bucket, 0) + n
         per = by_channel.setdefault(channel, dict.fromkeys(counts, 0))
         per[bucket] = per.get(bucket, 0) + n
-    own: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    notices: dict[str, list[SupporterNotice]] = defaultdict(list)
-    # a supporter digest (no resident of its own) stands for every person it named
-    named: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for key, rid, sid in session.execute(
-        select(SupporterDisclosure.delivery_key, SupporterDisclosure.resident_id,
-               SupporterDisclosure.supporter_id)
-        .where(SupporterDisclosure.alert_id == alert_id)
-    ):  # fmt: skip
-        named[key].append((rid, sid))
-    for key, resident_id, recipient, supporter_id, channel, state in session.execute(
-        select(Delivery.key, Delivery.resident_id, Delivery.recipient, Delivery.supporter_id,
-               Delivery.channel, Delivery.state)
-        .where(Delivery.alert_id == alert_id)
-        .order_by(Delivery.id)
-    ):  # fmt: skip
-        if recipient == "resident":
-            own[resident_id].add((channel, state))
-        elif not confirms(channel, state) and state not in _NOT_SENT:
-            for rid, sid in named.get(key) or [(resident_id, supporter_id)]:
-                notices[rid].append(SupporterNotice(sid or 0, channel, state))
     unknown = [
         UnknownDelivery(r.key, r.resident_id, r.recipient, r.channel, mask_address(r.address),
                         r.detail)
@@ -277,43 +250,10 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
             .order_by(Delivery.id)
         )
     ]  # fmt: skip
-    targets = session.scalars(select(AlertTarget).where(AlertTarget.alert_id == alert_id)).all()
-    unreached: list[UnreachedPerson] = []
-    for t in targets:
-        reason = unreached_reason(t.located, t.acknowledged_at is not None,
-                                  own.get(t.resident_id, set()))  # fmt: skip
-        if reason is not None:
-            unreached.append(UnreachedPerson(t.resident_id, t.priority, reason,
-                                             tuple(notices.get(t.resident_id, ()))))  # fmt: skip
-    unreached.sort(key=lambda u: (-u.priority, u.resident_id))
-    needs_help = [
-        {
-            "resident_id": a.resident_id,
-            "via": a.via,
-            "at": a.at.isoformat(),
-            "key": a.delivery_key,
-            # a supporter's "need help" about the person is not the person's own answer
-            "answered_by": a.answered_by,
-        }
-        for a in session.scalars(
-            select(Acknowledgement)
-            .where(Acknowledgement.alert_id == alert_id, Acknowledgement.answer == "need_help")
-            .order_by(Acknowledgement.at)
-        )
-    ]
-    cannot_reach = sorted(
-        set(
-            session.scalars(
-                select(Acknowledgement.resident_id).where(
-                    Acknowledgement.alert_id == alert_id,
-                    Acknowledgement.answer == "cannot_reach",
-                    Acknowledgement.answered_by == "supporter",
-                )
-            )
-        )
+    own_targets = session.scalar(
+        select(func.count()).select_from(AlertTarget).where(AlertTarget.alert_id == alert_id)
     )
-    urgent = {h["resident_id"] for h in needs_help} | set(cannot_reach)
-    urgent_priority = {t.resident_id: t.priority for t in targets if t.resident_id in urgent}
+    fu = follow_up(session, alert_id, family=family)
     active = {s.value for s in ACTIVE_STATES}
     if alert.state == "cancelled":
         state = "cancelled"
@@ -339,15 +279,17 @@ def alert_status(session: Session, alert_id: str, *, now: dt.datetime | None = N
         state=state,
         counts=counts,
         by_channel=dict(sorted(by_channel.items())),
-        unreached=unreached,
+        unreached=fu.unreached,
         unknown=unknown,
-        needs_help=needs_help,
-        targets=len(targets),
+        needs_help=fu.needs_help,
+        targets=int(own_targets or 0),
         parent_id=alert.parent_id,
         cancellation_ids=children,
         channel_problems=_channel_problems(session, alert, set(by_channel), now),
-        cannot_reach=cannot_reach,
-        urgent_priority=urgent_priority,
+        cannot_reach=fu.cannot_reach,
+        urgent_priority=fu.urgent_priority,
+        family=fu.family,
+        family_targets=fu.targets,
     )
 
 
@@ -391,50 +333,3 @@ def _channel_problems(
                            "max_age_seconds", first.isoformat() if first else "")
         )  # fmt: skip
     return sorted(problems, key=lambda p: (p.channel, p.problem))
-
-
-# supporter notices that never went out (cancelled with the alert, skipped after an answer)
-_NOT_SENT = frozenset({"cancelled", "skipped"})
-
-
-# channels whose 'delivered' callback means the message reached the person's own device:
-# the carrier's handset receipt for an SMS, the receiving machine's "all pages received"
-# for a FAX (for a deaf resident with only a landline and a FAX, the only proof there is)
-DELIVERY_CONFIRMS: frozenset[str] = frozenset({"sms", "fax"})
-
-
-def confirms(channel: str, state: str) -> bool:
-    """Whether one row proves its recipient got the message.
-
-    An answer does, and an SMS or a FAX delivered to the person's own device
-    (``DELIVERY_CONFIRMS``). A call answered without a keypress may have been an answering
-    machine, and a push, LINE message or e-mail accepted by the provider may never have
-    been seen: those do not.
-    """
-    return state == "acknowledged" or (channel in DELIVERY_CONFIRMS and state == "delivered")
-
-
-def unreached_reason(located: bool, acknowledged: bool, rows: set[tuple[str, str]]) -> str | None:
-    """Why a person is on the follow-up list, or None when they are confirmed reached.
-
-    ``rows`` are the (channel, state) pairs of the person's own messages. The one rule:
-    confirmed = an answer or a confirming row (``confirms``); everybody else is listed,
-    whatever their rows say — in particular every person with an 'unknown' row.
-    """
-    if acknowledged or any(confirms(c, st) for c, st in rows):
-        return None
-    states = {st for _c, st in rows}
-    if not located:
-        return "unlocated"
-    if not states:
-        return "no_channel"
-    if states & {"queued", "claimed", "sending", "held"}:
-        return "in_progress"
-    if "unknown" in states:
-        return "unknown"
-    if states & {"sent", "delivered"}:
-        # accepted by the provider (or a call answered) but no answer and no SMS receipt
-        return "not_confirmed"
-    if states <= {"cancelled", "skipped"}:
-        return "cancelled"
-    return "failed"

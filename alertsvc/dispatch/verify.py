@@ -143,7 +143,7 @@ def verify_alert(
     }
 
     # person_accounted
-    status = alert_status(session, alert_id, now=now)
+    status = alert_status(session, alert_id, now=now, family=False)
     listed: dict[str, int] = defaultdict(int)
     for u in status.unreached:
         listed[u.resident_id] += 1

@@ -1,11 +1,12 @@
-"""Door-knock sheets (戸別訪問リスト): everyone in an alert's scope not confirmed safe.
+"""Door-knock sheets (戸別訪問リスト): everyone in an alert family's scope not confirmed safe.
 
 ``build_followup`` reads ``alertsvc.dispatch.status.alert_status`` — so the sheet lists
 exactly the people ``alert status`` reports as not reached, plus everyone who asked for
 help — and adds what a team at the door needs from the register and the outbox: name,
-address, floor, every attempt with its outcome, and (only when the caller is authorised
-and asks for it) the mobility needs. People are grouped by district (the 町名 part of the
-address) or by supporter; within a group, need-help first, then highest priority.
+address, floor, every attempt with its outcome (on any alert of the family), and (only
+when the caller is authorised and asks for it) the mobility needs. People are grouped by
+district (the 町名 part of the address) or by supporter; within a group, need-help
+first, then highest priority.
 
 Writers: ``write_csv`` and ``write_html`` here, ``alertsvc.reports.followup_pdf`` for PDF.
 Read-only on the database; files are written atomically (temporary file, then rename).
@@ -23,11 +24,12 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import (
     Acknowledgement,
+    Alert,
     Delivery,
     Resident,
     Supporter,
@@ -135,10 +137,25 @@ class FollowupSheet:
     generated_at: str
     show_needs: bool
     groups: list[FollowupGroup] = field(default_factory=list)
+    # the family the sheet covers (``dispatch.follow_up``): the original alert, every
+    # member (updates, expansions, notices) and the highest level any of them raised
+    root_id: str = ""
+    members: list[str] = field(default_factory=list)
+    family_level: int = 0
 
     @property
     def people(self) -> list[FollowupPerson]:
         return [p for g in self.groups for p in g.people]
+
+    @property
+    def heading(self) -> str:
+        """The sheet's title line after 戸別訪問リスト: the original alert, the family's
+        level, and how many alerts under it the sheet covers."""
+        text = f"{self.root_id or self.alert_id} 警戒レベル{self.family_level or self.level}"
+        under = len(self.members) - 1
+        if under > 0:
+            text += f" (更新・追加対象など{under}件を含む / with {under} alerts under it)"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +167,10 @@ class FollowupSheet:
             "generated_at": self.generated_at,
             "show_needs": self.show_needs,
             "count": len(self.people),
+            # additive: the family the list covers
+            "root_id": self.root_id,
+            "members": self.members,
+            "family_level": self.family_level,
             "groups": [
                 {"title": g.title, "people": [p.as_dict() for p in g.people]} for g in self.groups
             ],
@@ -181,7 +202,8 @@ def build_followup(
     show_needs: bool = False,
     now: dt.datetime | None = None,
 ) -> FollowupSheet:
-    """The door-knock sheet of ``alert_id``.
+    """The door-knock sheet of ``alert_id``'s family (the original alert with its
+    updates, expansions and notices, whichever member is named).
 
     Everyone ``alert_status`` lists as unreached, and everyone with a "need help"
     answer (their own or a supporter's, even after a cancellation), each once. Groups are
@@ -193,6 +215,9 @@ def build_followup(
     st = alert_status(session, alert_id)
     reasons = st.follow_up()
     ids = sorted(reasons)
+    # attempts and answers on every member: the original, its updates, expansions, notices
+    members = list(st.family.members) if st.family is not None else [st.alert_id]
+    family_level = session.scalar(select(func.max(Alert.level)).where(Alert.id.in_(members)))
     residents = {r.id: r for r in session.scalars(select(Resident).where(Resident.id.in_(ids)))}
     supporters: dict[str, list[str]] = defaultdict(list)
     for s in session.scalars(
@@ -202,7 +227,7 @@ def build_followup(
     attempts: dict[str, list[tuple[dt.datetime | None, int, Attempt]]] = defaultdict(list)
     for d in session.scalars(
         select(Delivery)
-        .where(Delivery.alert_id == alert_id, Delivery.resident_id.in_(ids))
+        .where(Delivery.alert_id.in_(members), Delivery.resident_id.in_(ids))
         .order_by(Delivery.id)
     ):
         when = d.sent_at or d.finished_at
@@ -214,7 +239,7 @@ def build_followup(
     for d, rid in session.execute(
         select(Delivery, SupporterDisclosure.resident_id)
         .join(SupporterDisclosure, SupporterDisclosure.delivery_key == Delivery.key)
-        .where(Delivery.alert_id == alert_id, SupporterDisclosure.resident_id.in_(ids))
+        .where(Delivery.alert_id.in_(members), SupporterDisclosure.resident_id.in_(ids))
         .order_by(Delivery.id)
     ):
         when = d.sent_at or d.finished_at
@@ -224,7 +249,7 @@ def build_followup(
         )  # fmt: skip
     for a in session.scalars(
         select(Acknowledgement)
-        .where(Acknowledgement.alert_id == alert_id, Acknowledgement.resident_id.in_(ids))
+        .where(Acknowledgement.alert_id.in_(members), Acknowledgement.resident_id.in_(ids))
         .order_by(Acknowledgement.id)
     ):
         attempts[a.resident_id].append(
@@ -270,6 +295,9 @@ def build_followup(
         generated_at=_local(now or dt.datetime.now(dt.UTC)),
         show_needs=show_needs,
         groups=groups,
+        root_id=st.family.root_id if st.family is not None else st.alert_id,
+        members=members,
+        family_level=int(family_level or st.level),
     )
 
 

@@ -42,10 +42,14 @@ def write_pdf(sheet: FollowupSheet, path: Path, *, font: FontChoice | None = Non
     pdf.set_margins(10, 10, 10)
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_font(_FAMILY, "", str(font_path), collection_font_number=index)
-    pdf.set_title(f"door-knock sheet {sheet.alert_id}")
+    root = sheet.root_id or sheet.alert_id
+    pdf.set_title(f"door-knock sheet {root}")
     head = "【訓練】" if sheet.exercise else ""
+    # the family's original alert and highest level; "+N": alerts under it the sheet covers
+    under = f" +{len(sheet.members) - 1}" if len(sheet.members) > 1 else ""
     pdf.title_line = (
-        f"{head}戸別訪問リスト / door-knock sheet  {sheet.alert_id}  警戒レベル{sheet.level}  "
+        f"{head}戸別訪問リスト / door-knock sheet  {root}{under}  "
+        f"警戒レベル{sheet.family_level or sheet.level}  "
         f"作成 {sheet.generated_at}  状態 {sheet.alert_state}  計 {len(sheet.people)} 人"
     )
     header = ["□", "理由 / reason", "氏名 / name", "住所 / address", "階", "支援者 / supporter"]

@@ -2,9 +2,10 @@
 
 The bundled data is imported; the loopback provider simulator stands in for Twilio and
 FCM (with scripted dead tokens, opted-out numbers, unanswered calls, keypresses and random
-429/5xx); the webhook app receives the signed callbacks; a level-4 alert goes to everyone
-in the demo flood zones; workers send it; the officer gets the status and the follow-up
-list of everyone not reached.
+429/5xx); the webhook app receives the signed callbacks; the river watcher's level-3 alert is
+updated to level 4 for everyone in the demo zones (one alert family: the original, the
+update notice, the expansion); workers send it; the officer gets the family's status and
+its follow-up list of everyone not reached.
 
 Scripted residents answer like real ones (``alertsvc.services.demo_script``): "safe" or
 "need help" by SMS reply, keypress or the resident page, posted to the webhook app as
@@ -31,26 +32,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
 from alertsvc.config import DutyContact, Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import AlertTarget, Delivery
-from alertsvc.dispatch.status import AlertStatus, alert_status
+from alertsvc.dispatch.status import AlertStatus
 from alertsvc.dispatch.verify import Verification, verify_alert
 from alertsvc.errors import ConfigError
 from alertsvc.models import Level, ResidentInfo, ZoneKind
 from alertsvc.reports.followup import build_followup
+from alertsvc.services.demo_river import COLLAPSE_SET, FLOOD_SET, watch_the_river
 from alertsvc.services.demo_script import FollowupCheck, demo_script, expected_followup
+from alertsvc.services.family_status import family_totals
 from alertsvc.testing.sim_actors import key_of
 
 __all__ = ["DemoOptions", "DemoResult", "demo_paths", "run_demo"]
-
-_JST = ZoneInfo("Asia/Tokyo")
-FLOOD_SET = "demo-flood"
-COLLAPSE_SET = "demo-house-collapse"
 
 
 @dataclass(frozen=True)
@@ -193,9 +191,10 @@ def run_demo(
                 "住民・支援者の台本 / scripted residents and supporters: "
                 + ", ".join(f"{k} {n}" for k, n in script.counts().items())
             )
-            watch = _watch_the_river(engine, run_settings, step)
-            sent = watch.sent[-1]  # the highest level: the alert the status below follows
-            history = _dispatch(engine, run_settings, sent.alert_id, on_status, sim, reach)
+            watch = watch_the_river(engine, run_settings, step)
+            # the original alert: its family (level 3, the level-4 update) is followed below
+            root_id = watch.alert_id
+            history = _dispatch(engine, run_settings, root_id, on_status, sim, reach)
             requests: dict[str, Counter[str]] = {}
             for req in sim.requests:
                 requests.setdefault(req.provider, Counter())[str(req.status)] += 1
@@ -208,22 +207,29 @@ def run_demo(
                 if event == "fax.delivered" and 200 <= code < 300
             ]
     with session_scope(engine) as session:
-        status = alert_status(session, sent.alert_id)
-        # the demo ends as an operator would: checking the alert's invariants
-        verification = verify_alert(session, sent.alert_id, run_settings.dispatch)
-        sheet = build_followup(session, sent.alert_id)
-        targets = session.scalars(
-            select(AlertTarget.resident_id).where(AlertTarget.alert_id == sent.alert_id)
-        ).all()
+        status = family_totals(session, root_id)
+        assert status.family is not None
+        # the demo ends as an operator would: checking the invariants of every alert of
+        # the family (the original, the update notice, the expansion)
+        verification = _verify_family(session, status, run_settings)
+        sheet = build_followup(session, root_id)
+        targets = set(
+            session.scalars(
+                select(AlertTarget.resident_id).where(
+                    AlertTarget.alert_id.in_(status.family.targeting)
+                )
+            )
+        )
     on_status(status)
     check = expected_followup(
-        sent.alert_id,
+        root_id,
         targets,
         script,
         callbacks,
         actions,
         faxed,
         {p.resident_id for p in sheet.people},
+        members=status.family.members,
     )
     step(
         f"当番への通知 / duty desk notified: {told} SMS · "
@@ -236,7 +242,7 @@ def run_demo(
     )
     sheets = _write_sheets(sheet, options.out_dir, step)
     return DemoResult(
-        alert_id=sent.alert_id,
+        alert_id=root_id,
         status=status,
         preview_counts=watch.preview.counts(),
         residents=residents,
@@ -249,6 +255,19 @@ def run_demo(
         history=history,
         duty_notices=told,
     )
+
+
+def _verify_family(session: Any, status: AlertStatus, settings: Settings) -> Verification:
+    """``alert verify`` of every alert of the family, reported as the original's: a
+    member's violation names the member in its detail."""
+    assert status.family is not None
+    out = Verification(status.alert_id)
+    for member in status.family.members:
+        v = verify_alert(session, member, settings.dispatch)
+        for x in v.violations:
+            detail = x.detail if member == status.alert_id else f"{member}: {x.detail}"
+            out.violations.append(replace(x, detail=detail))
+    return out
 
 
 def _faster(settings: Settings, speed: float) -> Any:
@@ -284,7 +303,7 @@ def _dispatch(
 
     def poll() -> None:
         with session_scope(engine) as session:
-            st = alert_status(session, alert_id)
+            st = family_totals(session, alert_id)
         on_status(st)
         helped = {h["resident_id"] for h in st.needs_help}
         history.append(
@@ -355,144 +374,3 @@ def _write_sheets(sheet: Any, out_dir: Path | None, step: Callable[[str], None])
         written["pdf_error"] = str(exc)
         step(f"戸別訪問リスト / door-knock sheet: {html}; PDF not written: {exc}")
     return written
-
-
-DEMO_STATION = "onga-nogata-demo"
-
-
-@dataclass
-class _WatchPhase:
-    sent: list[Any]
-    preview: Any
-    decisions: list[dict[str, Any]]
-    drafts: list[str]
-    told: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "station": DEMO_STATION,
-            "decisions": self.decisions,
-            "drafts": self.drafts,
-            "alerts": [s.alert_id for s in self.sent],
-            "duty_notifications": self.told,
-        }
-
-
-def _approve(engine: Engine, settings: Settings, draft_id: str) -> tuple[Any, Any]:
-    """The officer's `alertsvc alert send --draft ID`, simulated: re-plan now, send once."""
-    from alertsvc.services.drafts import claim_draft, load_draft
-    from alertsvc.services.preview import build_preview
-    from alertsvc.services.scope import scope_from_dict
-    from alertsvc.services.send import send_preview
-
-    with session_scope(engine) as session:
-        draft = load_draft(session, draft_id)
-        scope = scope_from_dict(session, draft.scope)
-        preview = build_preview(session, settings, level=Level(draft.level), scope=scope)
-        sent = send_preview(session, settings, preview, actor="demo-officer")
-        claim_draft(session, draft_id, sent.alert_id, actor="demo-officer")
-    return sent, preview
-
-
-def _watch_the_river(
-    engine: Engine, settings: Settings, step: Callable[[str], None]
-) -> _WatchPhase:
-    """Poll the synthetic 遠賀川 series through the watcher; approve each draft it makes."""
-    import datetime as dt
-    import tempfile
-
-    from alertsvc.config import StationSettings
-    from alertsvc.watcher.demo_series import DEMO_CODE, demo_snapshots
-    from alertsvc.watcher.http import Fetcher, build_client
-    from alertsvc.watcher.notify import RecordingNotifier
-    from alertsvc.watcher.service import poll
-
-    with tempfile.TemporaryDirectory(prefix="alertsvc-demo-river-") as tmp:
-        feed = Path(tmp) / "40000.json"
-        station = StationSettings(
-            id=DEMO_STATION,
-            source="area_feed",
-            url=feed.as_uri(),
-            code=DEMO_CODE,
-            name="遠賀川 直方 (合成 / synthetic)",
-            zone_sets_level3=(FLOOD_SET,),
-            zone_sets_level4=(FLOOD_SET, COLLAPSE_SET),
-        )
-        watch_settings = replace(settings, watcher=replace(settings.watcher, stations=(station,)))
-        notifier = RecordingNotifier([])
-        phase = _WatchPhase([], None, [], [], [])
-        with session_scope(engine) as session:
-            # a demo run replays its river from the start: forget an earlier run's state
-            from sqlalchemy import delete
-
-            from alertsvc.db.tables import WatchStation
-
-            session.execute(delete(WatchStation).where(WatchStation.station_id == DEMO_STATION))
-        step(
-            "河川監視 / river watcher: 遠賀川 直方 (合成データ / synthetic area-feed series, "
-            "10-minute readings)"
-        )
-        with build_client(connect_timeout=2, read_timeout=2, retries=0) as client:
-            fetcher = Fetcher(client)
-            for at, data in demo_snapshots(dt.datetime.now(dt.UTC)):
-                feed.write_bytes(data)
-                result = poll(
-                    engine,
-                    watch_settings,
-                    fetcher,
-                    now=at + dt.timedelta(minutes=1),
-                    notifier=notifier,
-                )
-                for _sid, d in result.decisions:
-                    phase.decisions.append(
-                        {
-                            "at": d.at.isoformat(),
-                            "reading": d.reading,
-                            "level": d.level,
-                            "kind": d.kind,
-                            "rule": d.rule,
-                        }
-                    )
-                    step(_describe(d, at))
-                for draft_id in result.drafts:
-                    phase.drafts.append(draft_id)
-                    step(
-                        f"下書き / draft {draft_id} — 当番職員に通知 / duty officer told: "
-                        f"{notifier.sent[-1][2] if notifier.sent else ''}"
-                    )
-                    sent, preview = _approve(engine, settings, draft_id)
-                    phase.sent.append(sent)
-                    phase.preview = preview
-                    step(
-                        f"担当者が承認 (模擬) / officer approves (simulated): alertsvc alert send "
-                        f"--draft {draft_id} → 警戒レベル{int(preview.level)} "
-                        f"{preview.level.label_ja}: alert {sent.alert_id}, "
-                        f"{sent.deliveries} messages for {sent.targets} people"
-                    )
-        phase.told = [text for _key, _title, text in notifier.sent]
-    if not phase.sent:
-        raise ConfigError("the demo river series produced no alert (demo data changed?)")
-    return phase
-
-
-def _describe(d: Any, at: Any) -> str:
-    when = at.astimezone(_JST).strftime("%H:%M")
-    reading = "—" if d.reading is None else f"{d.reading:.2f} m"
-    if d.kind == "predict":
-        minutes = d.inputs.get("minutes", 0)
-        return (
-            f"{when} {reading}: 予測: {minutes}分後に避難判断水位 → "
-            "警戒レベル3 高齢者等避難を推奨 / "
-            f"forecast: 避難判断水位 in {minutes} min, level 3 recommended before the line"
-        )
-    if d.kind == "enter":
-        return f"{when} {reading}: 警戒レベル{d.level} 相当 / level {d.level} reached ({d.rule})"
-    if d.kind == "leave":
-        lvl = "なし / none" if d.level is None else str(d.level)
-        return f"{when} {reading}: 水位低下 / river falling: level → {lvl}"
-    if d.kind == "all_clear_proposal":
-        return (
-            f"{when} {reading}: 解除を提案 (担当者の判断待ち・自動送信しません) / all-clear "
-            "proposed; an officer decides, nothing is sent automatically"
-        )
-    return f"{when} {reading}: {d.kind} ({d.rule})"

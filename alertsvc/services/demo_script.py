@@ -166,15 +166,19 @@ def expected_followup(
     actions: Iterable[ActorRecord],
     fax_delivered: Iterable[tuple[str, str]],
     actual: set[str],
+    *,
+    members: Iterable[str] = (),
 ) -> FollowupCheck:
     """Who must be on ``alert_id``'s follow-up list, from the simulators' records.
 
+    ``targets``: everyone the family targeted; ``members``: every alert of the family
+    (the original, its update notice and expansion, …; default: ``alert_id`` alone).
     ``fax_delivered``: (delivery key, FAX number) of every FAX the FAX simulator reported
-    delivered and our app accepted. Only records about ``alert_id``'s own deliveries
-    count (their key); an SMS reply answers the latest message the number received, as
-    our app binds it.
+    delivered and our app accepted. Only records about the members' deliveries count
+    (their key); an SMS reply answers the latest message the number received, as our
+    app binds it.
     """
-    mine = f"{alert_id}:"
+    mine = tuple(f"{m}:" for m in (*members, alert_id))
     confirmed: set[str] = set()
     help_: set[str] = set()
     cannot: set[str] = set()

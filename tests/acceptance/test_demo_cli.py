@@ -85,7 +85,8 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 def test_the_river_watcher_drives_the_demo(demo: Demo) -> None:
     # level 3 predicted ahead of the line, level 4, the river falls, an all-clear
-    # proposed (not sent); each draft approved once, as an alert
+    # proposed (not sent); each draft approved once: level 3 sent as an alert, level 4
+    # applied as its update (as `alert send --draft ID` does), one family
     watch = demo.doc["watcher"]
     kinds = [(d["kind"], d["level"]) for d in watch["decisions"]]
     assert kinds == [
@@ -97,7 +98,17 @@ def test_the_river_watcher_drives_the_demo(demo: Demo) -> None:
     ]
     assert watch["decisions"][0]["reading"] < 4.0  # before 避難判断水位 (4.0 m)
     assert len(watch["drafts"]) == len(watch["alerts"]) == 2
-    assert watch["alerts"][-1] == demo.doc["alert_id"]
+    assert watch["alerts"] == [demo.doc["alert_id"]] * 2
+    first, second = watch["approvals"]
+    assert (first["as"], first["level"]) == ("alert", 3)
+    assert (second["as"], second["level"]) == ("update", 4)
+    assert second["alert_id"] == first["alert_id"] and second["followup_alert_id"]
+    family = demo.doc["status"]["family"]
+    assert family["root_id"] == demo.doc["alert_id"]
+    assert second["followup_alert_id"] in family["members"]
+    # every row the demo wrote belongs to the family: no second, separate level-4 alert
+    assert {r.alert_id for r in demo.rows if r.recipient != "duty"} <= set(family["members"])
+    assert "update of alert" in demo.res.stderr and "警戒レベル4" in demo.res.stderr
 
 
 def test_the_demo_ends_verified_and_sends_everything_exactly_once(demo: Demo) -> None:

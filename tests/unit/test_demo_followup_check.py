@@ -106,3 +106,27 @@ def test_the_demo_prints_the_difference() -> None:
     assert "missing ['R2']" in text and "not expected ['R7']" in text
     good = expected_followup(A, ["R1"], _script(), [], [], [], actual={"R1"})
     assert "matches the script exactly: 1 people" in followup_check_text(good)
+
+
+def test_records_about_any_member_of_the_family_count() -> None:
+    """The demo follows an alert family: a level-3 alert A1, its level-4 expansion E1 and
+    update notice U1. Receipts and answers about any member count; another alert's not."""
+    callbacks = [
+        _delivered("+81901", "E1:1"),  # R1: the expansion's SMS delivered -> confirmed
+        _delivered("+81904", "A0:9"),  # R4: another alert
+    ]
+    actions = [
+        _act("+81902", "sms", "1", "U1:2"),  # R2 safe, replying to the update notice
+        _act("+81903", "keypress", "2", "E1:3"),  # R3 need help on the expansion's call
+    ]
+    check = expected_followup(
+        A, ["R1", "R2", "R3", "R4"], _script(), callbacks, actions, [],
+        actual={"R3", "R4"}, members=("A1", "U1", "E1"),
+    )  # fmt: skip
+    assert check.expected == {"R3": "help", "R4": "not_confirmed"}
+    assert check.ok
+    # the original alone (as before): the members' records are not its own
+    alone = expected_followup(
+        A, ["R1", "R2", "R3", "R4"], _script(), callbacks, actions, [], actual=set()
+    )
+    assert set(alone.expected) == {"R1", "R2", "R3", "R4"}

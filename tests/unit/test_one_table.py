@@ -68,7 +68,7 @@ ONE_HOME = {
     "DIGEST_LEGAL_BASIS": "models.py",
     "REACHED_STATES": "dispatch/states.py",
     "STOPPED_ALERT_STATES": "dispatch/maintenance.py",
-    "REASON_LABELS": "dispatch/status.py",
+    "REASON_LABELS": "dispatch/follow_up.py",
 }
 
 

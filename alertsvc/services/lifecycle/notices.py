@@ -155,7 +155,11 @@ def clear_alert(
     stopped = stop(session, family, actor, now)
     notice = child(session, root, "clear", level, {"clears": alert_id}, family, plan.now,
                    actor, now, awaiting=plan.awaiting)  # fmt: skip
-    report = [{"alert_id": aid, **_followup(alert_status(session, aid))} for aid in family]
+    report = [
+        {"alert_id": aid, **_followup(alert_status(session, aid, family=False))} for aid in family
+    ]
+    # the family's one follow-up list (dispatch.follow_up), as the sheets show it
+    family_report = _followup(alert_status(session, alert_id))
     for alert_row in session.scalars(select(Alert).where(Alert.id.in_(family))):
         alert_row.state = "cleared"
     result = LifecycleResult(
@@ -165,7 +169,7 @@ def clear_alert(
         session,
         "alert.clear",
         {"alert_id": alert_id, "exercise": root.exercise},
-        {**result.as_dict(), "final_report": report},
+        {**result.as_dict(), "final_report": report, "family_report": family_report},
         actor=actor,
     )
     return result
