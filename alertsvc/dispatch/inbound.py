@@ -47,6 +47,7 @@ __all__ = [
     "ack_refusal",
     "answer_alert",
     "answer_subject",
+    "asks_for_answer",
     "claim_inbound",
     "digest_people",
     "latest_reply_target",
@@ -67,12 +68,17 @@ SUPPORTER_ANSWERS: tuple[SupporterAnswer, ...] = ("safe", "cannot_reach", "helpi
 _ANSWERABLE_NOTICES = frozenset({"update"})
 
 
+def asks_for_answer(is_cancellation: bool, kind: str | None) -> bool:
+    """Whether a row's message asks for an answer: not a notice, or an update notice.
+    The one rule for keypresses, app acknowledgements, SMS replies and the resident page."""
+    return not is_cancellation or kind in _ANSWERABLE_NOTICES
+
+
 def _answerable(session: Session, row: Delivery) -> bool:
-    """Whether ``row``'s message asks for an answer: not a notice, or an update notice."""
     if not row.is_cancellation:
         return True
     kind = session.scalars(select(Alert.kind).where(Alert.id == row.alert_id)).first()
-    return kind in _ANSWERABLE_NOTICES
+    return asks_for_answer(True, kind)
 
 
 # Twilio message and call statuses -> our events; anything else (queued, ringing, …) is progress
@@ -286,7 +292,7 @@ def ack_refusal(
     if found is None:
         return "unknown"
     is_cancellation, alert_state, created_at, kind = found
-    if is_cancellation and kind not in _ANSWERABLE_NOTICES:
+    if not asks_for_answer(is_cancellation, kind):
         return "cancellation"
     if alert_state != "active" or created_at + valid_for < now:
         return "expired"

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from alertsvc.config import Settings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Alert, Delivery, Resident, Shelter, utcnow
-from alertsvc.dispatch.inbound import Answer, record_acknowledgement
+from alertsvc.dispatch.inbound import Answer, asks_for_answer, record_acknowledgement
 from alertsvc.duty import notify_duty
 from alertsvc.planning.language import pick_language
 from alertsvc.planning.sms import MAX_SEGMENTS, split_sms
@@ -160,7 +160,9 @@ def page_routes(engine: Engine, settings: Settings, *, secret: bytes) -> list[Ro
             if found is None:
                 return 404
             row, alert = found
-            if row.recipient != "resident" or row.is_cancellation:
+            # a resident's own message that asks for an answer (an update's new level
+            # does; a 取消し, 訂正 or 解除 does not)
+            if row.recipient != "resident" or not asks_for_answer(row.is_cancellation, alert.kind):
                 return 404
             if alert.created_at + valid_for < utcnow():
                 return 410

@@ -187,3 +187,32 @@ def test_page_link_shape() -> None:
         SECRET, "A20261130230757abcd:12"
     )
     assert len(page_token(SECRET, "k")) == 16
+
+
+def test_an_update_notice_is_answerable_on_the_page_a_correction_is_not(
+    engine: Engine, keys: dict[str, str], client: TestClient
+) -> None:
+    """The update's message (the new level, with the page link) asks for an answer like
+    the alert did; a 訂正 asks nothing. Regression: the page refused every notice row."""
+    from alertsvc.db.tables import Delivery as D
+    from alertsvc.dispatch.alerts import PlannedTarget, create_alert
+
+    with session_scope(engine) as s:
+        root = s.scalars(select(D.alert_id).where(D.key == keys["R1/sms"])).one()
+        r1 = replace(resident_delivery("R1", ChannelName.SMS, PHONE_1), language="en",
+                     data=(("action", "evacuate"), ("shelter_id", "S1")))  # fmt: skip
+        ids = {}
+        for kind in ("update", "correction"):
+            ids[kind] = create_alert(
+                s, level=4, scope={}, exercise=False,
+                targets=[PlannedTarget("R1", 1.0, located=True, reachable=True)],
+                deliveries=[r1], actor="t", kind=kind, parent_id=root,
+            )  # fmt: skip
+    with session_scope(engine) as s:
+        key = {k: s.scalars(select(D.key).where(D.alert_id == v)).one() for k, v in ids.items()}
+    assert client.get(_path(key["correction"])).status_code == 404
+    assert client.post(_path(key["correction"]), data={"answer": "safe"}).status_code == 404
+    assert client.get(_path(key["update"])).status_code == 200
+    res = client.post(_path(key["update"]), data={"answer": "need_help"})
+    assert res.status_code == 200
+    assert _acks(engine) == [("R1", "need_help", "web")]
