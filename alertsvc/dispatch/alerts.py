@@ -37,6 +37,7 @@ __all__ = [
     "SUPPORTER_LEGAL_BASES",
     "PlannedDelivery",
     "PlannedTarget",
+    "alert_family",
     "create_alert",
     "load_alert",
     "new_alert_id",
@@ -376,3 +377,28 @@ def load_alert(session: Session, alert_id: str, *, lock: bool = False) -> Alert:
     if alert is None:
         raise NotFound(f"アラートがありません / no such alert: {alert_id}")
     return alert
+
+
+def alert_family(session: Session, alert_id: str) -> list[Alert]:
+    """The root alert of ``alert_id`` and every notice under it, oldest first.
+
+    Raises NotFound for an unknown id.
+    """
+    root = load_alert(session, alert_id)
+    while root.parent_id is not None:
+        parent = session.get(Alert, root.parent_id)
+        if parent is None:
+            break
+        root = parent
+    family = [root]
+    frontier = [root.id]
+    while frontier:
+        children = list(
+            session.scalars(
+                select(Alert).where(Alert.parent_id.in_(frontier)).order_by(Alert.created_at)
+            )
+        )
+        family.extend(children)
+        frontier = [c.id for c in children]
+    family.sort(key=lambda a: (a.created_at, a.id))
+    return family

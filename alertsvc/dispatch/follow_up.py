@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alertsvc.db.tables import Acknowledgement, Alert, AlertTarget, Delivery, SupporterDisclosure
-from alertsvc.dispatch.alerts import load_alert
+from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery, SupporterDisclosure
+from alertsvc.dispatch.alerts import alert_family, load_alert
 
 __all__ = [
     "DELIVERY_CONFIRMS",
@@ -158,26 +158,9 @@ def follow_up_family(session: Session, alert_id: str) -> FollowUpFamily:
     alert = load_alert(session, alert_id)
     if alert.kind not in FAMILY_KINDS | NOTICE_KINDS:
         return FollowUpFamily(alert.id, (alert.id,), (alert.id,))
-    root = alert
-    while root.parent_id is not None:
-        parent = session.get(Alert, root.parent_id)
-        if parent is None:
-            break
-        root = parent
-    members = [root]
-    frontier = [root.id]
-    while frontier:
-        children = list(
-            session.scalars(
-                select(Alert).where(
-                    Alert.parent_id.in_(frontier),
-                    Alert.kind.in_(sorted(FAMILY_KINDS | NOTICE_KINDS)),
-                )
-            )
-        )
-        members.extend(children)
-        frontier = [c.id for c in children]
-    members.sort(key=lambda a: (a.created_at, a.id))
+    kinds = FAMILY_KINDS | NOTICE_KINDS
+    members = [a for a in alert_family(session, alert.id) if a.kind in kinds]
+    root = next((a for a in members if a.parent_id is None), members[0])
     return FollowUpFamily(
         root.id,
         tuple(a.id for a in members),

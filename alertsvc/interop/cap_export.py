@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from alertsvc.config import Settings
 from alertsvc.db.tables import Alert
-from alertsvc.errors import NotFound
+from alertsvc.dispatch.alerts import alert_family
 from alertsvc.interop.cap_schema import CAP_NS, validate_cap
 from alertsvc.interop.levels import terms_for
 
@@ -86,34 +86,6 @@ def _sender(settings: Settings) -> str:
 def _cap_time(at: dt.datetime, tz: str) -> str:
     # CAP forbids "Z" and fractions: yyyy-mm-ddThh:mm:ss+hh:mm
     return at.astimezone(ZoneInfo(tz)).replace(microsecond=0).isoformat()
-
-
-def alert_family(session: Session, alert_id: str) -> list[Alert]:
-    """The root alert of ``alert_id`` and every notice under it, oldest first.
-
-    Raises NotFound for an unknown id.
-    """
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound(f"アラートがありません / no such alert: {alert_id}")
-    root = alert
-    while root.parent_id is not None:
-        parent = session.get(Alert, root.parent_id)
-        if parent is None:
-            break
-        root = parent
-    family = [root]
-    frontier = [root.id]
-    while frontier:
-        children = list(
-            session.scalars(
-                select(Alert).where(Alert.parent_id.in_(frontier)).order_by(Alert.created_at)
-            )
-        )
-        family.extend(children)
-        frontier = [c.id for c in children]
-    family.sort(key=lambda a: (a.created_at, a.id))
-    return family
 
 
 def scope_geometry(session: Session, scope: dict[str, object]) -> BaseGeometry | None:

@@ -211,6 +211,20 @@ def _head(level: int, municipality: str, exercise: bool) -> str:
     return (EXERCISE_PREFIX + head) if exercise else head
 
 
+def _fit_names(lead: str, candidates: list[str], n: int, tail: str) -> str:
+    """``lead``, as many of the ``candidates`` lines (one per person, of ``n``) as fit in
+    ``MAX_SEGMENTS - 1`` SMS parts (one stays free for the link), 「ほかN人」, ``tail``."""
+    lines: list[str] = []
+    for line in candidates:
+        rest = n - len(lines) - 1
+        trial = "\n".join([lead, *lines, line] + ([f"ほか{rest}人"] if rest else []) + [tail])
+        if sms_segments(trial)[0] > max(1, MAX_SEGMENTS - 1):
+            break
+        lines.append(line)
+    more = n - len(lines)
+    return "\n".join([lead, *lines] + ([f"ほか{more}人"] if more else []) + [tail])
+
+
 def digest_sms(
     people: tuple[DigestPerson, ...], *, level: int, municipality: str, exercise: bool
 ) -> str:
@@ -227,16 +241,8 @@ def digest_sms(
         f"あなたが支援する{n}人が対象です。"
     )
     tail = "ご自身の安全を最優先に。一覧と回答はリンクから:"
-    lines: list[str] = []
-    for p in people[:DIGEST_SMS_NAMES]:
-        line = f"・{p.name}（{p.address}）{p.action_text}"
-        rest = n - len(lines) - 1
-        trial = "\n".join([lead, *lines, line] + ([f"ほか{rest}人"] if rest else []) + [tail])
-        if sms_segments(trial)[0] > max(1, MAX_SEGMENTS - 1):
-            break
-        lines.append(line)
-    more = n - len(lines)
-    return "\n".join([lead, *lines] + ([f"ほか{more}人"] if more else []) + [tail])
+    lines = [f"・{p.name}（{p.address}）{p.action_text}" for p in people[:DIGEST_SMS_NAMES]]
+    return _fit_names(lead, lines, n, tail)
 
 
 def digest_voice_intro(count: int, *, level: int, municipality: str, exercise: bool) -> str:
@@ -319,13 +325,5 @@ def reminder_texts(
         "応答がありません。様子を確認してください。"
     )
     tail = "一覧と回答はリンクから:"
-    lines: list[str] = []
-    for p in people[:DIGEST_SMS_NAMES]:
-        line = f"・{p.name}（{p.address}）"
-        rest = n - len(lines) - 1
-        trial = "\n".join([lead, *lines, line] + ([f"ほか{rest}人"] if rest else []) + [tail])
-        if sms_segments(trial)[0] > max(1, MAX_SEGMENTS - 1):
-            break
-        lines.append(line)
-    more = n - len(lines)
-    return "\n".join([lead, *lines] + ([f"ほか{more}人"] if more else []) + [tail])
+    lines = [f"・{p.name}（{p.address}）" for p in people[:DIGEST_SMS_NAMES]]
+    return _fit_names(lead, lines, n, tail)

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from alertsvc.dispatch.alerts import alert_family
 from alertsvc.dispatch.status import AlertStatus, alert_status
-from alertsvc.interop.cap_export import alert_family
 
 __all__ = ["EXERCISE_MARK", "KIND_LABELS", "family_of", "family_totals"]
 

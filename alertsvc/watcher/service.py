@@ -21,8 +21,8 @@ from alertsvc.audit import record
 from alertsvc.config import Settings, StationSettings, WatcherSettings
 from alertsvc.db import session_scope
 from alertsvc.db.tables import Alert, AlertDraft, WatchEvent, WatchStation
+from alertsvc.dispatch.alerts import alert_family
 from alertsvc.errors import AlertsvcError
-from alertsvc.interop.cap_export import alert_family
 from alertsvc.models import Level, RiverForecast
 from alertsvc.watcher.decide import Decision, Rules, StationState, observe, predict_crossing
 from alertsvc.watcher.gather import StationInput, gather, thresholds_for

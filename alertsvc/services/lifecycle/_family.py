@@ -13,13 +13,18 @@ from sqlalchemy.orm import Session
 
 from alertsvc.audit import record
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, NoticeWait, utcnow
-from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert, load_alert
+from alertsvc.dispatch.alerts import (
+    PlannedDelivery,
+    PlannedTarget,
+    alert_family,
+    create_alert,
+    load_alert,
+)
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, person_key
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
 from alertsvc.duty import DUTY_KIND
 from alertsvc.errors import InputError
-from alertsvc.interop.cap_export import alert_family
 from alertsvc.models import ChannelName
 
 __all__ = [
