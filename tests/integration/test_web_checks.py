@@ -423,6 +423,23 @@ def test_an_ack_key_that_is_no_token_is_422_even_when_signed(world: World) -> No
     assert res.status_code == 422
 
 
+def _last_char_flipped(token: str) -> str:
+    return token[:-1] + ("0" if token[-1] != "0" else "1")
+
+
+def test_a_token_wrong_only_in_its_last_character_is_403(world: World) -> None:
+    key = world.keys["R1/push"]
+    token = _last_char_flipped(ack_token(SECRET, key))
+    res = world.client.post("/ack", json={"key": key, "answer": "safe", "token": token})
+    assert res.status_code == 403
+    fax = world.keys["R3/fax"]
+    res = world.fax(
+        fax, _fax_event("fax.delivered"), sig=_last_char_flipped(ack_token(SECRET, fax))
+    )
+    assert res.status_code == 403
+    assert world.acks() == [] and world.row(fax).state == "sent"
+
+
 # --------------------------------------------------------------------------- /fax/status
 
 
@@ -525,7 +542,8 @@ def test_line_postback_key_that_is_no_token_is_never_logged(
     caplog.set_level(logging.DEBUG, logger="alertsvc")
     forged = f"x\nWARNING alertsvc.web resident {FORGED}"
     assert world.line([_postback(forged, "safe", "01EV1")]).status_code == 200
-    assert FORGED not in caplog.text
+    for record in caplog.records:  # ("+" reads as a blank in postback data)
+        assert "\n" not in record.getMessage() and FORGED[3:] not in record.getMessage()
 
 
 def test_line_need_help_reaches_the_duty_desk(world: World) -> None:
