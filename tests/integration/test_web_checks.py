@@ -8,13 +8,11 @@ every check and the test that kills its mutation.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,19 +24,25 @@ from sqlalchemy import Engine, event, select, update
 
 from alertsvc.acks import ack_token
 from alertsvc.channels.line import postback_data
-from alertsvc.channels.twilio_common import SIGNATURE_HEADER, twilio_signature
-from alertsvc.config import DutyContact, DutySettings, Settings, WebhookSettings
+from alertsvc.channels.twilio_common import SIGNATURE_HEADER
+from alertsvc.config import Settings
 from alertsvc.db import session_scope
-from alertsvc.db.tables import Acknowledgement, AlertTarget, Delivery, Resident
-from alertsvc.dispatch import cancel_alert
-from alertsvc.dispatch.alerts import PlannedDelivery
-from alertsvc.models import ChannelName
-from alertsvc.testing.fakes import resident_delivery
-from alertsvc.testing.reach_simulator import line_signature
+from alertsvc.db.tables import AlertTarget, Delivery
 from alertsvc.web.pages import page_token
 from alertsvc.web.supporter_page import supporter_token
 from alertsvc.web.webhook_common import MAX_BODY_BYTES, MAX_JSON_DEPTH
-from tests.integration.test_web_app import send_alert
+from tests.integration.web_checks_support import (
+    AUTH,
+    DESK,
+    FAX_3,
+    FORGED,
+    PHONE_1,
+    SECRET,
+    USER_4,
+    World,
+    asgi_post,
+    open_world,
+)
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -48,133 +52,11 @@ with warnings.catch_warnings():
 
 from alertsvc.web.app import create_app
 
-AUTH = "test-twilio-auth-token"
-SECRET = b"test-ack-secret"
-LINE_SECRET = "line-secret"
-PUBLIC = "https://alerts.example.jp"
-PHONE_1 = "+819011110001"
-PHONE_2 = "+819022220002"
-PHONE_S = "+819055550005"  # a supporter looking after R1 and R2
-FAX_3 = "+81949330003"
-USER_4 = "U" + "4" * 32
-PUSH_1 = "fcm-token-resident-1-aaaaaaaaaaaaaaaa"
-DESK = "+815011112222"
-FORGED = "+819087654321"  # a phone number an attacker tries to plant in the log
-
-
-@dataclass
-class World:
-    engine: Engine
-    settings: Settings
-    client: TestClient
-    keys: dict[str, str]  # "R1/sms", "digest", ... -> key
-
-    def post_signed(self, path: str, params: dict[str, str] | list[tuple[str, str]]) -> Any:
-        headers = {
-            SIGNATURE_HEADER: twilio_signature(AUTH, PUBLIC + path, params),
-            "content-type": "application/x-www-form-urlencoded",
-        }
-        return self.client.post(path, content=urlencode(params), headers=headers)
-
-    def gather(self, key: str, params: dict[str, str], **query: str) -> Any:
-        return self.post_signed(f"/twilio/voice/gather?{urlencode({'key': key, **query})}", params)
-
-    def line(self, events: list[Any] | Any, *, raw: bytes | None = None) -> Any:
-        body = raw if raw is not None else json.dumps({"events": events}).encode()
-        sig = line_signature(LINE_SECRET, body)
-        return self.client.post("/line/webhook", content=body, headers={"X-Line-Signature": sig})
-
-    def fax(self, key: str, doc: Any, *, sig: str | None = None) -> Any:
-        query = urlencode({"key": key, "sig": ack_token(SECRET, key) if sig is None else sig})
-        return self.client.post(f"/fax/status?{query}", json=doc)
-
-    def acks(self) -> list[tuple[str, str, str]]:
-        with session_scope(self.engine) as s:
-            return [
-                (a.resident_id, a.answer, a.via)
-                for a in s.scalars(select(Acknowledgement).order_by(Acknowledgement.id))
-            ]
-
-    def row(self, key: str) -> Delivery:
-        with session_scope(self.engine) as s:
-            found = s.scalars(select(Delivery).where(Delivery.key == key)).one()
-            s.expunge(found)
-            return found
-
-    def duty(self) -> list[str]:
-        with session_scope(self.engine) as s:
-            return list(s.scalars(select(Delivery.resident_id).where(Delivery.recipient == "duty")))
-
-
-def _digest(phone: str, people: list[str]) -> PlannedDelivery:
-    return PlannedDelivery(
-        resident_id="", recipient="supporter", supporter_id=None, step=0,
-        channel=ChannelName.SMS, address=phone, language="ja", title="",
-        body="避難支援のお願い", data=(("kind", "supporter_digest"),), priority=1.0,
-        legal_basis="per_person",
-        disclosures=tuple((rid, n + 1, "consent", "evacuate") for n, rid in enumerate(people)),
-    )  # fmt: skip
-
 
 @pytest.fixture
 def world(engine: Engine, settings: Settings) -> Iterator[World]:
-    settings = replace(
-        settings,
-        webhooks=WebhookSettings(public_url=PUBLIC, port=0),
-        duty=DutySettings(contacts=(DutyContact("当番", DESK, "sms"),)),
-    )
-    with session_scope(engine) as s:
-        for rid in ("R1", "R2", "R3", "R4"):
-            s.add(Resident(id=rid, name=f"氏名{rid}", address="福岡県直方市古町1番"))
-    r1 = replace(resident_delivery("R1", ChannelName.SMS, PHONE_1), data=(("action", "evacuate"),))
-    by_address = send_alert(
-        engine,
-        settings,
-        [
-            r1,
-            resident_delivery("R1", ChannelName.PUSH, PUSH_1),
-            resident_delivery("R2", ChannelName.VOICE, PHONE_2),
-            resident_delivery("R3", ChannelName.FAX, FAX_3),
-            resident_delivery("R4", ChannelName.LINE, USER_4),
-            _digest(PHONE_S, ["R1", "R2"]),
-        ],
-    )
-    keys = {("digest" if k.startswith("/") else k): v for k, v in by_address.items()}
-    app = create_app(
-        engine, settings, auth_token=AUTH, ack_secret=SECRET, line_channel_secret=LINE_SECRET
-    )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield World(engine, settings, client, keys)
-
-
-def _asgi_post(
-    app: Any, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
-) -> tuple[int, int]:
-    """POST ``chunks`` straight through ASGI; (status, chunks the app asked for)."""
-    asked = 0
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal asked
-        asked += 1
-        if asked > len(chunks):
-            return {"type": "http.disconnect"}
-        return {"type": "http.request", "body": chunks[asked - 1], "more_body": asked < len(chunks)}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    path_only, _, query = path.partition("?")
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "https", "path": path_only, "raw_path": path_only.encode(),
-        "query_string": query.encode(), "headers": headers, "client": ("127.0.0.1", 1),
-        "server": ("alerts.example.jp", 443), "root_path": "",
-    }  # fmt: skip
-    asyncio.run(app(scope, receive, send))
-    return status, asked
+    with open_world(engine, settings) as w:
+        yield w
 
 
 # --------------------------------------------------------------------------- every route
@@ -267,7 +149,7 @@ def test_a_declared_body_over_the_limit_is_refused_unread(world: World) -> None:
         (b"content-length", str(MAX_BODY_BYTES + 1).encode()),
         (b"content-type", b"application/json"),
     ]
-    status, asked = _asgi_post(world.client.app, "/ack", [b"{}"], headers)
+    status, asked = asgi_post(world.client.app, "/ack", [b"{}"], headers)
     assert (status, asked) == (413, 0)
 
 
@@ -554,87 +436,6 @@ def test_line_need_help_reaches_the_duty_desk(world: World) -> None:
     assert world.duty() == ["R4"]
 
 
-# --------------------------------------------------------------------------- the pages
-
-
-def test_each_page_token_has_its_own_purpose(world: World) -> None:
-    resident, digest = world.keys["R1/sms"], world.keys["digest"]
-    assert page_token(SECRET, digest) != supporter_token(SECRET, digest)
-    # the other page's token for the same key opens nothing
-    assert world.client.get(f"/s/{digest}/{page_token(SECRET, digest)}").status_code == 403
-    assert world.client.get(f"/r/{resident}/{supporter_token(SECRET, resident)}").status_code == 403
-
-
-@pytest.mark.parametrize("page", ["r", "s"])
-def test_an_overlong_key_is_403_even_when_signed(world: World, page: str) -> None:
-    key = "A" * 65
-    token = page_token(SECRET, key) if page == "r" else supporter_token(SECRET, key)
-    assert world.client.get(f"/{page}/{key}/{token}").status_code == 403
-
-
-def test_resident_page_refuses_an_oversized_post(world: World) -> None:
-    key = world.keys["R1/sms"]
-    res = world.client.post(
-        f"/r/{key}/{page_token(SECRET, key)}", data={"answer": "safe", "x": "y" * 2000}
-    )
-    assert res.status_code == 413
-    assert world.acks() == []
-
-
-@pytest.mark.parametrize("page", ["r", "s"])
-def test_a_page_reads_no_more_than_its_limit(world: World, page: str) -> None:
-    """Regression: the pages read the whole body into memory before checking its size."""
-    key = world.keys["R1/sms" if page == "r" else "digest"]
-    token = page_token(SECRET, key) if page == "r" else supporter_token(SECRET, key)
-    chunks = [b"answer=safe&x=" + b"y" * 1024] + [b"y" * 1024] * 100
-    status, asked = _asgi_post(world.client.app, f"/{page}/{key}/{token}", chunks, [])
-    assert status == 413 and asked <= 2
-    headers = [(b"content-length", b"1000000")]
-    status, asked = _asgi_post(world.client.app, f"/{page}/{key}/{token}", chunks, headers)
-    assert (status, asked) == (413, 0)
-    assert world.acks() == []
-
-
-def test_resident_page_is_for_a_residents_own_message_only(world: World) -> None:
-    digest = world.keys["digest"]
-    path = f"/r/{digest}/{page_token(SECRET, digest)}"
-    assert world.client.get(path).status_code == 404
-    assert world.client.post(path, data={"answer": "need_help"}).status_code == 404
-    alert_id = world.keys["R1/sms"].split(":")[0]
-    with session_scope(world.engine) as s:
-        cancel_alert(s, alert_id, reason="誤報", actor="t", render=lambda _c, _l: ("取消", "取消"))
-        notice = s.scalars(
-            select(Delivery.key).where(
-                Delivery.is_cancellation.is_(True), Delivery.address == PHONE_1
-            )
-        ).first()
-    assert notice is not None
-    path = f"/r/{notice}/{page_token(SECRET, notice)}"
-    assert world.client.get(path).status_code == 404
-    assert world.client.post(path, data={"answer": "need_help"}).status_code == 404
-    assert world.acks() == []
-
-
-@pytest.mark.parametrize("person", ["R" * 65, "R1\x00", ""])
-def test_supporter_page_refuses_a_malformed_person(world: World, person: str) -> None:
-    key = world.keys["digest"]
-    res = world.client.post(
-        f"/s/{key}/{supporter_token(SECRET, key)}", data={"person": person, "answer": "safe"}
-    )
-    assert res.status_code == 422
-    assert world.acks() == []
-
-
-def test_supporter_page_same_answer_twice_is_one_row(world: World) -> None:
-    key = world.keys["digest"]
-    path = f"/s/{key}/{supporter_token(SECRET, key)}"
-    for _ in range(2):
-        res = world.client.post(path, data={"person": "R1", "answer": "cannot_reach"})
-        assert res.status_code == 200
-    assert world.acks() == [("R1", "cannot_reach", "web")]
-    assert world.duty() == ["R1"]
-
-
 # --------------------------------------------------------------------------- fuzzing
 
 _FUZZ = hsettings(
@@ -643,30 +444,6 @@ _FUZZ = hsettings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 _text = st.text(max_size=30)
-_form = st.lists(
-    st.tuples(st.sampled_from(["answer", "person"]) | _text,
-              st.sampled_from(["safe", "need_help", "cannot_reach", "helping", "R1"]) | _text),
-    max_size=4,
-)  # fmt: skip
-
-
-@_FUZZ
-@given(form=_form, raw=st.binary(max_size=60), page=st.sampled_from(["r", "s"]))
-def test_fuzz_page_posts_never_500(
-    world: World, form: list[tuple[str, str]], raw: bytes, page: str
-) -> None:
-    key = world.keys["R1/sms" if page == "r" else "digest"]
-    token = page_token(SECRET, key) if page == "r" else supporter_token(SECRET, key)
-    for body in (urlencode(form).encode(), raw):
-        res = world.client.post(
-            f"/{page}/{key}/{token}",
-            content=body,
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
-        assert res.status_code < 500, res.text
-        assert "Traceback" not in res.text
-
-
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | _text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(_text, children, max_size=3),
