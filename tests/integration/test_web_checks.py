@@ -1,9 +1,10 @@
-"""One test per web check that no other test pinned down (#10: "every web path is covered
-by tests that fail when its check is removed"), on SQLite and PostgreSQL.
+"""Tests for the webhook checks that no test pinned down, or not precisely (#10: "every web
+path is covered by tests that fail when its check is removed"), on SQLite and PostgreSQL.
 
-Each test here was written against a mutation of the app that left every other web test
-green: the check neutralised, this test fails. ``tests/WEB_CHECKS.md`` lists every route,
-every check and the test that kills its mutation.
+Each test here fails when its check is neutralised (a mutation audit); most of those
+mutations left every older web test green. ``tests/WEB_CHECKS.md`` lists every route, every
+check and the test that kills its mutation. The signed FAX and LINE bodies are fuzzed too.
+The page checks are in ``test_web_checks_pages.py``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The web check tests of the resident and supporter pages (``/r``, ``/s``): one test per
-check no other test pinned down; see ``tests/WEB_CHECKS.md``. SQLite and PostgreSQL."""
+"""The web check tests of the resident and supporter pages (``/r``, ``/s``): each fails
+when its check is neutralised (see ``tests/WEB_CHECKS.md``); the page forms are fuzzed.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
