@@ -24,11 +24,16 @@ Endpoints (POST unless noted):
   ``ack_token(secret, key)``, put in the URL by the FAX channel. 204; 403 bad sig.
 * ``/line/webhook``: LINE Messaging API webhook events, ``X-Line-Signature`` checked
   with the channel secret (403 otherwise). A postback ``key=K&answer=safe|need_help``
-  from the LINE user the row was sent to records the answer; events are deduplicated
-  by ``webhookEventId``. 200. Mounted only when a channel secret is given.
+  from the LINE user the row was sent to records the answer ("need help" also tells the
+  duty desk); events are deduplicated by ``webhookEventId``. 200. Mounted only when a
+  channel secret is given.
 * ``GET /healthz``: 200 ``{"ok": true}``.
 * ``GET|POST /r/{key}/{token}``: the resident page (``web.pages``).
 * ``GET|POST /s/{key}/{token}``: the supporter page (``web.supporter_page``).
+  A page's POST body is at most ``MAX_PAGE_BODY`` (1 KiB), else 413 unread.
+
+Every check on these routes, and the test that fails when it is removed, is listed in
+``tests/WEB_CHECKS.md``.
 
 The routes live in ``web.twilio_hooks`` (Twilio) and ``web.provider_hooks`` (app acks,
 FAX, LINE); their shared plumbing in ``web.webhook_common``.

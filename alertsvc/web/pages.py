@@ -44,8 +44,10 @@ from alertsvc.duty import notify_duty
 from alertsvc.planning.language import pick_language
 from alertsvc.planning.sms import MAX_SEGMENTS, split_sms
 from alertsvc.services.lifecycle.quiet_fix import apply_fixes, shelter_fixes
+from alertsvc.web.webhook_common import Reject, read_body
 
 __all__ = [
+    "MAX_PAGE_BODY",
     "PAGE_TOKEN_LENGTH",
     "is_resident_alert_sms",
     "page_link",
@@ -56,6 +58,8 @@ __all__ = [
 ]
 
 PAGE_TOKEN_LENGTH = 16  # base64url characters: 96 bits, short enough for an SMS
+# a page's form is one or two short fields; more is refused (413) without reading it all
+MAX_PAGE_BODY = 1024
 _PURPOSE = b"alertsvc resident page v1\x00"
 _ANSWERS: dict[str, Answer] = {"safe": "safe", "need_help": "need_help"}
 _ENV = Environment(
@@ -212,8 +216,9 @@ def page_routes(engine: Engine, settings: Settings, *, secret: bytes) -> list[Ro
             return _plain(403, "このリンクは無効です / This link is not valid.")
         answered: Answer | None = None
         if request.method == "POST":
-            body = await request.body()
-            if len(body) > 1024:
+            try:
+                body = await read_body(request, limit=MAX_PAGE_BODY)
+            except Reject:
                 return _plain(413, "too large")
             form = dict(parse_qsl(body.decode("utf-8", "replace")))
             value = _ANSWERS.get(form.get("answer", ""))

@@ -26,7 +26,6 @@ from alertsvc.dispatch.inbound import (
     Answer,
     ack_refusal,
     claim_inbound,
-    record_acknowledgement,
 )
 from alertsvc.models import ChannelName
 from alertsvc.web.webhook_common import (
@@ -132,7 +131,8 @@ def provider_routes(ctx: WebhookContext, *, line_channel_secret: str = "") -> li
                     return "unknown"
                 if not claim_inbound(session, event_id, "line"):
                     return "replay"
-                if not record_acknowledgement(session, key=key, answer=answer, via="line"):
+                # ctx.answered: a "need help" also reaches the duty desk, as from any channel
+                if not answered(session, key, answer, "line"):
                     return "unknown"
                 return "recorded"
         except IntegrityError:

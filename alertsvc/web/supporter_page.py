@@ -51,6 +51,8 @@ from alertsvc.dispatch.inbound import (
 )
 from alertsvc.duty import notify_duty
 from alertsvc.planning.supporters import action_text
+from alertsvc.web.pages import MAX_PAGE_BODY
+from alertsvc.web.webhook_common import Reject, read_body
 
 __all__ = [
     "STATE_LABELS",
@@ -259,13 +261,15 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
             return _plain(403, "このリンクは無効です / This link is not valid.")
         done: tuple[str, str] | None = None
         if request.method == "POST":
-            body = await request.body()
-            if len(body) > 1024:
+            try:
+                body = await read_body(request, limit=MAX_PAGE_BODY)
+            except Reject:
                 return _plain(413, "too large")
             form = dict(parse_qsl(body.decode("utf-8", "replace")))
             value = form.get("answer", "")
             person = form.get("person", "")
-            if value not in SUPPORTER_ANSWERS or not person or len(person) > 64:
+            # PostgreSQL text cannot hold NUL: refuse it here, not as a 500 later
+            if value not in SUPPORTER_ANSWERS or not person or len(person) > 64 or "\x00" in person:
                 return _plain(422, "answer: expected safe, cannot_reach or helping")
             view = load(key)
             if isinstance(view, int):

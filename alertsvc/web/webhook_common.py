@@ -184,17 +184,18 @@ def guarded(handler: Handler) -> Handler:
     return run
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 past ``MAX_BODY_BYTES`` without reading it all."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes without reading it all
+    (a declared Content-Length over it is refused before a byte is read)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise Reject(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    if declared.isdigit() and int(declared) > limit:
+        raise Reject(413, f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Reject(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        if size > limit:
+            raise Reject(413, f"body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
