@@ -53,6 +53,8 @@ __all__ = [
     "page_link",
     "page_routes",
     "page_token",
+    "plain_page",
+    "refused_page",
     "verify_page_token",
     "with_page_link",
 ]
@@ -213,26 +215,26 @@ def page_routes(engine: Engine, settings: Settings, *, secret: bytes) -> list[Ro
         token = str(request.path_params.get("token", ""))
         # the token first: a forged link learns nothing, not even whether the key exists
         if len(key) > 64 or not verify_page_token(secret, key, token):
-            return _plain(403, "このリンクは無効です / This link is not valid.")
+            return plain_page(403, "このリンクは無効です / This link is not valid.")
         answered: Answer | None = None
         if request.method == "POST":
             try:
                 body = await read_body(request, limit=MAX_PAGE_BODY)
             except Reject:
-                return _plain(413, "too large")
+                return plain_page(413, "too large")
             form = dict(parse_qsl(body.decode("utf-8", "replace")))
             value = _ANSWERS.get(form.get("answer", ""))
             if value is None:
-                return _plain(422, "answer: expected safe or need_help")
+                return plain_page(422, "answer: expected safe or need_help")
             view = load(key)
             if isinstance(view, int):
-                return _refused(view)
+                return refused_page(view)
             answer(key, value)
             answered = value
         else:
             view = load(key)
             if isinstance(view, int):
-                return _refused(view)
+                return refused_page(view)
         return HTMLResponse(_render(view, answered, str(request.url.path)))
 
     return [Route("/r/{key}/{token}", page, methods=["GET", "POST"])]
@@ -255,13 +257,15 @@ def _render(view: _View, answered: Answer | None, action_url: str) -> str:
     )
 
 
-def _refused(status: int) -> Response:
+def refused_page(status: int) -> Response:
+    """The plain page refusing a link: 410 the alert has ended, else 404."""
     if status == 410:
-        return _plain(410, "この避難情報は終了しました / This alert has ended.")
-    return _plain(404, "見つかりません / Not found.")
+        return plain_page(410, "この避難情報は終了しました / This alert has ended.")
+    return plain_page(404, "見つかりません / Not found.")
 
 
-def _plain(status: int, text: str) -> Response:
+def plain_page(status: int, text: str) -> Response:
+    """A minimal, bilingual page with ``status`` (the resident and supporter pages)."""
     html = (
         '<!DOCTYPE html><html lang="ja"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

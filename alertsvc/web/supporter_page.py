@@ -51,7 +51,7 @@ from alertsvc.dispatch.inbound import (
 )
 from alertsvc.duty import notify_duty
 from alertsvc.planning.supporters import action_text
-from alertsvc.web.pages import MAX_PAGE_BODY
+from alertsvc.web.pages import MAX_PAGE_BODY, plain_page, refused_page
 from alertsvc.web.webhook_common import Reject, read_body
 
 __all__ = [
@@ -258,29 +258,29 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
         token = str(request.path_params.get("token", ""))
         # the token first: a forged link learns nothing, not even whether the key exists
         if len(key) > 64 or not verify_supporter_token(secret, key, token):
-            return _plain(403, "このリンクは無効です / This link is not valid.")
+            return plain_page(403, "このリンクは無効です / This link is not valid.")
         done: tuple[str, str] | None = None
         if request.method == "POST":
             try:
                 body = await read_body(request, limit=MAX_PAGE_BODY)
             except Reject:
-                return _plain(413, "too large")
+                return plain_page(413, "too large")
             form = dict(parse_qsl(body.decode("utf-8", "replace")))
             value = form.get("answer", "")
             person = form.get("person", "")
             # PostgreSQL text cannot hold NUL: refuse it here, not as a 500 later
             if value not in SUPPORTER_ANSWERS or not person or len(person) > 64 or "\x00" in person:
-                return _plain(422, "answer: expected safe, cannot_reach or helping")
+                return plain_page(422, "answer: expected safe, cannot_reach or helping")
             view = load(key)
             if isinstance(view, int):
-                return _refused(view)
+                return refused_page(view)
             # record_supporter_answer refuses a person the digest did not name
             if not answer(key, person, value):
-                return _plain(403, "この方はあなたの一覧にありません / Not on your list.")
+                return plain_page(403, "この方はあなたの一覧にありません / Not on your list.")
             done = (person, value)
         view = load(key)
         if isinstance(view, int):
-            return _refused(view)
+            return refused_page(view)
         html = _ENV.get_template("supporter.html").render(
             v=view,
             states=STATE_LABELS,
@@ -291,18 +291,3 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
         return HTMLResponse(html)
 
     return [Route("/s/{key}/{token}", page, methods=["GET", "POST"])]
-
-
-def _refused(status: int) -> Response:
-    if status == 410:
-        return _plain(410, "この避難情報は終了しました / This alert has ended.")
-    return _plain(404, "見つかりません / Not found.")
-
-
-def _plain(status: int, text: str) -> Response:
-    html = (
-        '<!DOCTYPE html><html lang="ja"><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{status}</title><p style="font-size:1.4em">{text}</p></html>'
-    )
-    return HTMLResponse(html, status_code=status)
