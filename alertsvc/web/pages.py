@@ -48,6 +48,7 @@ from alertsvc.web.webhook_common import Reject, read_body
 
 __all__ = [
     "MAX_PAGE_BODY",
+    "PAGE_TEMPLATES",
     "PAGE_TOKEN_LENGTH",
     "is_resident_alert_sms",
     "page_link",
@@ -55,7 +56,9 @@ __all__ = [
     "page_token",
     "plain_page",
     "refused_page",
+    "signed_token",
     "verify_page_token",
+    "verify_signed_token",
     "with_page_link",
 ]
 
@@ -64,26 +67,40 @@ PAGE_TOKEN_LENGTH = 16  # base64url characters: 96 bits, short enough for an SMS
 MAX_PAGE_BODY = 1024
 _PURPOSE = b"alertsvc resident page v1\x00"
 _ANSWERS: dict[str, Answer] = {"safe": "safe", "need_help": "need_help"}
-_ENV = Environment(
+# the templates of the resident and supporter pages
+PAGE_TEMPLATES = Environment(
     loader=PackageLoader("alertsvc", "templates/pages"),
     autoescape=select_autoescape(["html"]),
 )
 
 
-def page_token(secret: bytes, key: str) -> str:
-    """The link token of delivery ``key``: HMAC-SHA256 under ``secret`` with the page's own
-    purpose prefix, base64url, 16 characters. Raises ``ValueError`` for an empty secret."""
+def signed_token(secret: bytes, purpose: bytes, key: str) -> str:
+    """HMAC-SHA256 of ``key`` under ``secret`` with a ``purpose`` prefix (one per kind of
+    page), base64url, 16 characters. Raises ``ValueError`` for an empty secret."""
     if not secret:
         raise ValueError("page secret must not be empty")
-    digest = hmac.new(secret, _PURPOSE + key.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret, purpose + key.encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:12]).decode("ascii")
+
+
+def verify_signed_token(secret: bytes, purpose: bytes, key: str, token: str) -> bool:
+    """True when ``token`` is ``signed_token(secret, purpose, key)`` (constant time);
+    never raises."""
+    if not secret or len(token) != PAGE_TOKEN_LENGTH:
+        return False
+    expected = signed_token(secret, purpose, key).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", "replace"))
+
+
+def page_token(secret: bytes, key: str) -> str:
+    """The link token of delivery ``key`` (``signed_token`` with the resident page's
+    purpose). Raises ``ValueError`` for an empty secret."""
+    return signed_token(secret, _PURPOSE, key)
 
 
 def verify_page_token(secret: bytes, key: str, token: str) -> bool:
     """True when ``token`` is ``page_token(secret, key)`` (constant time); never raises."""
-    if not secret or len(token) != PAGE_TOKEN_LENGTH:
-        return False
-    return hmac.compare_digest(page_token(secret, key).encode(), token.encode("utf-8", "replace"))
+    return verify_signed_token(secret, _PURPOSE, key, token)
 
 
 def page_link(public_url: str, secret: bytes, key: str) -> str:
@@ -248,7 +265,7 @@ def _render(view: _View, answered: Answer | None, action_url: str) -> str:
         ja = _text(text_id, "ja").format(**fmt)
         return {"own": own, "ja": ja if ja != own else ""}
 
-    return _ENV.get_template("resident.html").render(
+    return PAGE_TEMPLATES.get_template("resident.html").render(
         v=view,
         lang=lang,
         both=both,

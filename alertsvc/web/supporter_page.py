@@ -18,14 +18,10 @@ older than ``webhooks.ack_valid_seconds`` (the link expires with the alert).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -51,7 +47,15 @@ from alertsvc.dispatch.inbound import (
 )
 from alertsvc.duty import notify_duty
 from alertsvc.planning.supporters import action_text
-from alertsvc.web.pages import MAX_PAGE_BODY, plain_page, refused_page
+from alertsvc.web.pages import (
+    MAX_PAGE_BODY,
+    PAGE_TEMPLATES,
+    PAGE_TOKEN_LENGTH,
+    plain_page,
+    refused_page,
+    signed_token,
+    verify_signed_token,
+)
 from alertsvc.web.webhook_common import Reject, read_body
 
 __all__ = [
@@ -63,12 +67,8 @@ __all__ = [
     "verify_supporter_token",
 ]
 
-SUPPORTER_TOKEN_LENGTH = 16
+SUPPORTER_TOKEN_LENGTH = PAGE_TOKEN_LENGTH
 _PURPOSE = b"alertsvc supporter page v1\x00"
-_ENV = Environment(
-    loader=PackageLoader("alertsvc", "templates/pages"),
-    autoescape=select_autoescape(["html"]),
-)
 # the person's state, as the supporter sees it (Japanese / English)
 STATE_LABELS: dict[str, tuple[str, str]] = {
     "need_help": ("助けが必要", "needs help"),
@@ -85,21 +85,14 @@ ANSWER_LABELS: dict[str, tuple[str, str]] = {
 
 
 def supporter_token(secret: bytes, key: str) -> str:
-    """The link token of digest ``key`` (HMAC-SHA256, own purpose, base64url, 16 chars).
-    Raises ``ValueError`` for an empty secret."""
-    if not secret:
-        raise ValueError("page secret must not be empty")
-    digest = hmac.new(secret, _PURPOSE + key.encode("utf-8"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode("ascii")
+    """The link token of digest ``key`` (``pages.signed_token`` with the supporter page's
+    own purpose). Raises ``ValueError`` for an empty secret."""
+    return signed_token(secret, _PURPOSE, key)
 
 
 def verify_supporter_token(secret: bytes, key: str, token: str) -> bool:
     """True when ``token`` is ``supporter_token(secret, key)`` (constant time); never raises."""
-    if not secret or len(token) != SUPPORTER_TOKEN_LENGTH:
-        return False
-    return hmac.compare_digest(
-        supporter_token(secret, key).encode(), token.encode("utf-8", "replace")
-    )
+    return verify_signed_token(secret, _PURPOSE, key, token)
 
 
 def supporter_link(public_url: str, secret: bytes, key: str) -> str:
@@ -281,7 +274,7 @@ def supporter_page_routes(engine: Engine, settings: Settings, *, secret: bytes) 
         view = load(key)
         if isinstance(view, int):
             return refused_page(view)
-        html = _ENV.get_template("supporter.html").render(
+        html = PAGE_TEMPLATES.get_template("supporter.html").render(
             v=view,
             states=STATE_LABELS,
             answers=ANSWER_LABELS,
