@@ -38,6 +38,7 @@ __all__ = [
     "PlannedDelivery",
     "PlannedTarget",
     "alert_family",
+    "as_planned",
     "create_alert",
     "load_alert",
     "new_alert_id",
@@ -86,6 +87,31 @@ def _table(model: type[AlertTarget] | type[Delivery] | type[SupporterDisclosure]
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def as_planned(
+    row: Any,
+    *,
+    title: str,
+    body: str,
+    step: int | None = None,
+    data: tuple[tuple[str, str], ...] = (),
+) -> PlannedDelivery:
+    """``row`` (a delivery) to the same person, channel and address with a new text."""
+    return PlannedDelivery(
+        resident_id=row.resident_id,
+        recipient="supporter" if row.recipient == "supporter" else "resident",
+        supporter_id=row.supporter_id or None,
+        step=row.step if step is None else step,
+        channel=ChannelName(row.channel),
+        address=row.address,
+        language=row.language,
+        title=title,
+        body=body,
+        data=data,
+        priority=row.priority,
+        legal_basis=row.legal_basis,
+    )
 
 
 def new_alert_id(now: dt.datetime | None = None) -> str:

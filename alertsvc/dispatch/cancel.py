@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from alertsvc.audit import record as audit_record
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, utcnow
-from alertsvc.dispatch.alerts import PlannedDelivery, PlannedTarget, create_alert, load_alert
+from alertsvc.dispatch.alerts import (
+    PlannedDelivery,
+    PlannedTarget,
+    as_planned,
+    create_alert,
+    load_alert,
+)
 from alertsvc.dispatch.moves import move
 from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, person_key
 from alertsvc.dispatch.states import DeliveryState, Event
@@ -66,22 +72,8 @@ def cancellation_notices(
         if ident in seen or text is None:
             continue
         seen.add(ident)
-        planned.append(
-            PlannedDelivery(
-                resident_id=row.resident_id,
-                recipient="supporter" if row.recipient == "supporter" else "resident",
-                supporter_id=row.supporter_id or None,
-                step=0,
-                channel=ChannelName(row.channel),
-                address=row.address,
-                language=row.language,
-                title=str(text[0]),
-                body=str(text[1]),
-                data=(("kind", "cancellation"), ("cancels", cancels)),
-                priority=row.priority,
-                legal_basis=row.legal_basis,
-            )
-        )
+        data = (("kind", "cancellation"), ("cancels", cancels))
+        planned.append(as_planned(row, title=str(text[0]), body=str(text[1]), step=0, data=data))
     return planned
 
 

@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 
 from alertsvc.db.tables import Alert, AlertTarget, Delivery, NoticeWait
 from alertsvc.dispatch._sql import rowcount
-from alertsvc.dispatch.alerts import PlannedDelivery
+from alertsvc.dispatch.alerts import PlannedDelivery, as_planned
 from alertsvc.dispatch.reach import person_key
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, may_have_reached
-from alertsvc.models import DIGEST_RESIDENT, ChannelName
+from alertsvc.models import DIGEST_RESIDENT
 
 __all__ = ["AWAITED_DETAIL", "ONCE_PER_PERSON", "add_notices", "notify_awaited"]
 
@@ -113,20 +113,8 @@ def add_notices(
 
 
 def _planned(wait: NoticeWait, row: Delivery) -> PlannedDelivery:
-    return PlannedDelivery(
-        resident_id=row.resident_id,
-        recipient="supporter" if row.recipient == "supporter" else "resident",
-        supporter_id=row.supporter_id or None,
-        step=0,
-        channel=ChannelName(row.channel),
-        address=row.address,
-        language=row.language,
-        title=wait.title,
-        body=wait.body,
-        data=tuple((str(k), str(v)) for k, v in wait.data),
-        priority=row.priority,
-        legal_basis=row.legal_basis,
-    )
+    data = tuple((str(k), str(v)) for k, v in wait.data)
+    return as_planned(row, title=wait.title, body=wait.body, step=0, data=data)
 
 
 def _retext(session: Session, wait: NoticeWait, row: Delivery, notice: Alert) -> bool:

@@ -25,12 +25,10 @@ from alertsvc.dispatch.reach import latest_per_person, may_have_reached_sql, per
 from alertsvc.dispatch.states import REACHED_STATES, DeliveryState, Event
 from alertsvc.duty import DUTY_KIND
 from alertsvc.errors import InputError
-from alertsvc.models import ChannelName
 
 __all__ = [
     "NOT_FAMILY_KINDS",
     "LifecycleResult",
-    "as_planned",
     "cancel_family",
     "child",
     "family_of",
@@ -205,31 +203,6 @@ def stop_unsent(
     record(session, "alert.stop", {"alert_id": root.id, "for": "correction"},
            {"stopped": len(rows)}, actor=actor)  # fmt: skip
     return rows
-
-
-def as_planned(
-    row: Any,
-    *,
-    title: str,
-    body: str,
-    step: int | None = None,
-    data: tuple[tuple[str, str], ...] = (),
-) -> PlannedDelivery:
-    """``row`` (a delivery) to the same person, channel and address with a new text."""
-    return PlannedDelivery(
-        resident_id=row.resident_id,
-        recipient="supporter" if row.recipient == "supporter" else "resident",
-        supporter_id=row.supporter_id or None,
-        step=row.step if step is None else step,
-        channel=ChannelName(row.channel),
-        address=row.address,
-        language=row.language,
-        title=title,
-        body=body,
-        data=data,
-        priority=row.priority,
-        legal_basis=row.legal_basis,
-    )
 
 
 def _targets_for(

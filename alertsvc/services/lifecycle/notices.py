@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 from alertsvc.audit import record
 from alertsvc.config import Settings
 from alertsvc.db.tables import Alert, utcnow
-from alertsvc.dispatch.alerts import PlannedDelivery
+from alertsvc.dispatch.alerts import PlannedDelivery, as_planned
 from alertsvc.dispatch.status import AlertStatus, alert_status
 from alertsvc.errors import InputError
 from alertsvc.models import ChannelName, RiverForecast
 from alertsvc.planning.render import render_notice
 from alertsvc.services.lifecycle._family import (
     LifecycleResult,
-    as_planned,
     child,
     family_of,
     in_flight,

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from alertsvc.audit import record
 from alertsvc.config import Settings
 from alertsvc.db.tables import utcnow
-from alertsvc.dispatch.alerts import PlannedDelivery
+from alertsvc.dispatch.alerts import PlannedDelivery, as_planned
 from alertsvc.errors import InputError
 from alertsvc.services.lifecycle._family import (
     LifecycleResult,
-    as_planned,
     child,
     family_of,
     in_flight,
